@@ -1,0 +1,130 @@
+//! The public events a client fires (ANAM_PROTOCOL.md §10.6), as the session machine decides
+//! them. Events that carry browser objects (media streams) carry no data here: the browser shell
+//! attaches the stream it holds.
+
+use serde::Serialize;
+
+use super::history::Message;
+
+/// Every public event name, in the order of §10.6. `js/enums.js` must list exactly these (a test
+/// in the root crate checks it).
+pub const EVENT_NAMES: [&str; 26] = [
+    "MESSAGE_HISTORY_UPDATED",
+    "MESSAGE_STREAM_EVENT_RECEIVED",
+    "CONNECTION_ESTABLISHED",
+    "DATA_CHANNEL_OPEN",
+    "CONNECTION_CLOSED",
+    "INPUT_AUDIO_STREAM_STARTED",
+    "VIDEO_STREAM_STARTED",
+    "VIDEO_PLAY_STARTED",
+    "AUDIO_STREAM_STARTED",
+    "TALK_STREAM_INTERRUPTED",
+    "SESSION_READY",
+    "SERVER_WARNING",
+    "MIC_PERMISSION_PENDING",
+    "MIC_PERMISSION_GRANTED",
+    "MIC_PERMISSION_DENIED",
+    "INPUT_AUDIO_DEVICE_CHANGED",
+    "CLIENT_TOOL_EVENT_RECEIVED",
+    "TOOL_CALL_STARTED",
+    "TOOL_CALL_COMPLETED",
+    "TOOL_CALL_FAILED",
+    "REASONING_HISTORY_UPDATED",
+    "REASONING_STREAM_EVENT_RECEIVED",
+    "USER_SPEECH_STARTED",
+    "USER_SPEECH_ENDED",
+    "DIRECTOR_NOTE_CUE_APPLIED",
+    "PERSONA_CONFIG_UPDATE_APPLIED",
+];
+
+/// `MessageStreamEvent` of §9.3, serialized with the official camelCase keys.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageStreamEvent {
+    pub id: String,
+    pub content: String,
+    pub role: String,
+    pub end_of_speech: bool,
+    pub interrupted: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_index: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cue_tag: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub utterance_id: Option<String>,
+}
+
+/// One public event with its arguments.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    MessageHistoryUpdated(Vec<Message>),
+    MessageStreamEventReceived(MessageStreamEvent),
+    ConnectionEstablished,
+    DataChannelOpen,
+    /// Close code string (`CONNECTION_CLOSED_CODE_*`) and optional details.
+    ConnectionClosed {
+        code: &'static str,
+        details: Option<String>,
+    },
+    InputAudioStreamStarted,
+    VideoStreamStarted,
+    VideoPlayStarted,
+    AudioStreamStarted,
+    TalkStreamInterrupted(String),
+    SessionReady(String),
+    ServerWarning(String),
+    MicPermissionPending,
+    MicPermissionGranted,
+    MicPermissionDenied(String),
+    InputAudioDeviceChanged(String),
+    UserSpeechStarted(String),
+    UserSpeechEnded(String),
+}
+
+impl Event {
+    /// The public event name (an `AnamEvent` value).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Event::MessageHistoryUpdated(_) => "MESSAGE_HISTORY_UPDATED",
+            Event::MessageStreamEventReceived(_) => "MESSAGE_STREAM_EVENT_RECEIVED",
+            Event::ConnectionEstablished => "CONNECTION_ESTABLISHED",
+            Event::DataChannelOpen => "DATA_CHANNEL_OPEN",
+            Event::ConnectionClosed { .. } => "CONNECTION_CLOSED",
+            Event::InputAudioStreamStarted => "INPUT_AUDIO_STREAM_STARTED",
+            Event::VideoStreamStarted => "VIDEO_STREAM_STARTED",
+            Event::VideoPlayStarted => "VIDEO_PLAY_STARTED",
+            Event::AudioStreamStarted => "AUDIO_STREAM_STARTED",
+            Event::TalkStreamInterrupted(_) => "TALK_STREAM_INTERRUPTED",
+            Event::SessionReady(_) => "SESSION_READY",
+            Event::ServerWarning(_) => "SERVER_WARNING",
+            Event::MicPermissionPending => "MIC_PERMISSION_PENDING",
+            Event::MicPermissionGranted => "MIC_PERMISSION_GRANTED",
+            Event::MicPermissionDenied(_) => "MIC_PERMISSION_DENIED",
+            Event::InputAudioDeviceChanged(_) => "INPUT_AUDIO_DEVICE_CHANGED",
+            Event::UserSpeechStarted(_) => "USER_SPEECH_STARTED",
+            Event::UserSpeechEnded(_) => "USER_SPEECH_ENDED",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_event_name_is_listed_once() {
+        let mut names = EVENT_NAMES.to_vec();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), EVENT_NAMES.len());
+        for e in [
+            Event::ConnectionEstablished,
+            Event::SessionReady(String::new()),
+            Event::UserSpeechEnded(String::new()),
+        ] {
+            assert!(EVENT_NAMES.contains(&e.name()));
+        }
+    }
+}

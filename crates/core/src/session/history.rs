@@ -1,0 +1,138 @@
+//! Message history folding (ANAM_PROTOCOL.md §9.3): transcript chunks become messages.
+//!
+//! User chunks are appended one per event (the server sends each user utterance whole); persona
+//! chunks with the same id are merged, their `interrupted` flags OR-ed. The history belongs to
+//! one session: a new session starts with an empty one (the official client keeps it for the
+//! life of the client object, which leaks one conversation into the next).
+
+use serde::Serialize;
+
+use super::events::MessageStreamEvent;
+use crate::wire::datachannel::SpeechText;
+
+/// One entry of the message history, serialized with the official keys.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Message {
+    pub id: String,
+    pub content: String,
+    pub role: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<bool>,
+}
+
+/// The public stream event of a `speechText` chunk (§9.3): the id is prefixed with the role
+/// because user and persona messages share ids within one exchange; empty optional strings are
+/// omitted.
+pub fn stream_event(t: &SpeechText) -> MessageStreamEvent {
+    let non_empty = |s: &Option<String>| s.as_ref().filter(|v| !v.is_empty()).cloned();
+    MessageStreamEvent {
+        id: format!("{}::{}", t.role.as_str(), t.message_id),
+        content: t.content.clone(),
+        role: t.role.as_str().to_owned(),
+        end_of_speech: t.end_of_speech,
+        interrupted: t.interrupted,
+        content_index: t.content_index,
+        correlation_id: t.effective_correlation_id().map(str::to_owned),
+        cue_tag: non_empty(&t.cue_tag),
+        utterance_id: non_empty(&t.utterance_id),
+    }
+}
+
+/// The folded conversation of one session.
+#[derive(Debug, Default, Clone)]
+pub struct History {
+    messages: Vec<Message>,
+}
+
+impl History {
+    /// Folds one chunk in; returns true when a `MESSAGE_HISTORY_UPDATED` is due (end of speech).
+    pub fn fold(&mut self, event: &MessageStreamEvent) -> bool {
+        if event.role == "persona" {
+            if let Some(existing) = self.messages.iter_mut().find(|m| m.id == event.id) {
+                existing.content.push_str(&event.content);
+                let was = existing.interrupted.unwrap_or(false);
+                existing.interrupted = Some(was || event.interrupted);
+            } else {
+                self.messages.push(Message {
+                    id: event.id.clone(),
+                    content: event.content.clone(),
+                    role: event.role.clone(),
+                    interrupted: Some(event.interrupted),
+                });
+            }
+        } else {
+            self.messages.push(Message {
+                id: event.id.clone(),
+                content: event.content.clone(),
+                role: event.role.clone(),
+                interrupted: None,
+            });
+        }
+        event.end_of_speech
+    }
+
+    /// The messages so far (a copy is handed to listeners, never the live list).
+    pub fn messages(&self) -> &[Message] {
+        &self.messages
+    }
+
+    pub fn clear(&mut self) {
+        self.messages.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::datachannel::MessageRole;
+
+    fn chunk(role: &str, id: &str, idx: u32, text: &str, eos: bool, int: bool) -> MessageStreamEvent {
+        stream_event(&SpeechText {
+            message_id: id.into(),
+            content_index: Some(idx),
+            content: text.into(),
+            role: MessageRole::from(role.to_owned()),
+            end_of_speech: eos,
+            interrupted: int,
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn persona_chunks_merge_by_id_and_or_the_interrupt_flag() {
+        let mut h = History::default();
+        assert!(!h.fold(&chunk("persona", "m1", 0, "Hello ", false, false)));
+        assert!(!h.fold(&chunk("persona", "m1", 1, "there", false, true)));
+        assert!(h.fold(&chunk("persona", "m1", 2, "!", true, false)));
+        assert_eq!(h.messages().len(), 1);
+        assert_eq!(h.messages()[0].content, "Hello there!");
+        assert_eq!(h.messages()[0].id, "persona::m1");
+        assert_eq!(h.messages()[0].interrupted, Some(true));
+    }
+
+    #[test]
+    fn user_chunks_are_appended_and_ids_are_role_scoped() {
+        let mut h = History::default();
+        assert!(h.fold(&chunk("user", "m1", 0, "hi", true, false)));
+        assert!(h.fold(&chunk("user", "m1", 0, "again", true, false)));
+        h.fold(&chunk("persona", "m1", 0, "yo", true, false));
+        let ids: Vec<_> = h.messages().iter().map(|m| m.id.as_str()).collect();
+        assert_eq!(ids, ["user::m1", "user::m1", "persona::m1"]);
+        assert_eq!(h.messages()[0].interrupted, None);
+    }
+
+    #[test]
+    fn empty_optional_strings_are_omitted_from_the_event() {
+        let e = stream_event(&SpeechText {
+            role: MessageRole::Persona,
+            user_action_correlation_id: Some(String::new()),
+            cue_tag: Some("happy".into()),
+            ..Default::default()
+        });
+        assert_eq!(e.correlation_id, None);
+        assert_eq!(e.cue_tag.as_deref(), Some("happy"));
+        let json = serde_json::to_value(&e).unwrap_or_default();
+        assert!(json.get("correlationId").is_none());
+        assert_eq!(json["endOfSpeech"], false);
+    }
+}

@@ -1,0 +1,560 @@
+//! Data-channel messages on the `session` channel (§9).
+//!
+//! The two directions are shaped differently, and both are modelled exactly:
+//! * client → server ([`ClientDataMessage`]): a flat object with `message_type` and snake_case
+//!   fields;
+//! * server → client ([`ServerDataMessage`]): `{"messageType": "<camelCase>", "data": {…}}` with
+//!   snake_case fields inside `data`.
+//!
+//! Both directions decode and encode: the client encodes what the emulator decodes and vice
+//! versa. Server messages tolerate missing fields (the official client falls back to
+//! `"unknown"` / `{}`, §11.1 item 10), so every `data` field has a default.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::{parse_object, payload_as, to_value, DecodeError};
+
+/// Label of the one data channel the client creates.
+pub const CHANNEL_LABEL: &str = "session";
+/// Allowed director-note cue tags (§10.9), in the SDK's order.
+pub const DIRECTOR_NOTE_CUE_TAGS: [&str; 11] = [
+    "happy",
+    "warm",
+    "playful",
+    "laughter",
+    "curious",
+    "supportive",
+    "concerned",
+    "sad",
+    "surprised",
+    "angry",
+    "distressed",
+];
+/// Maximum UTF-8 length of a cue tag.
+pub const MAX_CUE_TAG_BYTES: usize = 64;
+
+/// `message_type` values of client → server messages (§9.1).
+pub mod client_type {
+    pub const SPEECH: &str = "speech";
+    pub const INTERRUPT: &str = "interrupt";
+    pub const CONTEXT: &str = "context";
+    pub const DIRECTOR_NOTE_CUE: &str = "director_note_cue";
+    pub const TOOL_RESULT: &str = "tool_result";
+    pub const REMOTE_RTP_STATS: &str = "remote_rtp_stats";
+    pub const ALL: [&str; 6] = [
+        SPEECH,
+        INTERRUPT,
+        CONTEXT,
+        DIRECTOR_NOTE_CUE,
+        TOOL_RESULT,
+        REMOTE_RTP_STATS,
+    ];
+}
+
+/// `messageType` values of server → client messages (§9.2), the SDK's `DataChannelMessage`.
+pub mod server_type {
+    pub const SPEECH_TEXT: &str = "speechText";
+    pub const CLIENT_TOOL_EVENT: &str = "clientToolEvent";
+    pub const TOOL_CALL_STARTED: &str = "toolCallStarted";
+    pub const TOOL_CALL_COMPLETED: &str = "toolCallCompleted";
+    pub const TOOL_CALL_FAILED: &str = "toolCallFailed";
+    pub const REASONING_TEXT: &str = "reasoningText";
+    pub const USER_SPEECH_STARTED: &str = "userSpeechStarted";
+    pub const USER_SPEECH_ENDED: &str = "userSpeechEnded";
+    pub const DIRECTOR_NOTE_CUE_APPLIED: &str = "directorNoteCueApplied";
+    pub const PERSONA_CONFIG_UPDATE_APPLIED: &str = "personaConfigUpdateApplied";
+    pub const ALL: [&str; 10] = [
+        SPEECH_TEXT,
+        CLIENT_TOOL_EVENT,
+        TOOL_CALL_STARTED,
+        TOOL_CALL_COMPLETED,
+        TOOL_CALL_FAILED,
+        REASONING_TEXT,
+        USER_SPEECH_STARTED,
+        USER_SPEECH_ENDED,
+        DIRECTOR_NOTE_CUE_APPLIED,
+        PERSONA_CONFIG_UPDATE_APPLIED,
+    ];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client → server (§9.1)
+
+/// `speech`: a typed user message. `timestamp` is ISO-8601 UTC with the trailing `Z` removed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Speech {
+    pub content: String,
+    #[serde(default)]
+    pub timestamp: String,
+    #[serde(default)]
+    pub session_id: String,
+}
+
+/// `interrupt`: stop the persona. `timestamp` keeps its `Z`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Interrupt {
+    #[serde(default)]
+    pub session_id: String,
+    #[serde(default)]
+    pub timestamp: String,
+}
+
+/// `context`: silent context for the persona.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Context {
+    #[serde(default)]
+    pub session_id: String,
+    pub content: String,
+}
+
+/// The `cue` object of a director-note cue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cue {
+    pub tag: String,
+}
+
+/// `director_note_cue`: no `session_id`; at most one of `in_seconds` / `at_seconds`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DirectorNoteCue {
+    pub cue: Cue,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_seconds: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_seconds: Option<f64>,
+}
+
+/// `tool_result`: the outcome of a client tool handler (§9.4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolResult {
+    #[serde(default)]
+    pub session_id: String,
+    pub tool_call_id: String,
+    #[serde(default)]
+    pub user_action_correlation_id: String,
+    #[serde(default)]
+    pub timestamp_user_action: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// `remote_rtp_stats`: one `inbound-rtp` stats report, as the browser produced it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RemoteRtpStats {
+    #[serde(default)]
+    pub data: Value,
+}
+
+/// A client → server data-channel message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientDataMessage {
+    Speech(Speech),
+    Interrupt(Interrupt),
+    Context(Context),
+    DirectorNoteCue(DirectorNoteCue),
+    ToolResult(ToolResult),
+    RemoteRtpStats(RemoteRtpStats),
+    /// Any other `message_type`; `fields` holds the object without the `message_type` key.
+    Unknown {
+        message_type: String,
+        fields: Map<String, Value>,
+    },
+}
+
+impl ClientDataMessage {
+    /// The `message_type` of this message.
+    pub fn message_type(&self) -> &str {
+        match self {
+            ClientDataMessage::Speech(_) => client_type::SPEECH,
+            ClientDataMessage::Interrupt(_) => client_type::INTERRUPT,
+            ClientDataMessage::Context(_) => client_type::CONTEXT,
+            ClientDataMessage::DirectorNoteCue(_) => client_type::DIRECTOR_NOTE_CUE,
+            ClientDataMessage::ToolResult(_) => client_type::TOOL_RESULT,
+            ClientDataMessage::RemoteRtpStats(_) => client_type::REMOTE_RTP_STATS,
+            ClientDataMessage::Unknown { message_type, .. } => message_type,
+        }
+    }
+
+    /// Decodes one client → server frame.
+    pub fn decode(text: &str) -> Result<Self, DecodeError> {
+        let mut map = parse_object(text)?;
+        let message_type = match map.remove("message_type") {
+            Some(Value::String(s)) => s,
+            _ => return Err(DecodeError::MissingKind("message_type")),
+        };
+        let kind = message_type.as_str();
+        let fields = Value::Object(map);
+        Ok(match kind {
+            client_type::SPEECH => ClientDataMessage::Speech(payload_as(kind, fields)?),
+            client_type::INTERRUPT => ClientDataMessage::Interrupt(payload_as(kind, fields)?),
+            client_type::CONTEXT => ClientDataMessage::Context(payload_as(kind, fields)?),
+            client_type::DIRECTOR_NOTE_CUE => {
+                ClientDataMessage::DirectorNoteCue(payload_as(kind, fields)?)
+            }
+            client_type::TOOL_RESULT => ClientDataMessage::ToolResult(payload_as(kind, fields)?),
+            client_type::REMOTE_RTP_STATS => {
+                ClientDataMessage::RemoteRtpStats(payload_as(kind, fields)?)
+            }
+            _ => ClientDataMessage::Unknown {
+                message_type,
+                fields: match fields {
+                    Value::Object(m) => m,
+                    _ => Map::new(),
+                },
+            },
+        })
+    }
+
+    /// Encodes this message as JSON text (flat object with `message_type`).
+    pub fn encode(&self) -> String {
+        let mut map = match self {
+            ClientDataMessage::Speech(m) => object_of(m),
+            ClientDataMessage::Interrupt(m) => object_of(m),
+            ClientDataMessage::Context(m) => object_of(m),
+            ClientDataMessage::DirectorNoteCue(m) => object_of(m),
+            ClientDataMessage::ToolResult(m) => object_of(m),
+            ClientDataMessage::RemoteRtpStats(m) => object_of(m),
+            ClientDataMessage::Unknown { fields, .. } => fields.clone(),
+        };
+        map.insert(
+            "message_type".to_owned(),
+            Value::String(self.message_type().to_owned()),
+        );
+        Value::Object(map).to_string()
+    }
+}
+
+fn object_of<T: Serialize>(value: &T) -> Map<String, Value> {
+    match to_value(value) {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Server → client (§9.2)
+
+/// Speaker of a transcript chunk. Roles other than `user`/`persona` are kept as text.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum MessageRole {
+    User,
+    #[default]
+    Persona,
+    Other(String),
+}
+
+impl MessageRole {
+    pub fn as_str(&self) -> &str {
+        match self {
+            MessageRole::User => "user",
+            MessageRole::Persona => "persona",
+            MessageRole::Other(s) => s,
+        }
+    }
+}
+
+impl From<String> for MessageRole {
+    fn from(s: String) -> Self {
+        match s.as_str() {
+            "user" => MessageRole::User,
+            "persona" => MessageRole::Persona,
+            _ => MessageRole::Other(s),
+        }
+    }
+}
+
+impl From<MessageRole> for String {
+    fn from(role: MessageRole) -> String {
+        role.as_str().to_owned()
+    }
+}
+
+/// `speechText` data: one transcript chunk.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SpeechText {
+    pub message_id: String,
+    /// 0-based chunk index within `message_id`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_index: Option<u32>,
+    pub content: String,
+    pub role: MessageRole,
+    pub end_of_speech: bool,
+    pub interrupted: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cue_tag: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_action_correlation_id: Option<String>,
+    /// Alias of `user_action_correlation_id` sent by some engines.
+    #[serde(rename = "correlationId", skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<String>,
+    /// [4.27]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub utterance_id: Option<String>,
+}
+
+impl SpeechText {
+    /// The correlation id the client reports: `user_action_correlation_id`, else the
+    /// `correlationId` alias, omitted when empty (§9.3).
+    pub fn effective_correlation_id(&self) -> Option<&str> {
+        self.user_action_correlation_id
+            .as_deref()
+            .or(self.correlation_id.as_deref())
+            .filter(|s| !s.is_empty())
+    }
+}
+
+/// `reasoningText` data: one chunk of the persona's visible reasoning.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ReasoningText {
+    pub message_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_index: Option<u32>,
+    pub content: String,
+    pub role: MessageRole,
+    pub end_of_thought: bool,
+}
+
+/// `userSpeechStarted` / `userSpeechEnded` data.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct UserSpeech {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_action_correlation_id: Option<String>,
+}
+
+/// Fields shared by the three tool-call messages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ToolCallBase {
+    pub event_uid: String,
+    pub session_id: String,
+    pub tool_call_id: String,
+    pub tool_name: String,
+    /// `client`, `server`, …
+    pub tool_type: String,
+    /// `webhook`, `rag`, …
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_subtype: Option<String>,
+    pub arguments: Value,
+    pub timestamp: String,
+    pub timestamp_user_action: String,
+    pub user_action_correlation_id: String,
+    pub used_outside_engine: bool,
+}
+
+impl Default for ToolCallBase {
+    fn default() -> Self {
+        ToolCallBase {
+            event_uid: String::new(),
+            session_id: String::new(),
+            tool_call_id: String::new(),
+            tool_name: String::new(),
+            tool_type: String::new(),
+            tool_subtype: None,
+            // An absent argument list reads as "no arguments".
+            arguments: Value::Object(Map::new()),
+            timestamp: String::new(),
+            timestamp_user_action: String::new(),
+            user_action_correlation_id: String::new(),
+            used_outside_engine: false,
+        }
+    }
+}
+
+/// `toolCallStarted` data.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolCallStarted {
+    #[serde(flatten)]
+    pub base: ToolCallBase,
+}
+
+/// `toolCallCompleted` data.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolCallCompleted {
+    #[serde(flatten)]
+    pub base: ToolCallBase,
+    /// Any JSON.
+    #[serde(default)]
+    pub result: Value,
+    /// RAG tools only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub documents_accessed: Option<Vec<String>>,
+}
+
+/// `toolCallFailed` data.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolCallFailed {
+    #[serde(flatten)]
+    pub base: ToolCallBase,
+    #[serde(default)]
+    pub error_message: String,
+}
+
+/// `clientToolEvent` data (legacy client tools).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ClientToolEvent {
+    pub event_uid: String,
+    pub session_id: String,
+    pub event_name: String,
+    pub event_data: Value,
+    pub timestamp: String,
+    pub timestamp_user_action: String,
+    pub user_action_correlation_id: String,
+    pub used_outside_engine: bool,
+}
+
+impl Default for ClientToolEvent {
+    fn default() -> Self {
+        ClientToolEvent {
+            event_uid: String::new(),
+            session_id: String::new(),
+            event_name: String::new(),
+            event_data: Value::Object(Map::new()),
+            timestamp: String::new(),
+            timestamp_user_action: String::new(),
+            user_action_correlation_id: String::new(),
+            used_outside_engine: false,
+        }
+    }
+}
+
+/// `directorNoteCueApplied` data. Missing ids are reported as `"unknown"` by the client.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DirectorNoteCueApplied {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_action_correlation_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timestamp_user_action: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cue_tag: Option<String>,
+}
+
+/// `personaConfigUpdateApplied` data: `changed_fields` maps a config path to
+/// `{"before": …, "after": …}`; kept as JSON because the values can be anything.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PersonaConfigUpdateApplied {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    pub changed_fields: Map<String, Value>,
+}
+
+/// A server → client data-channel message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ServerDataMessage {
+    SpeechText(SpeechText),
+    ReasoningText(ReasoningText),
+    UserSpeechStarted(UserSpeech),
+    UserSpeechEnded(UserSpeech),
+    ToolCallStarted(ToolCallStarted),
+    ToolCallCompleted(ToolCallCompleted),
+    ToolCallFailed(ToolCallFailed),
+    ClientToolEvent(ClientToolEvent),
+    DirectorNoteCueApplied(DirectorNoteCueApplied),
+    PersonaConfigUpdateApplied(PersonaConfigUpdateApplied),
+    /// Any other `messageType` (ignored by clients, kept for logging).
+    Unknown {
+        message_type: String,
+        data: Value,
+    },
+}
+
+impl ServerDataMessage {
+    /// The `messageType` of this message.
+    pub fn message_type(&self) -> &str {
+        match self {
+            ServerDataMessage::SpeechText(_) => server_type::SPEECH_TEXT,
+            ServerDataMessage::ReasoningText(_) => server_type::REASONING_TEXT,
+            ServerDataMessage::UserSpeechStarted(_) => server_type::USER_SPEECH_STARTED,
+            ServerDataMessage::UserSpeechEnded(_) => server_type::USER_SPEECH_ENDED,
+            ServerDataMessage::ToolCallStarted(_) => server_type::TOOL_CALL_STARTED,
+            ServerDataMessage::ToolCallCompleted(_) => server_type::TOOL_CALL_COMPLETED,
+            ServerDataMessage::ToolCallFailed(_) => server_type::TOOL_CALL_FAILED,
+            ServerDataMessage::ClientToolEvent(_) => server_type::CLIENT_TOOL_EVENT,
+            ServerDataMessage::DirectorNoteCueApplied(_) => server_type::DIRECTOR_NOTE_CUE_APPLIED,
+            ServerDataMessage::PersonaConfigUpdateApplied(_) => {
+                server_type::PERSONA_CONFIG_UPDATE_APPLIED
+            }
+            ServerDataMessage::Unknown { message_type, .. } => message_type,
+        }
+    }
+
+    /// Decodes one server → client frame. A missing or `null` `data` reads as `{}`.
+    pub fn decode(text: &str) -> Result<Self, DecodeError> {
+        let mut map = parse_object(text)?;
+        let message_type = match map.remove("messageType") {
+            Some(Value::String(s)) => s,
+            _ => return Err(DecodeError::MissingKind("messageType")),
+        };
+        let data = match map.remove("data") {
+            None | Some(Value::Null) => Value::Object(Map::new()),
+            Some(other) => other,
+        };
+        let kind = message_type.as_str();
+        Ok(match kind {
+            server_type::SPEECH_TEXT => ServerDataMessage::SpeechText(payload_as(kind, data)?),
+            server_type::REASONING_TEXT => {
+                ServerDataMessage::ReasoningText(payload_as(kind, data)?)
+            }
+            server_type::USER_SPEECH_STARTED => {
+                ServerDataMessage::UserSpeechStarted(payload_as(kind, data)?)
+            }
+            server_type::USER_SPEECH_ENDED => {
+                ServerDataMessage::UserSpeechEnded(payload_as(kind, data)?)
+            }
+            server_type::TOOL_CALL_STARTED => {
+                ServerDataMessage::ToolCallStarted(payload_as(kind, data)?)
+            }
+            server_type::TOOL_CALL_COMPLETED => {
+                ServerDataMessage::ToolCallCompleted(payload_as(kind, data)?)
+            }
+            server_type::TOOL_CALL_FAILED => {
+                ServerDataMessage::ToolCallFailed(payload_as(kind, data)?)
+            }
+            server_type::CLIENT_TOOL_EVENT => {
+                ServerDataMessage::ClientToolEvent(payload_as(kind, data)?)
+            }
+            server_type::DIRECTOR_NOTE_CUE_APPLIED => {
+                ServerDataMessage::DirectorNoteCueApplied(payload_as(kind, data)?)
+            }
+            server_type::PERSONA_CONFIG_UPDATE_APPLIED => {
+                ServerDataMessage::PersonaConfigUpdateApplied(payload_as(kind, data)?)
+            }
+            _ => ServerDataMessage::Unknown { message_type, data },
+        })
+    }
+
+    /// Encodes this message as `{"messageType", "data"}` JSON text.
+    pub fn encode(&self) -> String {
+        let data = match self {
+            ServerDataMessage::SpeechText(d) => to_value(d),
+            ServerDataMessage::ReasoningText(d) => to_value(d),
+            ServerDataMessage::UserSpeechStarted(d) | ServerDataMessage::UserSpeechEnded(d) => {
+                to_value(d)
+            }
+            ServerDataMessage::ToolCallStarted(d) => to_value(d),
+            ServerDataMessage::ToolCallCompleted(d) => to_value(d),
+            ServerDataMessage::ToolCallFailed(d) => to_value(d),
+            ServerDataMessage::ClientToolEvent(d) => to_value(d),
+            ServerDataMessage::DirectorNoteCueApplied(d) => to_value(d),
+            ServerDataMessage::PersonaConfigUpdateApplied(d) => to_value(d),
+            ServerDataMessage::Unknown { data, .. } => data.clone(),
+        };
+        let mut map = Map::new();
+        map.insert(
+            "messageType".to_owned(),
+            Value::String(self.message_type().to_owned()),
+        );
+        map.insert("data".to_owned(), data);
+        Value::Object(map).to_string()
+    }
+}

@@ -1,0 +1,258 @@
+//! Signalling WebSocket frames (§7.2, §7.3): `{"actionType", "sessionId", "payload"}`, where the
+//! payload is an object for most actions and a string for `heartbeat`, `warning` and
+//! `endsession`.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::{parse_object, payload_as, to_value, DecodeError};
+
+/// Every `actionType` string of §7.3.
+pub mod action {
+    pub const OFFER: &str = "offer";
+    pub const ANSWER: &str = "answer";
+    pub const ICE_CANDIDATE: &str = "icecandidate";
+    pub const END_SESSION: &str = "endsession";
+    pub const HEARTBEAT: &str = "heartbeat";
+    pub const WARNING: &str = "warning";
+    pub const TALK_INPUT_STREAM_INTERRUPTED: &str = "talkinputstreaminterrupted";
+    pub const TALK_STREAM: &str = "talkstream";
+    pub const SESSION_READY: &str = "sessionready";
+    pub const AGENT_AUDIO_INPUT: &str = "agentaudioinput";
+    pub const AGENT_AUDIO_INPUT_END: &str = "agentaudioinputend";
+
+    /// All of them, in the order of the SDK's `SignalMessageAction` enum.
+    pub const ALL: [&str; 11] = [
+        OFFER,
+        ANSWER,
+        ICE_CANDIDATE,
+        END_SESSION,
+        HEARTBEAT,
+        WARNING,
+        TALK_INPUT_STREAM_INTERRUPTED,
+        TALK_STREAM,
+        SESSION_READY,
+        AGENT_AUDIO_INPUT,
+        AGENT_AUDIO_INPUT_END,
+    ];
+}
+
+/// An SDP blob with its type (`offer`, `answer`, …), like `RTCSessionDescriptionInit`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionDescription {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub sdp: String,
+}
+
+/// `offer` payload (C→S): the description is wrapped, unlike the answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OfferPayload {
+    pub connection_description: SessionDescription,
+    /// The session id again. Tolerated when missing.
+    #[serde(default)]
+    pub user_uid: String,
+}
+
+/// `icecandidate` payload (both directions), like `RTCIceCandidateInit`. A server-sent one must
+/// carry `sdpMid` and/or `sdpMLineIndex`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IceCandidate {
+    pub candidate: String,
+    #[serde(rename = "sdpMid", default, skip_serializing_if = "Option::is_none")]
+    pub sdp_mid: Option<String>,
+    #[serde(
+        rename = "sdpMLineIndex",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub sdp_m_line_index: Option<u16>,
+    #[serde(
+        rename = "usernameFragment",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub username_fragment: Option<String>,
+}
+
+/// `talkstream` payload (C→S), one chunk of a talk message stream (§10.4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TalkStreamPayload {
+    pub content: String,
+    pub start_of_speech: bool,
+    pub end_of_speech: bool,
+    pub correlation_id: String,
+    /// [4.27] lowercase UUID v4.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utterance_id: Option<String>,
+}
+
+/// `talkinputstreaminterrupted` payload (S→C).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TalkInterruptedPayload {
+    pub correlation_id: String,
+}
+
+/// `agentaudioinput` payload (C→S): base64 PCM plus its format (§10.5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentAudioInputPayload {
+    pub audio_data: String,
+    /// `pcm_s16le`.
+    pub encoding: String,
+    pub sample_rate: u32,
+    pub channels: u16,
+    pub sequence_number: u64,
+}
+
+/// What a signalling frame says, by `actionType`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SignalAction {
+    Offer(OfferPayload),
+    /// Sent unwrapped: the payload is the description itself.
+    Answer(SessionDescription),
+    IceCandidate(IceCandidate),
+    /// Payload `""`; whatever arrives is ignored.
+    Heartbeat,
+    TalkStream(TalkStreamPayload),
+    TalkInputStreamInterrupted(TalkInterruptedPayload),
+    AgentAudioInput(AgentAudioInputPayload),
+    /// Payload `{}`.
+    AgentAudioInputEnd,
+    /// Payload `{}` (ignored by the client; the session id comes from the envelope).
+    SessionReady,
+    /// Payload is the warning text.
+    Warning(String),
+    /// Payload is the reason text.
+    EndSession(String),
+    /// An `actionType` this crate does not know; kept so that it can be logged or forwarded.
+    Unknown {
+        action_type: String,
+        payload: Value,
+    },
+}
+
+impl SignalAction {
+    /// The `actionType` string of this action.
+    pub fn action_type(&self) -> &str {
+        match self {
+            SignalAction::Offer(_) => action::OFFER,
+            SignalAction::Answer(_) => action::ANSWER,
+            SignalAction::IceCandidate(_) => action::ICE_CANDIDATE,
+            SignalAction::Heartbeat => action::HEARTBEAT,
+            SignalAction::TalkStream(_) => action::TALK_STREAM,
+            SignalAction::TalkInputStreamInterrupted(_) => action::TALK_INPUT_STREAM_INTERRUPTED,
+            SignalAction::AgentAudioInput(_) => action::AGENT_AUDIO_INPUT,
+            SignalAction::AgentAudioInputEnd => action::AGENT_AUDIO_INPUT_END,
+            SignalAction::SessionReady => action::SESSION_READY,
+            SignalAction::Warning(_) => action::WARNING,
+            SignalAction::EndSession(_) => action::END_SESSION,
+            SignalAction::Unknown { action_type, .. } => action_type,
+        }
+    }
+
+    fn payload(&self) -> Value {
+        match self {
+            SignalAction::Offer(p) => to_value(p),
+            SignalAction::Answer(p) => to_value(p),
+            SignalAction::IceCandidate(p) => to_value(p),
+            SignalAction::Heartbeat => Value::String(String::new()),
+            SignalAction::TalkStream(p) => to_value(p),
+            SignalAction::TalkInputStreamInterrupted(p) => to_value(p),
+            SignalAction::AgentAudioInput(p) => to_value(p),
+            SignalAction::AgentAudioInputEnd | SignalAction::SessionReady => {
+                Value::Object(Map::new())
+            }
+            SignalAction::Warning(text) | SignalAction::EndSession(text) => {
+                Value::String(text.clone())
+            }
+            SignalAction::Unknown { payload, .. } => payload.clone(),
+        }
+    }
+}
+
+/// One signalling frame.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignalMessage {
+    /// Envelope `sessionId`; empty when a peer left it out.
+    pub session_id: String,
+    pub action: SignalAction,
+}
+
+impl SignalMessage {
+    pub fn new(session_id: impl Into<String>, action: SignalAction) -> Self {
+        SignalMessage {
+            session_id: session_id.into(),
+            action,
+        }
+    }
+
+    /// The frame as JSON text.
+    pub fn encode(&self) -> String {
+        encode(self)
+    }
+}
+
+/// Turns a payload that should be text into text: strings as they are, `null`/missing as empty,
+/// anything else as its JSON (a server that sends `{"reason": …}` still yields something
+/// readable).
+fn payload_text(payload: Value) -> String {
+    match payload {
+        Value::String(s) => s,
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// Decodes one signalling text frame.
+pub fn decode(text: &str) -> Result<SignalMessage, DecodeError> {
+    let mut map = parse_object(text)?;
+    let action_type = match map.remove("actionType") {
+        Some(Value::String(s)) => s,
+        _ => return Err(DecodeError::MissingKind("actionType")),
+    };
+    let session_id = match map.remove("sessionId") {
+        Some(Value::String(s)) => s,
+        _ => String::new(),
+    };
+    let payload = map.remove("payload").unwrap_or(Value::Null);
+    let kind = action_type.as_str();
+    let action = match kind {
+        action::OFFER => SignalAction::Offer(payload_as(kind, payload)?),
+        action::ANSWER => SignalAction::Answer(payload_as(kind, payload)?),
+        action::ICE_CANDIDATE => SignalAction::IceCandidate(payload_as(kind, payload)?),
+        action::HEARTBEAT => SignalAction::Heartbeat,
+        action::TALK_STREAM => SignalAction::TalkStream(payload_as(kind, payload)?),
+        action::TALK_INPUT_STREAM_INTERRUPTED => {
+            SignalAction::TalkInputStreamInterrupted(payload_as(kind, payload)?)
+        }
+        action::AGENT_AUDIO_INPUT => SignalAction::AgentAudioInput(payload_as(kind, payload)?),
+        action::AGENT_AUDIO_INPUT_END => SignalAction::AgentAudioInputEnd,
+        action::SESSION_READY => SignalAction::SessionReady,
+        action::WARNING => SignalAction::Warning(payload_text(payload)),
+        action::END_SESSION => SignalAction::EndSession(payload_text(payload)),
+        _ => SignalAction::Unknown {
+            action_type,
+            payload,
+        },
+    };
+    Ok(SignalMessage { session_id, action })
+}
+
+/// Encodes one signalling frame as JSON text.
+pub fn encode(message: &SignalMessage) -> String {
+    let mut map = Map::new();
+    map.insert(
+        "actionType".to_owned(),
+        Value::String(message.action.action_type().to_owned()),
+    );
+    map.insert(
+        "sessionId".to_owned(),
+        Value::String(message.session_id.clone()),
+    );
+    map.insert("payload".to_owned(), message.action.payload());
+    Value::Object(map).to_string()
+}

@@ -1,0 +1,106 @@
+//! Helpers shared by the wire tests: loading fixtures and comparing JSON by meaning.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use serde_json::Value;
+use std::path::PathBuf;
+
+/// Directory of the JSON fixtures written from ANAM_PROTOCOL.md.
+pub fn fixtures_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// The text of fixture `name` (without `.json`).
+pub fn fixture(name: &str) -> String {
+    let path = fixtures_dir().join(format!("{name}.json"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+/// Names of all fixtures whose name starts with `prefix`, sorted.
+pub fn fixture_names(prefix: &str) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(fixtures_dir())
+        .expect("fixtures dir")
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter_map(|n| n.strip_suffix(".json").map(str::to_owned))
+        .filter(|n| n.starts_with(prefix))
+        .collect();
+    names.sort();
+    names
+}
+
+pub fn parse(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+/// Rewrites every number as an f64 so that `5` and `5.0` compare equal (fields that are JS
+/// numbers are `f64` in Rust and serialize with a fraction).
+pub fn normalise(value: &Value) -> Value {
+    match value {
+        Value::Number(n) => n
+            .as_f64()
+            .and_then(serde_json::Number::from_f64)
+            .map(Value::Number)
+            .unwrap_or(Value::Null),
+        Value::Array(items) => Value::Array(items.iter().map(normalise).collect()),
+        Value::Object(map) => {
+            Value::Object(map.iter().map(|(k, v)| (k.clone(), normalise(v))).collect())
+        }
+        other => other.clone(),
+    }
+}
+
+/// Asserts that `encoded` carries exactly the keys and values of `fixture_text` (numbers
+/// compared by value), naming the first differing key path on failure.
+pub fn assert_same_json(fixture_name: &str, encoded: &str, fixture_text: &str) {
+    let got = normalise(&parse(encoded));
+    let want = normalise(&parse(fixture_text));
+    if let Some(path) = first_difference(&got, &want, String::new()) {
+        panic!("{fixture_name}: encoded JSON differs at `{path}`\n got: {got}\nwant: {want}");
+    }
+}
+
+fn first_difference(got: &Value, want: &Value, path: String) -> Option<String> {
+    match (got, want) {
+        (Value::Object(g), Value::Object(w)) => {
+            for key in g.keys().chain(w.keys()) {
+                let sub = format!("{path}/{key}");
+                match (g.get(key), w.get(key)) {
+                    (Some(a), Some(b)) => {
+                        if let Some(p) = first_difference(a, b, sub) {
+                            return Some(p);
+                        }
+                    }
+                    _ => return Some(sub),
+                }
+            }
+            None
+        }
+        (Value::Array(g), Value::Array(w)) => {
+            if g.len() != w.len() {
+                return Some(format!("{path}[len]"));
+            }
+            g.iter()
+                .zip(w)
+                .enumerate()
+                .find_map(|(i, (a, b))| first_difference(a, b, format!("{path}[{i}]")))
+        }
+        (a, b) if a == b => None,
+        _ => Some(path),
+    }
+}
+
+/// Adds `"zzUnknownField": {...}` to the top-level object and to the object under each key in
+/// `nested` (when present), to check that unknown keys are tolerated everywhere.
+pub fn with_unknown_fields(text: &str, nested: &[&str]) -> String {
+    let mut value = parse(text);
+    let extra = serde_json::json!({"future": [1, 2, {"x": null}]});
+    if let Value::Object(map) = &mut value {
+        for key in nested {
+            if let Some(Value::Object(inner)) = map.get_mut(*key) {
+                inner.insert("zzUnknownField".to_owned(), extra.clone());
+            }
+        }
+        map.insert("zzUnknownField".to_owned(), extra);
+    }
+    value.to_string()
+}

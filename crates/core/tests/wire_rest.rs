@@ -1,0 +1,354 @@
+//! REST bodies (§2-§5): fixtures round-trip, unknown keys are tolerated, URL helpers build the
+//! documented URLs.
+mod common;
+
+use anam_core::wire::rest::*;
+use common::{assert_same_json, fixture, parse, with_unknown_fields};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::fmt::Debug;
+
+/// decode -> encode -> decode gives the same value, and the encoding has the fixture's keys.
+fn round_trip<T>(name: &str) -> T
+where
+    T: DeserializeOwned + Serialize + PartialEq + Debug,
+{
+    let text = fixture(name);
+    let first: T = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let encoded = serde_json::to_string(&first).expect("encode");
+    let second: T = serde_json::from_str(&encoded).expect("re-decode");
+    assert_eq!(first, second, "{name}: round trip changed the value");
+    assert_same_json(name, &encoded, &text);
+    first
+}
+
+#[test]
+fn stateful_token_request_round_trips() {
+    let req: SessionTokenRequest = round_trip("rest_session_token_request_stateful");
+    let persona = req.persona_config.expect("personaConfig");
+    assert!(persona.is_saved());
+    assert_eq!(persona.persona_id(), Some("persona-aria"));
+    assert_eq!(req.client_label.as_deref(), Some("my-backend"));
+}
+
+#[test]
+fn legacy_id_key_is_accepted_and_reencoded_as_persona_id() {
+    let text = fixture("rest_session_token_request_legacy_id");
+    let req: SessionTokenRequest = serde_json::from_str(&text).expect("decode");
+    assert_eq!(
+        req.persona_config,
+        Some(PersonaSelection::Saved {
+            persona_id: "persona-milo".into()
+        })
+    );
+    let encoded = parse(&serde_json::to_string(&req).expect("encode"));
+    assert_eq!(
+        encoded,
+        serde_json::json!({"personaConfig": {"personaId": "persona-milo"}})
+    );
+}
+
+#[test]
+fn ephemeral_token_request_round_trips_all_persona_fields() {
+    let req: SessionTokenRequest = round_trip("rest_session_token_request_ephemeral");
+    let Some(PersonaSelection::Ephemeral(cfg)) = req.persona_config else {
+        panic!("expected an ephemeral persona config");
+    };
+    assert_eq!(cfg.name.as_deref(), Some("Cara"));
+    assert_eq!(cfg.avatar_id.as_deref(), Some("av-1"));
+    assert_eq!(cfg.voice_id.as_deref(), Some("vo-1"));
+    assert_eq!(cfg.llm_id.as_deref(), Some("llm-1"));
+    assert_eq!(cfg.system_prompt.as_deref(), Some("Be brief."));
+    assert_eq!(cfg.max_session_length_seconds, Some(600.0));
+    assert_eq!(cfg.language_code.as_deref(), Some("en"));
+    let notes = cfg.director_notes.expect("directorNotes");
+    assert_eq!(notes.preset_style.as_deref(), Some("warm"));
+    assert_eq!(notes.validate(), Ok(()));
+    let sensitivity = req
+        .session_options
+        .and_then(|o| o.voice_detection)
+        .and_then(|v| v.end_of_speech_sensitivity);
+    assert_eq!(sensitivity, Some(0.5));
+    assert_eq!(req.expires_in.as_deref(), Some("1h"));
+}
+
+#[test]
+fn persona_selection_without_any_id_or_config_is_rejected() {
+    for body in [
+        r#"{"personaConfig": {}}"#,
+        r#"{"personaConfig": {"personaId": 7}}"#,
+    ] {
+        assert!(
+            serde_json::from_str::<SessionTokenRequest>(body).is_err(),
+            "{body} should not decode"
+        );
+    }
+    // An absent personaConfig is left for the server to judge.
+    let empty: SessionTokenRequest = serde_json::from_str("{}").expect("empty body");
+    assert_eq!(empty.persona_config, None);
+}
+
+#[test]
+fn unknown_persona_keys_are_kept_for_forwarding() {
+    let body = r#"{"personaConfig": {"name": "Cara", "avatarId": "a", "voiceId": "v",
+        "futureKnob": {"level": 3}}, "someNewKey": true}"#;
+    let req: SessionTokenRequest = serde_json::from_str(body).expect("decode");
+    let Some(PersonaSelection::Ephemeral(cfg)) = &req.persona_config else {
+        panic!("expected ephemeral");
+    };
+    assert_eq!(
+        cfg.extra.get("futureKnob"),
+        Some(&serde_json::json!({"level": 3}))
+    );
+    let encoded = parse(&serde_json::to_string(&req).expect("encode"));
+    assert_eq!(encoded["personaConfig"]["futureKnob"]["level"], 3);
+}
+
+#[test]
+fn token_response_round_trips() {
+    let resp: SessionTokenResponse = round_trip("rest_session_token_response");
+    assert_eq!(resp.session_token.split('.').count(), 3);
+}
+
+#[test]
+fn start_session_requests_round_trip() {
+    let token_mode: StartSessionRequest = round_trip("rest_start_session_request_token_mode");
+    assert_eq!(
+        token_mode.client_metadata,
+        Some(ClientMetadata::js_sdk("4.27.0"))
+    );
+    assert_eq!(token_mode.persona_config, None);
+    let full: StartSessionRequest = round_trip("rest_start_session_request_full");
+    let cfg = full.persona_config.expect("personaConfig");
+    assert_eq!(cfg.persona_id.as_deref(), Some("persona-aria"));
+    let notes = cfg.director_notes.expect("directorNotes");
+    assert_eq!(
+        notes.custom_style_prompt.as_deref(),
+        Some("Calm and curious.")
+    );
+    assert_eq!(notes.expressivity, Some(0.25));
+}
+
+#[test]
+fn token_mode_start_session_body_matches_the_sdk_bytes() {
+    let req = StartSessionRequest {
+        client_metadata: Some(ClientMetadata::js_sdk("4.27.0")),
+        ..Default::default()
+    };
+    assert_eq!(
+        serde_json::to_string(&req).expect("encode"),
+        r#"{"clientMetadata":{"client":"js-sdk","version":"4.27.0"}}"#
+    );
+}
+
+#[test]
+fn start_session_response_round_trips() {
+    let resp: StartSessionResponse = round_trip("rest_start_session_response");
+    assert_eq!(resp.session_id, "3f1c2a9e-8d2b-4c1e-9a55-0b7f1e2d3c4b");
+    assert_eq!(resp.region.as_deref(), Some("local-dev"));
+    let ice = &resp.client_config.ice_servers;
+    assert_eq!(ice.len(), 2);
+    assert_eq!(ice[0].urls.to_vec(), vec!["stun:stun.l.google.com:19302"]);
+    assert_eq!(ice[1].urls.to_vec().len(), 2);
+    assert_eq!(ice[1].username.as_deref(), Some("user-1"));
+    assert_eq!(resp.client_config.heartbeat_interval_ms(), 5000);
+    assert_eq!(resp.client_config.max_ws_reconnection_attempts(), 5);
+    assert_eq!(
+        resp.client_config.ice_transport_policy.as_deref(),
+        Some("all")
+    );
+
+    let minimal: StartSessionResponse = round_trip("rest_start_session_response_minimal");
+    assert_eq!(minimal.region, None);
+    assert!(minimal.client_config.ice_servers.is_empty());
+}
+
+#[test]
+fn start_session_response_needs_client_config_and_ice_servers() {
+    let base = parse(&fixture("rest_start_session_response_minimal"));
+    let mut no_config = base.clone();
+    no_config
+        .as_object_mut()
+        .expect("object")
+        .remove("clientConfig");
+    assert!(serde_json::from_value::<StartSessionResponse>(no_config).is_err());
+    let mut no_ice = base;
+    no_ice["clientConfig"] = serde_json::json!({"heartbeatIntervalSeconds": 5});
+    assert!(serde_json::from_value::<StartSessionResponse>(no_ice).is_err());
+}
+
+#[test]
+fn null_region_reads_as_none() {
+    let mut value = parse(&fixture("rest_start_session_response_minimal"));
+    value["region"] = serde_json::Value::Null;
+    let resp: StartSessionResponse = serde_json::from_value(value).expect("decode");
+    assert_eq!(resp.region, None);
+}
+
+#[test]
+fn falsy_client_config_values_fall_back_to_defaults() {
+    let cfg = |hb: Option<f64>, ws: Option<f64>| ClientConfig {
+        heartbeat_interval_seconds: hb,
+        max_ws_reconnection_attempts: ws,
+        ..Default::default()
+    };
+    assert_eq!(cfg(None, None).heartbeat_interval_ms(), 5000);
+    assert_eq!(cfg(Some(0.0), None).heartbeat_interval_ms(), 5000);
+    assert_eq!(cfg(Some(f64::NAN), None).heartbeat_interval_ms(), 5000);
+    assert_eq!(cfg(Some(2.5), None).heartbeat_interval_ms(), 2500);
+    assert_eq!(cfg(None, Some(0.0)).max_ws_reconnection_attempts(), 5);
+    assert_eq!(cfg(None, Some(2.0)).max_ws_reconnection_attempts(), 2);
+    assert_eq!(cfg(None, Some(-1.0)).max_ws_reconnection_attempts(), 0);
+}
+
+fn response(protocol: &str, host: &str, endpoint: &str, session_id: &str) -> StartSessionResponse {
+    StartSessionResponse {
+        session_id: session_id.into(),
+        engine_host: host.into(),
+        engine_protocol: protocol.into(),
+        signalling_endpoint: endpoint.into(),
+        region: None,
+        client_config: ClientConfig::default(),
+    }
+}
+
+#[test]
+fn signalling_url_follows_section_7_1() {
+    assert_eq!(
+        response("http", "127.0.0.1:8788", "/ws", "3f1c2a9e").signalling_url(),
+        "ws://127.0.0.1:8788/ws?session_id=3f1c2a9e"
+    );
+    // Anything but exactly "http" is secure.
+    for protocol in ["https", "HTTP", "", "wss"] {
+        assert_eq!(
+            response(protocol, "engine.test", "/ws", "s").signalling_url(),
+            "wss://engine.test/ws?session_id=s",
+            "protocol {protocol:?}"
+        );
+    }
+    assert_eq!(
+        response("http", "h:1", "", "s").signalling_url(),
+        "ws://h:1/ws?session_id=s"
+    );
+    assert_eq!(
+        response("http", "h:1", "signal", "s").signalling_url(),
+        "ws://h:1/signal?session_id=s"
+    );
+    // The query value is form-encoded, like URLSearchParams.
+    assert_eq!(
+        response("http", "h:1", "/ws", "a b&c=d/é").signalling_url(),
+        "ws://h:1/ws?session_id=a+b%26c%3Dd%2F%C3%A9"
+    );
+}
+
+#[test]
+fn talk_url_follows_section_4() {
+    assert_eq!(
+        response("http", "127.0.0.1:8788", "/ws", "3f1c2a9e").talk_url(),
+        "http://127.0.0.1:8788/talk?session_id=3f1c2a9e"
+    );
+    assert_eq!(
+        response("https", "engine.test", "/ws", "s-1").talk_url(),
+        "https://engine.test/talk?session_id=s-1"
+    );
+    assert_eq!(
+        response("", "engine.test", "/ws", "s").talk_url(),
+        "https://engine.test/talk?session_id=s"
+    );
+}
+
+#[test]
+fn talk_request_round_trips() {
+    let talk: TalkRequest = round_trip("rest_talk_request");
+    assert_eq!(talk.content, "Hello from the test suite");
+}
+
+#[test]
+fn api_error_body_round_trips_and_is_lenient() {
+    let body: ApiErrorBody = round_trip("rest_api_error");
+    assert_eq!(body.error.as_deref(), Some("Spend cap reached"));
+    // Non-string fields are ignored, not rejected.
+    let odd: ApiErrorBody =
+        serde_json::from_str(r#"{"error": {"code": 7}, "message": "m", "solution": null}"#)
+            .expect("decode");
+    assert_eq!(
+        odd,
+        ApiErrorBody {
+            error: None,
+            message: Some("m".into()),
+            solution: None
+        }
+    );
+    assert_eq!(
+        ApiErrorBody::from_value(&serde_json::json!([1, 2])),
+        ApiErrorBody::default()
+    );
+    assert_eq!(
+        serde_json::to_string(&ApiErrorBody::new("not_found", "no such session")).expect("enc"),
+        r#"{"error":"not_found","message":"no such session"}"#
+    );
+}
+
+#[test]
+fn persona_summary_round_trips() {
+    let p: PersonaSummary = round_trip("rest_persona_summary");
+    assert_eq!((p.id.as_str(), p.name.as_str()), ("persona-aria", "Aria"));
+    assert_eq!(
+        p.extra.get("description"),
+        Some(&serde_json::json!("Friendly guide"))
+    );
+}
+
+#[test]
+fn unknown_fields_are_tolerated_in_every_rest_body() {
+    // Unknown keys at the top level and inside nested objects that are not forwarded are
+    // dropped, so the value decodes exactly as without them.
+    fn check<T: DeserializeOwned + PartialEq + Debug>(name: &str, nested: &[&str]) {
+        let text = fixture(name);
+        let plain: T = serde_json::from_str(&text).expect("plain");
+        let noisy = with_unknown_fields(&text, nested);
+        let decoded: T = serde_json::from_str(&noisy).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(plain, decoded, "{name}");
+    }
+    check::<SessionTokenRequest>("rest_session_token_request_stateful", &["personaConfig"]);
+    check::<SessionTokenRequest>("rest_session_token_request_legacy_id", &["personaConfig"]);
+    check::<SessionTokenResponse>("rest_session_token_response", &[]);
+    check::<StartSessionRequest>("rest_start_session_request_full", &["clientMetadata"]);
+    check::<StartSessionResponse>("rest_start_session_response", &["clientConfig"]);
+    check::<TalkRequest>("rest_talk_request", &[]);
+    check::<ApiErrorBody>("rest_api_error", &[]);
+}
+
+#[test]
+fn director_notes_validation() {
+    let notes = |preset: Option<&str>, custom: Option<&str>, e: Option<f64>| DirectorNotes {
+        preset_style: preset.map(str::to_owned),
+        custom_style_prompt: custom.map(str::to_owned),
+        expressivity: e,
+    };
+    assert_eq!(notes(Some("happy"), None, Some(1.0)).validate(), Ok(()));
+    assert_eq!(notes(None, None, Some(0.0)).validate(), Ok(()));
+    assert!(matches!(
+        notes(None, None, Some(1.01)).validate(),
+        Err(DirectorNotesError::ExpressivityOutOfRange(_))
+    ));
+    assert!(matches!(
+        notes(None, None, Some(f64::NAN)).validate(),
+        Err(DirectorNotesError::ExpressivityOutOfRange(_))
+    ));
+    assert_eq!(
+        notes(Some("happy"), Some("x"), None).validate(),
+        Err(DirectorNotesError::BothStyles)
+    );
+    assert_eq!(
+        notes(Some("laughter"), None, None).validate(),
+        Err(DirectorNotesError::UnknownPresetStyle("laughter".into()))
+    );
+    let long = "x".repeat(MAX_CUSTOM_STYLE_PROMPT_CHARS + 1);
+    assert_eq!(
+        notes(None, Some(&long), None).validate(),
+        Err(DirectorNotesError::CustomPromptTooLong(
+            MAX_CUSTOM_STYLE_PROMPT_CHARS + 1
+        ))
+    );
+}

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The whole test suite, in order. Every step runs even after a failure (so one run shows every
+# problem); the last line is "N passed, N failed" over every test and check that ran, and the exit
+# status is non-zero if anything failed. Logs: target/test-logs/<step>.log.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/node_modules/.bin:$PATH"   # npm's wasm-opt, never Debian's (it breaks the output)
+LOGS=target/test-logs
+mkdir -p "$LOGS"
+passed=0 failed=0 failed_steps=()
+
+# Counts the results a step printed: cargo/wasm-bindgen-test "test result:" lines, node --test
+# TAP "# pass/# fail" lines. A step with no such line counts as one check.
+count() {
+  local log=$1 status=$2 p f
+  p=$(grep -hoE '^test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
+  f=$(grep -hoE '^test result: [a-zA-Z]+\. [0-9]+ passed; [0-9]+ failed' "$log" | awk '{s+=$6} END {print s+0}')
+  if grep -qE '^# (pass|fail) [0-9]+' "$log"; then
+    p=$((p + $(grep -hoE '^# pass [0-9]+' "$log" | awk '{s+=$3} END {print s+0}')))
+    f=$((f + $(grep -hoE '^# fail [0-9]+' "$log" | awk '{s+=$3} END {print s+0}')))
+  fi
+  if [ $((p + f)) -eq 0 ]; then
+    if [ "$status" -eq 0 ]; then p=1; else f=1; fi
+  elif [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
+    f=1 # the step failed outside any counted test (e.g. a build error after some tests ran)
+  fi
+  echo "$p $f"
+}
+
+step() {
+  local name=$1; shift
+  local log="$LOGS/$name.log" start=$SECONDS status
+  printf '==> %-22s ' "$name"
+  "$@" >"$log" 2>&1; status=$?
+  read -r p f < <(count "$log" "$status")
+  passed=$((passed + p)); failed=$((failed + f))
+  if [ "$status" -eq 0 ]; then
+    printf 'ok   (%d passed, %ds)\n' "$p" $((SECONDS - start))
+  else
+    failed_steps+=("$name")
+    printf 'FAIL (%d passed, %d failed, %ds) -- last lines of %s:\n' "$p" "$f" $((SECONDS - start)) "$log"
+    tail -n 30 "$log" | sed 's/^/    /'
+  fi
+}
+
+# Runs the browser end-to-end suites inside a private network namespace when the machine allows
+# it, so nothing they do can leave loopback.
+isolated() {
+  if unshare -n true 2>/dev/null && command -v ip >/dev/null; then
+    unshare -n -- sh -c 'ip link set lo up && exec "$@"' sh "$@"
+  else
+    "$@"
+  fi
+}
+
+step fmt              cargo fmt --all --check
+step clippy-native    cargo clippy --workspace --all-targets -- -D warnings
+step clippy-wasm      cargo clippy -p anam-wasm --lib --target wasm32-unknown-unknown -- -D warnings
+step core-deps        scripts/check-core-deps.sh
+step build-servers    cargo build -p anam-emulator -p anam-backend
+step cargo-test       env ANAM_EMULATOR_BIN="$PWD/target/debug/anam-emulator" cargo test --workspace
+step wasm-pack-test   wasm-pack test --headless --chrome
+step wasm-pack-build  make --no-print-directory pkg
+step types            make --no-print-directory types
+step e2e              isolated node --test --test-concurrency=1 --test-reporter=tap tests/e2e/
+
+echo
+[ ${#failed_steps[@]} -eq 0 ] || echo "failed steps: ${failed_steps[*]} (logs in $LOGS/)"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,255 @@
+//! The JS API: `createClient`, the `AnamClient` class and `TalkMessageStream` (§10).
+
+use std::rc::Rc;
+
+use anam_core::claims::TokenClaims;
+use anam_core::session::{Session, TokenSource};
+use js_sys::{Function, Promise};
+use wasm_bindgen::prelude::*;
+use web_sys::{HtmlVideoElement, MediaStream};
+
+use crate::driver::{input_audio_state_js, Driver, PendingKind};
+use crate::errors::{configuration_error, plain_error};
+use crate::io::now;
+use crate::options;
+
+/// Creates a client from a session token or a token provider (a function returning
+/// `Promise<string>`, called for each new session and once more when a token is expired).
+/// Throws a `ClientError` (`CLIENT_ERROR_CODE_CONFIGURATION_ERROR`) for invalid input.
+#[wasm_bindgen(js_name = createClient, skip_typescript)]
+pub fn create_client(token_or_provider: JsValue, options: JsValue) -> Result<AnamClient, JsValue> {
+    let (source, provider) = if let Some(f) = token_or_provider.dyn_ref::<Function>() {
+        (TokenSource::Provider, Some(f.clone()))
+    } else if let Some(token) = token_or_provider.as_string() {
+        let claims = TokenClaims::decode(&token)
+            .map_err(|e| configuration_error(&format!("Invalid session token: {e}")))?;
+        claims
+            .validate_for_client()
+            .map_err(|e| configuration_error(&format!("Invalid session token: {e}")))?;
+        (TokenSource::Fixed(token), None)
+    } else {
+        return Err(configuration_error(
+            "createClient needs a session token or a function that returns one",
+        ));
+    };
+    let (config, shell) = options::parse(source, &options)?;
+    // The seed only spreads backoff jitter and talk-stream ids; it needs no cryptographic quality.
+    let seed = (js_sys::Math::random() * 9_007_199_254_740_991.0) as u64 ^ now();
+    let driver = Driver::new(Session::new(config, seed), provider, shell);
+    Ok(AnamClient { driver })
+}
+
+/// A client for one persona conversation at a time.
+#[wasm_bindgen(skip_typescript)]
+pub struct AnamClient {
+    driver: Rc<Driver>,
+}
+
+#[wasm_bindgen]
+impl AnamClient {
+    /// Starts a session and resolves with the remote streams once video and audio arrived;
+    /// rejects when the session cannot start.
+    pub fn stream(&self, user_audio: Option<MediaStream>) -> Promise {
+        self.driver.start(PendingKind::Streams, None, user_audio)
+    }
+
+    /// Starts a session that plays in the `<video>` with this id; resolves once the session
+    /// is started (then `talk()` works), rejects when it cannot start.
+    #[wasm_bindgen(js_name = streamToVideoElement)]
+    pub fn stream_to_video_element(&self, video_element_id: String, user_audio: Option<MediaStream>) -> Promise {
+        let element = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.get_element_by_id(&video_element_id))
+            .and_then(|e| e.dyn_into::<HtmlVideoElement>().ok());
+        match element {
+            Some(video) => self
+                .driver
+                .start(PendingKind::Element, Some(video), user_audio),
+            None => Promise::reject(&plain_error(&format!(
+                "No video element with id \"{video_element_id}\""
+            ))),
+        }
+    }
+
+    /// Makes the persona say `content`.
+    pub fn talk(&self, content: String) -> Promise {
+        let call = self.driver.core().talk(&content);
+        wasm_bindgen_futures::future_to_promise(async move {
+            let call = call.map_err(|e| plain_error(e.0))?;
+            let answer = crate::io::http::post_json(&call.url, &call.body, None, None)
+                .await
+                .map_err(|e| {
+                    plain_error(&format!(
+                        "talk failed: {}",
+                        crate::io::http::describe_js_error(&e)
+                    ))
+                })?;
+            if !(200..300).contains(&answer.status) {
+                return Err(plain_error(&format!(
+                    "talk failed with HTTP {}",
+                    answer.status
+                )));
+            }
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Opens a talk stream; a missing or empty id gets a random one.
+    #[wasm_bindgen(js_name = createTalkMessageStream)]
+    pub fn create_talk_message_stream(&self, correlation_id: Option<String>) -> Result<TalkMessageStream, JsValue> {
+        let handle = self
+            .driver
+            .command(|s| s.create_talk_stream(correlation_id.as_deref()))
+            .map_err(|e| plain_error(e.0))?;
+        Ok(TalkMessageStream {
+            driver: self.driver.clone(),
+            handle,
+        })
+    }
+
+    /// Sends a typed user message (dropped while the data channel is not open).
+    #[wasm_bindgen(js_name = sendUserMessage)]
+    pub fn send_user_message(&self, content: String) -> Result<(), JsValue> {
+        self.driver
+            .command(|s| s.send_user_message(now(), &content))
+            .map_err(|e| plain_error(e.0))
+    }
+
+    #[wasm_bindgen(js_name = interruptPersona)]
+    pub fn interrupt_persona(&self) -> Result<(), JsValue> {
+        self.driver
+            .command(|s| s.interrupt(now()))
+            .map_err(|e| plain_error(e.0))
+    }
+
+    #[wasm_bindgen(js_name = muteInputAudio)]
+    pub fn mute_input_audio(&self) -> JsValue {
+        input_audio_state_js(self.driver.command(|s| s.set_muted(true)))
+    }
+
+    #[wasm_bindgen(js_name = unmuteInputAudio)]
+    pub fn unmute_input_audio(&self) -> JsValue {
+        input_audio_state_js(self.driver.command(|s| s.set_muted(false)))
+    }
+
+    #[wasm_bindgen(js_name = getInputAudioState)]
+    pub fn get_input_audio_state(&self) -> JsValue {
+        input_audio_state_js(self.driver.core().input_audio_state())
+    }
+
+    /// Switches the microphone to `deviceId`.
+    #[wasm_bindgen(js_name = changeAudioInputDevice)]
+    pub fn change_audio_input_device(&self, device_id: JsValue) -> Promise {
+        let checked = match device_id.as_string() {
+            Some(id) => self.driver.core().check_device_change(&id).map_err(|e| e.0),
+            None => Err("A device id is required"),
+        };
+        match checked {
+            Ok(id) => {
+                let driver = self.driver.clone();
+                wasm_bindgen_futures::future_to_promise(async move {
+                    driver.change_input_device(id).await?;
+                    Ok(JsValue::UNDEFINED)
+                })
+            }
+            Err(msg) => Promise::reject(&plain_error(msg)),
+        }
+    }
+
+    /// Ends the session; `CONNECTION_CLOSED` (`NORMAL`) fires first unless it already ended.
+    #[wasm_bindgen(js_name = stopStreaming)]
+    pub fn stop_streaming(&self) -> Promise {
+        self.driver.command(|s| s.stop(now()));
+        Promise::resolve(&JsValue::UNDEFINED)
+    }
+
+    #[wasm_bindgen(js_name = isStreaming)]
+    pub fn is_streaming(&self) -> bool {
+        self.driver.core().is_streaming()
+    }
+
+    #[wasm_bindgen(js_name = getActiveSessionId)]
+    pub fn get_active_session_id(&self) -> Option<String> {
+        self.driver.core().session_id().map(str::to_owned)
+    }
+
+    #[wasm_bindgen(js_name = getActiveSessionRegion)]
+    pub fn get_active_session_region(&self) -> Option<String> {
+        self.driver.core().region().map(str::to_owned)
+    }
+
+    #[wasm_bindgen(js_name = addListener)]
+    pub fn add_listener(&self, event: String, callback: Function) {
+        self.driver.add_listener(event, callback);
+    }
+
+    #[wasm_bindgen(js_name = removeListener)]
+    pub fn remove_listener(&self, event: String, callback: Function) {
+        self.driver.remove_listener(&event, &callback);
+    }
+}
+
+/// A talk message stream (§10.4).
+#[wasm_bindgen(skip_typescript)]
+pub struct TalkMessageStream {
+    driver: Rc<Driver>,
+    handle: u32,
+}
+
+#[wasm_bindgen]
+impl TalkMessageStream {
+    /// Sends one chunk; throws when the stream has ended or was interrupted.
+    #[wasm_bindgen(js_name = streamMessageChunk)]
+    pub fn stream_message_chunk(
+        &self,
+        content: String,
+        end_of_speech: bool,
+        utterance_id: Option<String>,
+    ) -> Result<(), JsValue> {
+        self.driver
+            .command(|s| {
+                s.talk_stream_chunk(self.handle, &content, end_of_speech, utterance_id.as_deref())
+            })
+            .map_err(|e| plain_error(&e.to_string()))
+    }
+
+    /// Ends a streaming message with an empty final chunk (warns and sends nothing otherwise).
+    #[wasm_bindgen(js_name = endMessage)]
+    pub fn end_message(&self) {
+        self.driver.command(|s| s.talk_stream_end(self.handle));
+    }
+
+    #[wasm_bindgen(js_name = isActive)]
+    pub fn is_active(&self) -> bool {
+        self.driver
+            .core()
+            .talk_stream_state(self.handle)
+            .is_some_and(|s| s.is_active())
+    }
+
+    #[wasm_bindgen(js_name = getCorrelationId)]
+    pub fn get_correlation_id(&self) -> String {
+        self.driver
+            .core()
+            .talk_stream_correlation_id(self.handle)
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// The state as the official numbers: 0 UNSTARTED, 1 STREAMING, 2 INTERRUPTED, 3 ENDED.
+    #[wasm_bindgen(js_name = getState)]
+    pub fn get_state(&self) -> u8 {
+        self.driver
+            .core()
+            .talk_stream_state(self.handle)
+            .map(|s| s as u8)
+            .unwrap_or(3)
+    }
+}
+
+/// `fetchSessionToken(url, init?)`: POSTs to the app's backend and resolves with
+/// `sessionToken`; backend errors become `ClientError`s.
+#[wasm_bindgen(js_name = fetchSessionToken, skip_typescript)]
+pub fn fetch_session_token(url: String, init: JsValue) -> Promise {
+    wasm_bindgen_futures::future_to_promise(crate::token::fetch_session_token(url, init))
+}

@@ -1,0 +1,748 @@
+//! The driver: owns the core session and every IO handle of one client, feeds browser events to
+//! the core and executes what it decides.
+//!
+//! Browser callbacks and async completions call [`Driver::input`]; app calls use the core's
+//! command methods and then [`Driver::pump`]. The pump drains the core's outputs one at a time
+//! without holding any borrow while an output runs, so an app listener may call back into the
+//! client; a nested pump returns at once and the outer loop executes the new outputs in order.
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::rc::{Rc, Weak};
+
+use anam_core::errors::ErrorCode;
+use anam_core::session::events::Event;
+use anam_core::session::signalling::SocketCommand;
+use anam_core::session::{Input, Output, Session, StartFailure, TrackKind};
+use js_sys::{Array, Function, Object, Promise};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{AbortController, HtmlVideoElement, MediaStream};
+
+use crate::errors::{cause_details, client_error, plain_error};
+use crate::io::http::{describe_js_error, get, post_json};
+use crate::io::media::{audio_tracks, capture_microphone, set_enabled, stop_all};
+use crate::io::peer::{attach_input, configuration, Peer, PeerEvent};
+use crate::io::socket::{Socket, SocketEvent};
+use crate::io::timer::Timeout;
+use crate::io::now;
+use crate::options::ShellOptions;
+
+/// Which promise a pending `stream…()` call returned.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum PendingKind {
+    /// `streamToVideoElement`: resolves when the session has started.
+    Element,
+    /// `stream`: resolves with the remote streams once video and audio arrived.
+    Streams,
+}
+
+struct Pending {
+    kind: PendingKind,
+    resolve: Function,
+    reject: Function,
+}
+
+/// `requestVideoFrameCallback` registration, cancelled when dropped.
+struct FrameCallback {
+    video: HtmlVideoElement,
+    handle: JsValue,
+    _closure: Closure<dyn FnMut(JsValue, JsValue)>,
+}
+
+impl Drop for FrameCallback {
+    fn drop(&mut self) {
+        if let Ok(cancel) = get(&self.video, "cancelVideoFrameCallback").dyn_into::<Function>() {
+            let _ = cancel.call1(&self.video, &self.handle);
+        }
+    }
+}
+
+/// Every browser handle of the client. Per-session parts are dropped on teardown.
+#[derive(Default)]
+struct Io {
+    provider: Option<Function>,
+    provider_error: Option<JsValue>,
+    shell: ShellOptions,
+    disable_input_audio: bool,
+    /// Bumped on every teardown; async completions of older generations are dropped.
+    generation: u64,
+    start_abort: Option<(u32, AbortController)>,
+    pending: Vec<Pending>,
+    video_element: Option<HtmlVideoElement>,
+    user_audio: Option<MediaStream>,
+    mic: Option<MediaStream>,
+    /// Remote streams in track arrival order.
+    remote: Vec<(TrackKind, MediaStream)>,
+    peer: Option<Peer>,
+    socket: Option<Socket>,
+    frame_callback: Option<FrameCallback>,
+}
+
+pub struct Driver {
+    core: RefCell<Session>,
+    io: RefCell<Io>,
+    listeners: RefCell<BTreeMap<String, Vec<Function>>>,
+    pumping: Cell<bool>,
+    timer: RefCell<Option<Timeout>>,
+    this: Weak<Driver>,
+}
+
+impl Driver {
+    pub fn new(core: Session, provider: Option<Function>, shell: ShellOptions) -> Rc<Driver> {
+        let disable_input_audio = core.config().disable_input_audio;
+        Rc::new_cyclic(|this| Driver {
+            core: RefCell::new(core),
+            io: RefCell::new(Io {
+                provider,
+                shell,
+                disable_input_audio,
+                ..Io::default()
+            }),
+            listeners: RefCell::new(BTreeMap::new()),
+            pumping: Cell::new(false),
+            timer: RefCell::new(None),
+            this: this.clone(),
+        })
+    }
+
+    /// Read access to the core (for queries; never held across a call into JS).
+    pub fn core(&self) -> std::cell::Ref<'_, Session> {
+        self.core.borrow()
+    }
+
+    /// Runs a command on the core, then executes its outputs.
+    pub fn command<T>(&self, f: impl FnOnce(&mut Session) -> T) -> T {
+        let result = f(&mut self.core.borrow_mut());
+        self.pump();
+        result
+    }
+
+    /// Feeds one browser event.
+    pub fn input(&self, input: Input) {
+        self.core.borrow_mut().handle_input(now(), input);
+        self.pump();
+    }
+
+    /// Executes outputs until the core has none, then re-arms the timer.
+    pub fn pump(&self) {
+        if self.pumping.replace(true) {
+            return;
+        }
+        loop {
+            let next = self.core.borrow_mut().poll_output();
+            match next {
+                Some(output) => self.execute(output),
+                None => break,
+            }
+        }
+        self.pumping.set(false);
+        self.rearm_timer();
+    }
+
+    fn rearm_timer(&self) {
+        let deadline = self.core.borrow().poll_timeout();
+        let timer = deadline.and_then(|at| {
+            let delay = at.saturating_sub(now());
+            let weak = self.this.clone();
+            Timeout::new(u32::try_from(delay).unwrap_or(u32::MAX), move || {
+                if let Some(d) = weak.upgrade() {
+                    d.input(Input::Tick);
+                }
+            })
+        });
+        *self.timer.borrow_mut() = timer;
+    }
+
+    /// Spawns `fut`; its result is fed back only if the session generation did not change.
+    fn spawn_for_session<F>(&self, fut: F, map: impl FnOnce(F::Output) -> Option<Input> + 'static)
+    where
+        F: Future + 'static,
+    {
+        let weak = self.this.clone();
+        let generation = self.io.borrow().generation;
+        wasm_bindgen_futures::spawn_local(async move {
+            let out = fut.await;
+            let Some(d) = weak.upgrade() else { return };
+            if d.io.borrow().generation != generation {
+                return;
+            }
+            if let Some(input) = map(out) {
+                d.input(input);
+            }
+        });
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // App calls
+
+    /// Starts a session for `stream()` (`kind = Streams`) or `streamToVideoElement()`.
+    pub fn start(
+        &self,
+        kind: PendingKind,
+        element: Option<HtmlVideoElement>,
+        user_audio: Option<MediaStream>,
+    ) -> Promise {
+        let disable = self.io.borrow().disable_input_audio;
+        let user_audio = match user_audio {
+            Some(_) if disable => {
+                warn("disableInputAudio is set: the provided input stream is ignored");
+                None
+            }
+            Some(s) if audio_tracks(&s).is_empty() => {
+                return Promise::reject(&plain_error(
+                    "The provided input stream has no audio track",
+                ));
+            }
+            other => other,
+        };
+        if let Err(e) = self
+            .core
+            .borrow_mut()
+            .start(now(), user_audio.is_some())
+        {
+            return Promise::reject(&plain_error(e.0));
+        }
+        let mut resolve_reject = None;
+        let promise = Promise::new(&mut |resolve, reject| resolve_reject = Some((resolve, reject)));
+        {
+            let mut io = self.io.borrow_mut();
+            io.video_element = element;
+            io.user_audio = user_audio;
+            io.provider_error = None;
+            if let Some((resolve, reject)) = resolve_reject {
+                io.pending.push(Pending {
+                    kind,
+                    resolve,
+                    reject,
+                });
+            }
+        }
+        self.pump();
+        promise
+    }
+
+    /// `addListener`: set semantics, the same callback is stored once per event.
+    pub fn add_listener(&self, event: String, callback: Function) {
+        let mut map = self.listeners.borrow_mut();
+        let list = map.entry(event).or_default();
+        if !list.iter().any(|f| f == &callback) {
+            list.push(callback);
+        }
+    }
+
+    pub fn remove_listener(&self, event: &str, callback: &Function) {
+        if let Some(list) = self.listeners.borrow_mut().get_mut(event) {
+            list.retain(|f| f != callback);
+        }
+    }
+
+    /// `changeAudioInputDevice`: captures `device_id` and swaps it onto the sender.
+    pub async fn change_input_device(self: Rc<Self>, device_id: String) -> Result<(), JsValue> {
+        let generation = self.io.borrow().generation;
+        let stream = capture_microphone(Some(&device_id)).await.map_err(|e| {
+            plain_error(&format!(
+                "Failed to change the audio input device: {}",
+                describe_js_error(&e)
+            ))
+        })?;
+        let muted = self.core.borrow().input_audio_state().is_muted;
+        set_enabled(&stream, !muted);
+        let sender = {
+            let mut io = self.io.borrow_mut();
+            if io.generation != generation {
+                stop_all(&stream);
+                return Err(plain_error("The session ended during the device change"));
+            }
+            if let Some(old) = io.mic.replace(stream.clone()) {
+                stop_all(&old);
+            }
+            io.peer.as_ref().map(Peer::audio_sender)
+        };
+        if let (Some(sender), Some(track)) = (sender, audio_tracks(&stream).into_iter().next()) {
+            attach_input(sender, track).await.map_err(|e| {
+                plain_error(&format!(
+                    "Failed to change the audio input device: {}",
+                    describe_js_error(&e)
+                ))
+            })?;
+        }
+        self.input(Input::InputDeviceChanged(device_id));
+        Ok(())
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Outputs
+
+    fn execute(&self, output: Output) {
+        match output {
+            Output::FetchToken => self.fetch_token(),
+            Output::StartSession {
+                attempt,
+                url,
+                token,
+                body,
+            } => {
+                let controller = AbortController::new().ok();
+                let signal = controller.as_ref().map(AbortController::signal);
+                if let Some(c) = controller {
+                    self.io.borrow_mut().start_abort = Some((attempt, c));
+                }
+                self.spawn_for_session(
+                    async move { post_json(&url, &body, Some(&token), signal.as_ref()).await },
+                    move |result| {
+                        Some(match result {
+                            Ok(answer) => Input::StartSessionAnswered {
+                                attempt,
+                                status: answer.status,
+                                body: answer.body,
+                            },
+                            Err(e) => Input::StartSessionUnreachable {
+                                attempt,
+                                detail: describe_js_error(&e),
+                            },
+                        })
+                    },
+                );
+            }
+            Output::AbortStartSession { attempt } => {
+                let mut io = self.io.borrow_mut();
+                if let Some((a, c)) = io.start_abort.take() {
+                    if a == attempt {
+                        c.abort();
+                    } else {
+                        io.start_abort = Some((a, c));
+                    }
+                }
+            }
+            Output::SessionStarted { .. } => {
+                self.io.borrow_mut().start_abort = None;
+                self.settle(PendingKind::Element, Ok(JsValue::UNDEFINED));
+            }
+            Output::MediaReady => {
+                let streams: Array = self
+                    .io
+                    .borrow()
+                    .remote
+                    .iter()
+                    .map(|(_, s)| JsValue::from(s))
+                    .collect();
+                self.settle(PendingKind::Streams, Ok(streams.into()));
+            }
+            Output::StartFailed(failure) => {
+                let error = self.start_error(&failure);
+                self.settle(PendingKind::Element, Err(error.clone()));
+                self.settle(PendingKind::Streams, Err(error));
+            }
+            Output::RequestMic => self.request_mic(),
+            Output::CreatePeerConnection {
+                ice_servers_json,
+                ice_transport_policy,
+            } => self.create_peer(&ice_servers_json, ice_transport_policy.as_deref()),
+            Output::CreateOffer { ice_restart } => {
+                let fut = self.io.borrow().peer.as_ref().map(|p| p.create_offer(ice_restart));
+                match fut {
+                    Some(fut) => self.spawn_for_session(fut, |r| {
+                        Some(match r {
+                            Ok(sdp) => Input::LocalOffer { sdp },
+                            Err(e) => Input::OfferFailed(describe_js_error(&e)),
+                        })
+                    }),
+                    None => self.input(Input::OfferFailed("no peer connection".to_owned())),
+                }
+            }
+            Output::ApplyAnswer { sdp } => {
+                let fut = self.io.borrow().peer.as_ref().map(|p| p.apply_answer(&sdp));
+                if let Some(fut) = fut {
+                    self.spawn_for_session(fut, |r| {
+                        Some(match r {
+                            Ok(()) => Input::AnswerApplied,
+                            Err(e) => Input::AnswerFailed(describe_js_error(&e)),
+                        })
+                    });
+                }
+            }
+            Output::AddRemoteCandidate(c) => {
+                let fut = self.io.borrow().peer.as_ref().map(|p| p.add_remote_candidate(&c));
+                if let Some(fut) = fut {
+                    // Each candidate stands alone; a bad one is only logged (§8.3 item 3).
+                    self.spawn_for_session(fut, |r| {
+                        if let Err(e) = r {
+                            warn(&format!("addIceCandidate failed: {}", describe_js_error(&e)));
+                        }
+                        None
+                    });
+                }
+            }
+            Output::Socket(cmd) => self.socket_command(cmd),
+            Output::SendData(text) => {
+                if let Some(p) = self.io.borrow().peer.as_ref() {
+                    p.send_data(&text);
+                }
+            }
+            Output::ApplyMute(muted) => {
+                let io = self.io.borrow();
+                for s in [&io.mic, &io.user_audio].into_iter().flatten() {
+                    set_enabled(s, !muted);
+                }
+            }
+            Output::Teardown => self.teardown(),
+            Output::Emit(event) => self.emit(event),
+            Output::Warn(text) => warn(&text),
+        }
+    }
+
+    fn settle(&self, kind: PendingKind, result: Result<JsValue, JsValue>) {
+        let settled: Vec<Pending> = {
+            let mut io = self.io.borrow_mut();
+            let (done, keep) = std::mem::take(&mut io.pending)
+                .into_iter()
+                .partition(|p| p.kind == kind);
+            io.pending = keep;
+            done
+        };
+        for p in settled {
+            let _ = match &result {
+                Ok(v) => p.resolve.call1(&JsValue::NULL, v),
+                Err(e) => p.reject.call1(&JsValue::NULL, e),
+            };
+        }
+    }
+
+    fn start_error(&self, failure: &StartFailure) -> JsValue {
+        if let StartFailure::TokenProvider = failure {
+            if let Some(e) = self.io.borrow_mut().provider_error.take() {
+                return e;
+            }
+        }
+        let (code, status, message) = failure.describe();
+        client_error(code, status, &message, cause_details(failure.cause()))
+    }
+
+    fn fetch_token(&self) {
+        let provider = self.io.borrow().provider.clone();
+        let Some(provider) = provider else {
+            return self.input(Input::TokenFailed);
+        };
+        let returned = provider.call0(&JsValue::NULL);
+        let weak = self.this.clone();
+        let generation = self.io.borrow().generation;
+        wasm_bindgen_futures::spawn_local(async move {
+            let settled = match returned {
+                Ok(v) => wasm_bindgen_futures::JsFuture::from(Promise::resolve(&v)).await,
+                Err(e) => Err(e),
+            };
+            let Some(d) = weak.upgrade() else { return };
+            if d.io.borrow().generation != generation {
+                return;
+            }
+            let input = match settled.map(|v| v.as_string()) {
+                Ok(Some(token)) => Input::Token(token),
+                Ok(None) => {
+                    d.io.borrow_mut().provider_error = Some(client_error(
+                        ErrorCode::ConfigurationError,
+                        400,
+                        "The session token provider must resolve to a string",
+                        None,
+                    ));
+                    Input::TokenFailed
+                }
+                Err(e) => {
+                    d.io.borrow_mut().provider_error = Some(e);
+                    Input::TokenFailed
+                }
+            };
+            d.input(input);
+        });
+    }
+
+    fn request_mic(&self) {
+        let device = self.io.borrow().shell.audio_device_id.clone();
+        let weak = self.this.clone();
+        let generation = self.io.borrow().generation;
+        wasm_bindgen_futures::spawn_local(async move {
+            let result = capture_microphone(device.as_deref()).await;
+            let Some(d) = weak.upgrade() else {
+                if let Ok(s) = &result {
+                    stop_all(s);
+                }
+                return;
+            };
+            if d.io.borrow().generation != generation {
+                // The session this capture was for is gone: release the device.
+                if let Ok(s) = &result {
+                    stop_all(s);
+                }
+                return;
+            }
+            match result {
+                Ok(stream) => {
+                    let muted = d.core.borrow().input_audio_state().is_muted;
+                    set_enabled(&stream, !muted);
+                    d.io.borrow_mut().mic = Some(stream);
+                    d.input(Input::MicGranted);
+                    d.attach_input_audio();
+                }
+                Err(e) => d.input(Input::MicDenied(describe_js_error(&e))),
+            }
+        });
+    }
+
+    /// Puts the current input stream (app's or microphone) on the audio sender, if both exist.
+    fn attach_input_audio(&self) {
+        let (sender, track) = {
+            let io = self.io.borrow();
+            let stream = io.user_audio.as_ref().or(io.mic.as_ref());
+            (
+                io.peer.as_ref().map(Peer::audio_sender),
+                stream.and_then(|s| audio_tracks(s).into_iter().next()),
+            )
+        };
+        if let (Some(sender), Some(track)) = (sender, track) {
+            self.spawn_for_session(attach_input(sender, track), |r| match r {
+                Ok(()) => Some(Input::InputAudioAttached),
+                Err(e) => {
+                    warn(&format!("attaching the input audio failed: {}", describe_js_error(&e)));
+                    None
+                }
+            });
+        }
+    }
+
+    fn create_peer(&self, ice_servers_json: &str, policy: Option<&str>) {
+        let (config, send_audio) = {
+            let io = self.io.borrow();
+            (
+                configuration(
+                    io.shell.rtc_configuration.as_ref(),
+                    io.shell.ice_servers.as_ref(),
+                    ice_servers_json,
+                    policy,
+                ),
+                !io.disable_input_audio,
+            )
+        };
+        let weak = self.this.clone();
+        let on: Rc<dyn Fn(PeerEvent)> = Rc::new(move |event| {
+            if let Some(d) = weak.upgrade() {
+                d.on_peer_event(event);
+            }
+        });
+        match Peer::create(&config, send_audio, on) {
+            Ok(p) => {
+                self.io.borrow_mut().peer = Some(p);
+                self.attach_input_audio();
+            }
+            Err(e) => self.input(Input::PeerConnectionFailed(describe_js_error(&e))),
+        }
+    }
+
+    fn on_peer_event(&self, event: PeerEvent) {
+        let input = match event {
+            PeerEvent::LocalCandidate(c) => Input::LocalCandidate(c),
+            PeerEvent::IceState(s) => Input::IceConnectionState(s),
+            PeerEvent::ConnectionState(s) if s == "closed" => Input::PeerConnectionClosed,
+            PeerEvent::ConnectionState(_) => return,
+            PeerEvent::Track { kind, stream } => {
+                let kind = match kind.as_str() {
+                    "video" => TrackKind::Video,
+                    "audio" => TrackKind::Audio,
+                    _ => return,
+                };
+                if let Some(stream) = stream {
+                    self.io.borrow_mut().remote.push((kind, stream.clone()));
+                    if kind == TrackKind::Video {
+                        self.show_video(&stream);
+                    }
+                }
+                Input::RemoteTrack(kind)
+            }
+            PeerEvent::DataChannelOpen => Input::DataChannelOpen,
+            PeerEvent::DataChannelClosed => Input::DataChannelClosed,
+            PeerEvent::DataChannelMessage(text) => Input::DataChannelMessage(text),
+        };
+        self.input(input);
+    }
+
+    /// Sets the remote stream on the target `<video>` and watches for its first frame.
+    fn show_video(&self, stream: &MediaStream) {
+        let Some(video) = self.io.borrow().video_element.clone() else {
+            return;
+        };
+        video.set_src_object(Some(stream));
+        let Ok(request) = get(&video, "requestVideoFrameCallback").dyn_into::<Function>() else {
+            return;
+        };
+        let weak = self.this.clone();
+        let closure = Closure::<dyn FnMut(JsValue, JsValue)>::new(move |_, _| {
+            if let Some(d) = weak.upgrade() {
+                d.input(Input::FirstFrame);
+            }
+        });
+        if let Ok(handle) = request.call1(&video, closure.as_ref()) {
+            self.io.borrow_mut().frame_callback = Some(FrameCallback {
+                video,
+                handle,
+                _closure: closure,
+            });
+        }
+    }
+
+    fn socket_command(&self, cmd: SocketCommand) {
+        match cmd {
+            SocketCommand::Open { socket, url } => {
+                let weak = self.this.clone();
+                let on: Rc<dyn Fn(SocketEvent)> = Rc::new(move |event| {
+                    let Some(d) = weak.upgrade() else { return };
+                    d.input(match event {
+                        SocketEvent::Open => Input::SocketOpened(socket),
+                        SocketEvent::Close { code, reason } => Input::SocketClosed {
+                            socket,
+                            code,
+                            reason,
+                        },
+                        SocketEvent::Message(text) => Input::SocketMessage { socket, text },
+                    });
+                });
+                match Socket::open(socket, &url, on) {
+                    Ok(s) => self.io.borrow_mut().socket = Some(s),
+                    Err(e) => self.input(Input::SocketClosed {
+                        socket,
+                        code: 1006,
+                        reason: describe_js_error(&e),
+                    }),
+                }
+            }
+            SocketCommand::Send { socket, text } => {
+                if let Some(s) = self.io.borrow().socket.as_ref().filter(|s| s.id == socket) {
+                    s.send(&text);
+                }
+            }
+            SocketCommand::Close { socket } => {
+                let old = {
+                    let mut io = self.io.borrow_mut();
+                    if io.socket.as_ref().is_some_and(|s| s.id == socket) {
+                        io.socket.take()
+                    } else {
+                        None
+                    }
+                };
+                drop(old);
+            }
+        }
+    }
+
+    fn teardown(&self) {
+        let (peer, socket, frame, mic, abort, video) = {
+            let mut io = self.io.borrow_mut();
+            io.generation += 1;
+            io.remote.clear();
+            io.user_audio = None;
+            (
+                io.peer.take(),
+                io.socket.take(),
+                io.frame_callback.take(),
+                io.mic.take(),
+                io.start_abort.take(),
+                io.video_element.take(),
+            )
+        };
+        if let Some((_, c)) = abort {
+            c.abort();
+        }
+        if let Some(mic) = mic {
+            stop_all(&mic);
+        }
+        drop(frame);
+        drop(socket);
+        drop(peer);
+        if let Some(v) = video {
+            v.set_src_object(None);
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Events
+
+    fn emit(&self, event: Event) {
+        let args = self.event_args(&event);
+        let callbacks = self
+            .listeners
+            .borrow()
+            .get(event.name())
+            .cloned()
+            .unwrap_or_default();
+        for cb in callbacks {
+            if let Err(e) = cb.apply(&JsValue::NULL, &args) {
+                web_sys::console::error_2(&JsValue::from_str("an event listener threw"), &e);
+            }
+        }
+    }
+
+    fn event_args(&self, event: &Event) -> Array {
+        let io = self.io.borrow();
+        let last = |kind: TrackKind| {
+            io.remote
+                .iter()
+                .rev()
+                .find(|(k, _)| *k == kind)
+                .map(|(_, s)| JsValue::from(s))
+                .unwrap_or(JsValue::UNDEFINED)
+        };
+        let text = |s: &str| JsValue::from_str(s);
+        let args: Vec<JsValue> = match event {
+            Event::MessageHistoryUpdated(messages) => vec![to_js(messages)],
+            Event::MessageStreamEventReceived(e) => vec![to_js(e)],
+            Event::ConnectionClosed { code, details } => vec![
+                text(code),
+                details.as_deref().map(text).unwrap_or(JsValue::UNDEFINED),
+            ],
+            Event::InputAudioStreamStarted => vec![io
+                .user_audio
+                .as_ref()
+                .or(io.mic.as_ref())
+                .map(JsValue::from)
+                .unwrap_or(JsValue::UNDEFINED)],
+            Event::VideoStreamStarted => vec![last(TrackKind::Video)],
+            Event::AudioStreamStarted => vec![last(TrackKind::Audio)],
+            Event::TalkStreamInterrupted(s)
+            | Event::SessionReady(s)
+            | Event::ServerWarning(s)
+            | Event::MicPermissionDenied(s)
+            | Event::InputAudioDeviceChanged(s)
+            | Event::UserSpeechStarted(s)
+            | Event::UserSpeechEnded(s) => vec![text(s)],
+            Event::ConnectionEstablished
+            | Event::DataChannelOpen
+            | Event::VideoPlayStarted
+            | Event::MicPermissionPending
+            | Event::MicPermissionGranted => Vec::new(),
+        };
+        args.into_iter().collect()
+    }
+}
+
+/// A serde value as a fresh JS value (through JSON, which the core already depends on).
+pub fn to_js<T: serde::Serialize + ?Sized>(value: &T) -> JsValue {
+    serde_json::to_string(value)
+        .ok()
+        .and_then(|s| js_sys::JSON::parse(&s).ok())
+        .unwrap_or(JsValue::UNDEFINED)
+}
+
+pub fn warn(text: &str) {
+    web_sys::console::warn_1(&JsValue::from_str(text));
+}
+
+/// An `InputAudioState` object.
+pub fn input_audio_state_js(state: anam_core::session::InputAudioState) -> JsValue {
+    let obj = Object::new();
+    crate::io::http::set(&obj, "isMuted", &JsValue::from_bool(state.is_muted));
+    crate::io::http::set(
+        &obj,
+        "permissionState",
+        &JsValue::from_str(state.permission_state.as_str()),
+    );
+    obj.into()
+}

@@ -1,0 +1,19 @@
+//! anam-wasm: the browser client for Anam streaming personas.
+//!
+//! A thin shell over `anam-core`'s session machine: [`client`] is the JS API, [`driver`] runs the
+//! machine and executes its decisions with the browser adapters in [`io`].
+
+pub mod client;
+pub mod driver;
+pub mod errors;
+pub mod io;
+pub mod options;
+pub mod token;
+
+use wasm_bindgen::prelude::*;
+
+/// The package version, so a page can show which client it loaded.
+#[wasm_bindgen]
+pub fn version() -> String {
+    anam_core::VERSION.to_string()
+}

@@ -1,0 +1,75 @@
+//! `fetchSessionToken(url, init?)`: asks the app's backend for a session token.
+
+use anam_core::errors::{classify_network_failure, classify_session_token, ErrorCode};
+use anam_core::wire::rest::ApiErrorBody;
+use js_sys::Object;
+use wasm_bindgen::{JsCast, JsValue};
+
+use crate::errors::{api_error, client_error};
+use crate::io::http::{describe_js_error, fetch_raw, get, set};
+
+/// POSTs (unless `init.method` says otherwise) to `url` and returns `sessionToken` from the JSON
+/// answer. A non-2xx answer becomes a `ClientError` carrying the backend's `error`, `message`
+/// and `solution` in `details` (and `message` as the error message).
+pub async fn fetch_session_token(url: String, init: JsValue) -> Result<JsValue, JsValue> {
+    let request = Object::new();
+    if init.is_object() {
+        let _ = Object::assign(&request, init.unchecked_ref::<Object>());
+    }
+    if get(&request, "method").is_undefined() {
+        set(&request, "method", &JsValue::from_str("POST"));
+    }
+    let answer = match fetch_raw(&url, &request).await {
+        Ok(a) => a,
+        Err(e) => {
+            let failure = classify_network_failure(&describe_js_error(&e));
+            return Err(client_error(
+                failure.code,
+                failure.status,
+                "Could not reach the session token endpoint",
+                Some(details(failure.cause.as_deref(), &ApiErrorBody::default(), "")),
+            ));
+        }
+    };
+    match classify_session_token(answer.status, &answer.body) {
+        Ok(ok) => Ok(JsValue::from_str(&ok.session_token)),
+        Err(mut failure) => {
+            let body = serde_json::from_str(&answer.body)
+                .map(|v| ApiErrorBody::from_value(&v))
+                .unwrap_or_default();
+            // A backend's rate limit is a usage limit, not a malformed request.
+            if answer.status == 429 {
+                failure.code = ErrorCode::UsageLimitReached;
+            }
+            if (200..300).contains(&answer.status) {
+                return Err(api_error(&failure));
+            }
+            let message = body
+                .message
+                .clone()
+                .unwrap_or_else(|| format!("Failed to get a session token (HTTP {})", answer.status));
+            Err(client_error(
+                failure.code,
+                failure.status,
+                &message,
+                Some(details(failure.cause.as_deref(), &body, &answer.body)),
+            ))
+        }
+    }
+}
+
+/// `details = {cause, error?, message?, solution?, responseBody}`.
+fn details(cause: Option<&str>, body: &ApiErrorBody, raw: &str) -> Object {
+    let d = Object::new();
+    let put = |k: &str, v: &Option<String>| {
+        if let Some(v) = v {
+            set(&d, k, &JsValue::from_str(v));
+        }
+    };
+    put("cause", &cause.map(str::to_owned));
+    put("error", &body.error);
+    put("message", &body.message);
+    put("solution", &body.solution);
+    set(&d, "responseBody", &JsValue::from_str(raw));
+    d
+}
