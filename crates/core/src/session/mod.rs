@@ -903,19 +903,15 @@ impl Session {
                     self.apply_negotiation(live, effects);
                 }
             }
-            Input::SocketClosed { socket, .. } => {
-                if live.signalling.on_close(socket, self.now) {
-                    self.close_with(
-                        live,
-                        ConnectionClosedCode::SignallingClientConnectionFailure,
-                        Some("the signalling connection could not be re-established".to_owned()),
-                    );
-                }
+            Input::SocketClosed { socket, .. } if live.signalling.on_close(socket, self.now) => {
+                self.close_with(
+                    live,
+                    ConnectionClosedCode::SignallingClientConnectionFailure,
+                    Some("the signalling connection could not be re-established".to_owned()),
+                );
             }
-            Input::SocketMessage { socket, text } => {
-                if socket == live.signalling.socket() {
-                    self.on_signal(live, &text);
-                }
+            Input::SocketMessage { socket, text } if socket == live.signalling.socket() => {
+                self.on_signal(live, &text);
             }
             Input::PeerConnectionFailed(why) => {
                 self.close_with(live, ConnectionClosedCode::WebrtcFailure, Some(why));
@@ -1001,11 +997,9 @@ impl Session {
                     self.outputs.push_back(Output::MediaReady);
                 }
             }
-            Input::FirstFrame => {
-                if !live.fired_play {
-                    live.fired_play = true;
-                    self.emit(Event::VideoPlayStarted);
-                }
+            Input::FirstFrame if !live.fired_play => {
+                live.fired_play = true;
+                self.emit(Event::VideoPlayStarted);
             }
             _ => {}
         }
