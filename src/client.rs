@@ -56,7 +56,11 @@ impl AnamClient {
     /// Starts a session that plays in the `<video>` with this id; resolves once the session
     /// is started (then `talk()` works), rejects when it cannot start.
     #[wasm_bindgen(js_name = streamToVideoElement)]
-    pub fn stream_to_video_element(&self, video_element_id: String, user_audio: Option<MediaStream>) -> Promise {
+    pub fn stream_to_video_element(
+        &self,
+        video_element_id: String,
+        user_audio: Option<MediaStream>,
+    ) -> Promise {
         let element = web_sys::window()
             .and_then(|w| w.document())
             .and_then(|d| d.get_element_by_id(&video_element_id))
@@ -96,7 +100,10 @@ impl AnamClient {
 
     /// Opens a talk stream; a missing or empty id gets a random one.
     #[wasm_bindgen(js_name = createTalkMessageStream)]
-    pub fn create_talk_message_stream(&self, correlation_id: Option<String>) -> Result<TalkMessageStream, JsValue> {
+    pub fn create_talk_message_stream(
+        &self,
+        correlation_id: Option<String>,
+    ) -> Result<TalkMessageStream, JsValue> {
         let handle = self
             .driver
             .command(|s| s.create_talk_stream(correlation_id.as_deref()))
@@ -208,7 +215,12 @@ impl TalkMessageStream {
     ) -> Result<(), JsValue> {
         self.driver
             .command(|s| {
-                s.talk_stream_chunk(self.handle, &content, end_of_speech, utterance_id.as_deref())
+                s.talk_stream_chunk(
+                    self.handle,
+                    &content,
+                    end_of_speech,
+                    utterance_id.as_deref(),
+                )
             })
             .map_err(|e| plain_error(&e.to_string()))
     }

@@ -23,10 +23,10 @@ use web_sys::{AbortController, HtmlVideoElement, MediaStream};
 use crate::errors::{cause_details, client_error, plain_error};
 use crate::io::http::{describe_js_error, get, post_json};
 use crate::io::media::{audio_tracks, capture_microphone, set_enabled, stop_all};
+use crate::io::now;
 use crate::io::peer::{attach_input, configuration, Peer, PeerEvent};
 use crate::io::socket::{Socket, SocketEvent};
 use crate::io::timer::Timeout;
-use crate::io::now;
 use crate::options::ShellOptions;
 
 /// Which promise a pending `stream…()` call returned.
@@ -197,11 +197,7 @@ impl Driver {
             }
             other => other,
         };
-        if let Err(e) = self
-            .core
-            .borrow_mut()
-            .start(now(), user_audio.is_some())
-        {
+        if let Err(e) = self.core.borrow_mut().start(now(), user_audio.is_some()) {
             return Promise::reject(&plain_error(e.0));
         }
         let mut resolve_reject = None;
@@ -341,7 +337,12 @@ impl Driver {
                 ice_transport_policy,
             } => self.create_peer(&ice_servers_json, ice_transport_policy.as_deref()),
             Output::CreateOffer { ice_restart } => {
-                let fut = self.io.borrow().peer.as_ref().map(|p| p.create_offer(ice_restart));
+                let fut = self
+                    .io
+                    .borrow()
+                    .peer
+                    .as_ref()
+                    .map(|p| p.create_offer(ice_restart));
                 match fut {
                     Some(fut) => self.spawn_for_session(fut, |r| {
                         Some(match r {
@@ -364,12 +365,20 @@ impl Driver {
                 }
             }
             Output::AddRemoteCandidate(c) => {
-                let fut = self.io.borrow().peer.as_ref().map(|p| p.add_remote_candidate(&c));
+                let fut = self
+                    .io
+                    .borrow()
+                    .peer
+                    .as_ref()
+                    .map(|p| p.add_remote_candidate(&c));
                 if let Some(fut) = fut {
                     // Each candidate stands alone; a bad one is only logged (§8.3 item 3).
                     self.spawn_for_session(fut, |r| {
                         if let Err(e) = r {
-                            warn(&format!("addIceCandidate failed: {}", describe_js_error(&e)));
+                            warn(&format!(
+                                "addIceCandidate failed: {}",
+                                describe_js_error(&e)
+                            ));
                         }
                         None
                     });
@@ -503,7 +512,10 @@ impl Driver {
             self.spawn_for_session(attach_input(sender, track), |r| match r {
                 Ok(()) => Some(Input::InputAudioAttached),
                 Err(e) => {
-                    warn(&format!("attaching the input audio failed: {}", describe_js_error(&e)));
+                    warn(&format!(
+                        "attaching the input audio failed: {}",
+                        describe_js_error(&e)
+                    ));
                     None
                 }
             });

@@ -8,7 +8,12 @@ use wasm_bindgen::JsValue;
 use crate::io::http::set;
 
 /// A `ClientError` with `details` as given (`undefined` when `None`).
-pub fn client_error(code: ErrorCode, status: u16, message: &str, details: Option<Object>) -> JsValue {
+pub fn client_error(
+    code: ErrorCode,
+    status: u16,
+    message: &str,
+    details: Option<Object>,
+) -> JsValue {
     let error = js_sys::Error::new(message);
     error.set_name("ClientError");
     set(&error, "code", &JsValue::from_str(code.as_str()));
@@ -37,7 +42,12 @@ pub fn configuration_error(message: &str) -> JsValue {
 
 /// A classified Core API failure.
 pub fn api_error(f: &ApiFailure) -> JsValue {
-    client_error(f.code, f.status, &f.message, cause_details(f.cause.as_deref()))
+    client_error(
+        f.code,
+        f.status,
+        &f.message,
+        cause_details(f.cause.as_deref()),
+    )
 }
 
 /// A plain `Error` (state checks and `/talk` failures, §11.2).

@@ -61,7 +61,10 @@ fn base_url(raw: &str) -> Result<String, JsValue> {
 }
 
 /// Reads and validates `options` for a client with token source `token`.
-pub fn parse(token: TokenSource, options: &JsValue) -> Result<(SessionConfig, ShellOptions), JsValue> {
+pub fn parse(
+    token: TokenSource,
+    options: &JsValue,
+) -> Result<(SessionConfig, ShellOptions), JsValue> {
     let mut config = SessionConfig::new(token);
     let mut shell = ShellOptions::default();
     if present(options).is_none() {

@@ -27,7 +27,11 @@ pub async fn fetch_session_token(url: String, init: JsValue) -> Result<JsValue, 
                 failure.code,
                 failure.status,
                 "Could not reach the session token endpoint",
-                Some(details(failure.cause.as_deref(), &ApiErrorBody::default(), "")),
+                Some(details(
+                    failure.cause.as_deref(),
+                    &ApiErrorBody::default(),
+                    "",
+                )),
             ));
         }
     };
@@ -44,10 +48,9 @@ pub async fn fetch_session_token(url: String, init: JsValue) -> Result<JsValue, 
             if (200..300).contains(&answer.status) {
                 return Err(api_error(&failure));
             }
-            let message = body
-                .message
-                .clone()
-                .unwrap_or_else(|| format!("Failed to get a session token (HTTP {})", answer.status));
+            let message = body.message.clone().unwrap_or_else(|| {
+                format!("Failed to get a session token (HTTP {})", answer.status)
+            });
             Err(client_error(
                 failure.code,
                 failure.status,

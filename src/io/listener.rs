@@ -12,7 +12,11 @@ pub struct Listener {
 
 impl Listener {
     /// Listens for `kind` on `target` until the returned value is dropped.
-    pub fn new(target: &EventTarget, kind: &'static str, f: impl FnMut(Event) + 'static) -> Listener {
+    pub fn new(
+        target: &EventTarget,
+        kind: &'static str,
+        f: impl FnMut(Event) + 'static,
+    ) -> Listener {
         let closure = Closure::<dyn FnMut(Event)>::new(f);
         // Adding a listener only fails for a non-callable value, which a Closure never is.
         let _ = target.add_event_listener_with_callback(kind, closure.as_ref().unchecked_ref());

@@ -40,8 +40,13 @@ pub struct Peer {
 impl Peer {
     /// Creates the connection: data channel `session` (ordered), then video recvonly, then audio
     /// sendrecv (recvonly when input audio is disabled), in the official order.
-    pub fn create(config: &Object, send_audio: bool, on: Rc<dyn Fn(PeerEvent)>) -> Result<Peer, JsValue> {
-        let pc = RtcPeerConnection::new_with_configuration(config.unchecked_ref::<RtcConfiguration>())?;
+    pub fn create(
+        config: &Object,
+        send_audio: bool,
+        on: Rc<dyn Fn(PeerEvent)>,
+    ) -> Result<Peer, JsValue> {
+        let pc =
+            RtcPeerConnection::new_with_configuration(config.unchecked_ref::<RtcConfiguration>())?;
         let dc_init = RtcDataChannelInit::new();
         dc_init.set_ordered(true);
         let dc = pc.create_data_channel_with_data_channel_dict("session", &dc_init);
@@ -54,7 +59,9 @@ impl Peer {
         } else {
             RtcRtpTransceiverDirection::Recvonly
         });
-        let audio_sender = pc.add_transceiver_with_str_and_init("audio", &audio).sender();
+        let audio_sender = pc
+            .add_transceiver_with_str_and_init("audio", &audio)
+            .sender();
 
         let pc_target: &web_sys::EventTarget = pc.as_ref();
         let dc_target: &web_sys::EventTarget = dc.as_ref();
@@ -80,7 +87,9 @@ impl Peer {
                 }
             }),
             Listener::new(pc_target, "iceconnectionstatechange", move |_| {
-                let state = get(&pc2, "iceConnectionState").as_string().unwrap_or_default();
+                let state = get(&pc2, "iceConnectionState")
+                    .as_string()
+                    .unwrap_or_default();
                 b(PeerEvent::IceState(state));
             }),
             Listener::new(pc_target, "connectionstatechange", move |_| {
@@ -99,7 +108,10 @@ impl Peer {
             Listener::new(dc_target, "open", move |_| e(PeerEvent::DataChannelOpen)),
             Listener::new(dc_target, "close", move |_| f(PeerEvent::DataChannelClosed)),
             Listener::new(dc_target, "message", move |ev| {
-                if let Some(text) = ev.dyn_ref::<MessageEvent>().and_then(|m| m.data().as_string()) {
+                if let Some(text) = ev
+                    .dyn_ref::<MessageEvent>()
+                    .and_then(|m| m.data().as_string())
+                {
                     g(PeerEvent::DataChannelMessage(text));
                 }
             }),
@@ -119,7 +131,10 @@ impl Peer {
     }
 
     /// `createOffer` (+ rollback of a pending offer first) and `setLocalDescription`.
-    pub fn create_offer(&self, ice_restart: bool) -> impl std::future::Future<Output = Result<String, JsValue>> {
+    pub fn create_offer(
+        &self,
+        ice_restart: bool,
+    ) -> impl std::future::Future<Output = Result<String, JsValue>> {
         let pc = self.pc.clone();
         async move {
             if ice_restart && pc.signaling_state() != RtcSignalingState::Stable {
@@ -139,7 +154,10 @@ impl Peer {
         }
     }
 
-    pub fn apply_answer(&self, sdp: &str) -> impl std::future::Future<Output = Result<(), JsValue>> {
+    pub fn apply_answer(
+        &self,
+        sdp: &str,
+    ) -> impl std::future::Future<Output = Result<(), JsValue>> {
         let pc = self.pc.clone();
         let desc = RtcSessionDescriptionInit::new(RtcSdpType::Answer);
         desc.set_sdp(sdp);
@@ -149,7 +167,10 @@ impl Peer {
         }
     }
 
-    pub fn add_remote_candidate(&self, c: &IceCandidate) -> impl std::future::Future<Output = Result<(), JsValue>> {
+    pub fn add_remote_candidate(
+        &self,
+        c: &IceCandidate,
+    ) -> impl std::future::Future<Output = Result<(), JsValue>> {
         let pc = self.pc.clone();
         let init = RtcIceCandidateInit::new(&c.candidate);
         init.set_sdp_mid(c.sdp_mid.as_deref());
@@ -158,7 +179,8 @@ impl Peer {
             set(&init, "usernameFragment", &JsValue::from_str(u));
         }
         async move {
-            JsFuture::from(pc.add_ice_candidate_with_opt_rtc_ice_candidate_init(Some(&init))).await?;
+            JsFuture::from(pc.add_ice_candidate_with_opt_rtc_ice_candidate_init(Some(&init)))
+                .await?;
             Ok(())
         }
     }
@@ -210,7 +232,9 @@ pub fn configuration(
     if let Some(rtc) = app_rtc {
         let _ = Object::assign(&config, rtc);
     }
-    let app_policy = app_rtc.map(|r| get(r, "iceTransportPolicy")).filter(|v| !v.is_undefined());
+    let app_policy = app_rtc
+        .map(|r| get(r, "iceTransportPolicy"))
+        .filter(|v| !v.is_undefined());
     match (app_policy, server_policy) {
         (Some(p), _) => set(&config, "iceTransportPolicy", &p),
         (None, Some(p)) => set(&config, "iceTransportPolicy", &JsValue::from_str(p)),
@@ -220,8 +244,15 @@ pub fn configuration(
     }
     let servers = app_ice_servers
         .cloned()
-        .or_else(|| app_rtc.map(|r| get(r, "iceServers")).filter(|v| !v.is_undefined()))
-        .unwrap_or_else(|| js_sys::JSON::parse(server_ice_servers_json).unwrap_or_else(|_| js_sys::Array::new().into()));
+        .or_else(|| {
+            app_rtc
+                .map(|r| get(r, "iceServers"))
+                .filter(|v| !v.is_undefined())
+        })
+        .unwrap_or_else(|| {
+            js_sys::JSON::parse(server_ice_servers_json)
+                .unwrap_or_else(|_| js_sys::Array::new().into())
+        });
     set(&config, "iceServers", &servers);
     config
 }

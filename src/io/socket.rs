@@ -39,7 +39,10 @@ impl Socket {
             }),
             Listener::new(target, "message", move |e| {
                 // Only text frames carry the protocol; anything else is ignored (§7.2).
-                if let Some(text) = e.dyn_ref::<MessageEvent>().and_then(|m| m.data().as_string()) {
+                if let Some(text) = e
+                    .dyn_ref::<MessageEvent>()
+                    .and_then(|m| m.data().as_string())
+                {
                     on_message(SocketEvent::Message(text));
                 }
             }),

@@ -142,7 +142,13 @@ mod tests {
     #[test]
     fn flags_and_env_are_read() {
         let c = parse(
-            &["--listen", "127.0.0.1:0", "--token-ttl=5", "--control", "--single-use-tokens"],
+            &[
+                "--listen",
+                "127.0.0.1:0",
+                "--token-ttl=5",
+                "--control",
+                "--single-use-tokens",
+            ],
             Some("from-env"),
         )
         .unwrap();

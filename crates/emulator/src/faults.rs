@@ -51,7 +51,9 @@ impl Faults {
         let count = req.count.unwrap_or(1);
         let fault = Fault {
             status: req.status,
-            error: req.error.unwrap_or_else(|| default_error(req.status).to_owned()),
+            error: req
+                .error
+                .unwrap_or_else(|| default_error(req.status).to_owned()),
             message: req
                 .message
                 .unwrap_or_else(|| format!("injected fault (HTTP {})", req.status)),
@@ -117,7 +119,10 @@ mod tests {
         f.arm(req(503, Some(2))).unwrap();
         assert_eq!(f.take(FaultEndpoint::Talk).unwrap().status, 503);
         assert!(f.take(FaultEndpoint::EngineSession).is_none());
-        assert_eq!(f.take(FaultEndpoint::Talk).unwrap().error, "Service Unavailable");
+        assert_eq!(
+            f.take(FaultEndpoint::Talk).unwrap().error,
+            "Service Unavailable"
+        );
         assert!(f.take(FaultEndpoint::Talk).is_none());
     }
 

@@ -61,7 +61,10 @@ impl SessionPersona {
             .max_session_length_seconds
             .filter(|s| s.is_finite() && *s > 0.0)
             .map(|s| std::time::Duration::from_secs_f64(s.min(86_400.0)));
-        let id = cfg.persona_id.clone().unwrap_or_else(|| "ephemeral".to_owned());
+        let id = cfg
+            .persona_id
+            .clone()
+            .unwrap_or_else(|| "ephemeral".to_owned());
         let name = cfg
             .name
             .clone()
@@ -97,7 +100,11 @@ pub fn look_for(cfg: &PersonaConfig) -> &'static str {
             return p.id;
         }
     }
-    let seed = cfg.avatar_id.as_deref().or(cfg.name.as_deref()).unwrap_or("");
+    let seed = cfg
+        .avatar_id
+        .as_deref()
+        .or(cfg.name.as_deref())
+        .unwrap_or("");
     // FNV-1a: stable across runs, unlike the std hasher.
     let mut h: u32 = 0x811c_9dc5;
     for b in seed.bytes() {
@@ -126,7 +133,10 @@ mod tests {
 
     #[test]
     fn ephemeral_configs_map_onto_a_builtin_look() {
-        assert_eq!(look_for(&cfg(r#"{"name":"x","avatarId":"avatar-milo"}"#)), "persona-milo");
+        assert_eq!(
+            look_for(&cfg(r#"{"name":"x","avatarId":"avatar-milo"}"#)),
+            "persona-milo"
+        );
         assert_eq!(look_for(&cfg(r#"{"name":"Milo"}"#)), "persona-milo");
         let a = look_for(&cfg(r#"{"name":"Cara","avatarId":"av-123"}"#));
         assert_eq!(a, look_for(&cfg(r#"{"name":"Other","avatarId":"av-123"}"#)));
@@ -137,9 +147,13 @@ mod tests {
         let p = SessionPersona::from_config(&cfg(
             r#"{"name":"Cara","avatarId":"a","voiceId":"v","maxSessionLengthSeconds":2}"#,
         ));
-        assert_eq!(p.max_session_length, Some(std::time::Duration::from_secs(2)));
+        assert_eq!(
+            p.max_session_length,
+            Some(std::time::Duration::from_secs(2))
+        );
         assert_eq!(p.name, "Cara");
-        let p = SessionPersona::from_config(&cfg(r#"{"name":"Cara","maxSessionLengthSeconds":-1}"#));
+        let p =
+            SessionPersona::from_config(&cfg(r#"{"name":"Cara","maxSessionLengthSeconds":-1}"#));
         assert_eq!(p.max_session_length, None);
     }
 }

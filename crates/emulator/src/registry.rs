@@ -16,10 +16,7 @@ const TEXTS_KEPT: usize = 32;
 #[derive(Debug)]
 pub enum SessionCmd {
     /// A signalling socket attached; it becomes the session's outbound channel.
-    WsAttach {
-        conn: u64,
-        out: mpsc::Sender<WsOut>,
-    },
+    WsAttach { conn: u64, out: mpsc::Sender<WsOut> },
     /// A text frame from socket `conn`.
     WsText { conn: u64, text: String },
     /// A frame that could not be used (binary, oversized); the session answers with a warning.
@@ -39,7 +36,10 @@ pub enum SessionCmd {
 pub enum WsOut {
     Text(String),
     /// Close with a close frame (the socket was replaced or the session ended).
-    Close { code: u16, reason: String },
+    Close {
+        code: u16,
+        reason: String,
+    },
     /// Drop the TCP connection without a close frame.
     Abort,
 }

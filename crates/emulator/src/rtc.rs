@@ -164,7 +164,9 @@ impl Peer {
                     }
                 }
             }
-            Event::ChannelOpen(id, label) if label == anam_core::wire::datachannel::CHANNEL_LABEL => {
+            Event::ChannelOpen(id, label)
+                if label == anam_core::wire::datachannel::CHANNEL_LABEL =>
+            {
                 self.channel = Some(*id);
             }
             Event::ChannelClose(id) if self.channel == Some(*id) => self.channel = None,
@@ -185,7 +187,10 @@ impl Peer {
         let Some((mid, pt)) = self.video else {
             return false;
         };
-        let ts = MediaTime::new(frame_no * 90_000 / u64::from(fps.max(1)), Frequency::NINETY_KHZ);
+        let ts = MediaTime::new(
+            frame_no * 90_000 / u64::from(fps.max(1)),
+            Frequency::NINETY_KHZ,
+        );
         match self.rtc.writer(mid) {
             Some(w) => w.write(pt, now, ts, data.to_vec()).is_ok(),
             None => false,
@@ -321,7 +326,10 @@ a=msid:sa ta\r\na=ssrc:2 msid:sa ta\r\n";
 
     #[test]
     fn sdp_without_msid_is_unchanged() {
-        assert_eq!(unify_stream_ids("v=0\r\nm=audio 9\r\n"), "v=0\r\nm=audio 9\r\n");
+        assert_eq!(
+            unify_stream_ids("v=0\r\nm=audio 9\r\n"),
+            "v=0\r\nm=audio 9\r\n"
+        );
         assert_eq!(first_mid(ANSWER).as_deref(), Some("0"));
     }
 

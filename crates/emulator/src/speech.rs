@@ -116,10 +116,10 @@ impl Conversation {
 
     /// An `interrupt`: stop speaking, close the interrupted message, and tell every open talk
     /// stream that it was cut off.
-    pub fn interrupt(&mut self, speaker: &mut Speaker) -> Vec<Outgoing> {
+    pub fn interrupt(&mut self, speaker: Option<&mut Speaker>) -> Vec<Outgoing> {
         self.generation += 1;
         let mut out = Vec::new();
-        if let Some(cut) = speaker.interrupt() {
+        if let Some(cut) = speaker.and_then(Speaker::interrupt) {
             out.push(speech_text(SpeechText {
                 message_id: cut.utterance_id,
                 content_index: Some(cut.next_index),
@@ -217,7 +217,11 @@ pub fn toy_reply(persona_name: &str, user_text: &str) -> String {
         return format!("I'm {persona_name}. I didn't catch that, could you say it again?");
     }
     let quoted: String = words.chars().take(MAX_QUOTE_CHARS).collect();
-    let ellipsis = if quoted.len() < words.len() { "…" } else { "" };
+    let ellipsis = if quoted.len() < words.len() {
+        "…"
+    } else {
+        ""
+    };
     format!("You said: \"{quoted}{ellipsis}\". I'm {persona_name}, and I heard you.")
 }
 
@@ -289,12 +293,14 @@ mod tests {
         let mut c = Conversation::new("Aria");
         let mut speaker = Speaker::new().unwrap();
         let jobs = c.talk_stream(&stream("c1", "one", true, false)).unwrap();
-        let out = c.interrupt(&mut speaker);
-        assert!(out.contains(&Outgoing::Signal(SignalAction::TalkInputStreamInterrupted(
-            TalkInterruptedPayload {
-                correlation_id: "c1".to_owned()
-            }
-        ))));
+        let out = c.interrupt(Some(&mut speaker));
+        assert!(
+            out.contains(&Outgoing::Signal(SignalAction::TalkInputStreamInterrupted(
+                TalkInterruptedPayload {
+                    correlation_id: "c1".to_owned()
+                }
+            )))
+        );
         assert!(c.talk_stream(&stream("c1", "two", false, false)).is_err());
         assert_ne!(jobs[0].generation, c.generation());
     }

@@ -103,12 +103,17 @@ impl MediaLibrary {
         let cell = self.banks.get(look)?;
         let look = look.to_owned();
         cell.get_or_init(|| async move {
+            let started = tokio::time::Instant::now();
+            let name = look.clone();
             let built = tokio::task::spawn_blocking(move || {
                 FrameBank::build(&PersonaStyle::for_persona(&look))
             })
             .await;
             match built {
-                Ok(Ok(bank)) => Some(Arc::new(bank)),
+                Ok(Ok(bank)) => {
+                    tracing::info!(look = %name, "frame bank ready in {:?}", started.elapsed());
+                    Some(Arc::new(bank))
+                }
                 Ok(Err(e)) => {
                     tracing::error!("frame bank: {e}");
                     None

@@ -112,7 +112,8 @@ impl TokenSigner {
         let signing_input = token.rsplit_once('.').map(|(input, _)| input).unwrap_or("");
         let mut mac = self.mac();
         mac.update(signing_input.as_bytes());
-        mac.verify_slice(&sig).map_err(|_| TokenError::BadSignature)?;
+        mac.verify_slice(&sig)
+            .map_err(|_| TokenError::BadSignature)?;
         let payload_bytes = base64url_decode(payload).ok_or(TokenError::Malformed)?;
         let claims: Claims =
             serde_json::from_slice(&payload_bytes).map_err(|_| TokenError::Malformed)?;
@@ -192,7 +193,9 @@ mod tests {
     #[test]
     fn base64url_round_trips_every_length() {
         for len in 0..40u8 {
-            let data: Vec<u8> = (0..len).map(|i| i.wrapping_mul(37).wrapping_add(200)).collect();
+            let data: Vec<u8> = (0..len)
+                .map(|i| i.wrapping_mul(37).wrapping_add(200))
+                .collect();
             let enc = base64url_encode(&data);
             assert!(!enc.contains('=') && !enc.contains('+') && !enc.contains('/'));
             assert_eq!(base64url_decode(&enc).unwrap(), data);

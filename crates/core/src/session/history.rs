@@ -86,7 +86,14 @@ mod tests {
     use super::*;
     use crate::wire::datachannel::MessageRole;
 
-    fn chunk(role: &str, id: &str, idx: u32, text: &str, eos: bool, int: bool) -> MessageStreamEvent {
+    fn chunk(
+        role: &str,
+        id: &str,
+        idx: u32,
+        text: &str,
+        eos: bool,
+        int: bool,
+    ) -> MessageStreamEvent {
         stream_event(&SpeechText {
             message_id: id.into(),
             content_index: Some(idx),

@@ -105,18 +105,26 @@ pub enum Input {
         body: String,
     },
     /// Start-session attempt `attempt` never got an answer (network error, abort).
-    StartSessionUnreachable { attempt: u32, detail: String },
+    StartSessionUnreachable {
+        attempt: u32,
+        detail: String,
+    },
     SocketOpened(u32),
     SocketClosed {
         socket: u32,
         code: u16,
         reason: String,
     },
-    SocketMessage { socket: u32, text: String },
+    SocketMessage {
+        socket: u32,
+        text: String,
+    },
     /// The peer connection could not be created or the first offer failed.
     PeerConnectionFailed(String),
     /// `createOffer` + `setLocalDescription` succeeded.
-    LocalOffer { sdp: String },
+    LocalOffer {
+        sdp: String,
+    },
     OfferFailed(String),
     /// A local ICE candidate was gathered (the final null candidate is not reported).
     LocalCandidate(IceCandidate),
@@ -207,9 +215,13 @@ pub enum Output {
         body: String,
     },
     /// Abort the in-flight start-session attempt (its timeout passed).
-    AbortStartSession { attempt: u32 },
+    AbortStartSession {
+        attempt: u32,
+    },
     /// The Core API accepted the session: `streamToVideoElement()` resolves.
-    SessionStarted { session_id: String },
+    SessionStarted {
+        session_id: String,
+    },
     /// Both remote tracks arrived: `stream()` resolves with them.
     MediaReady,
     /// The pending `stream…()` call fails.
@@ -224,9 +236,13 @@ pub enum Output {
     },
     /// `createOffer` (+ rollback first when not stable) and `setLocalDescription`; report
     /// [`Input::LocalOffer`] or [`Input::OfferFailed`].
-    CreateOffer { ice_restart: bool },
+    CreateOffer {
+        ice_restart: bool,
+    },
     /// `setRemoteDescription(answer)`; report [`Input::AnswerApplied`] / [`Input::AnswerFailed`].
-    ApplyAnswer { sdp: String },
+    ApplyAnswer {
+        sdp: String,
+    },
     /// `addIceCandidate`; failures are only logged.
     AddRemoteCandidate(IceCandidate),
     Socket(SocketCommand),
@@ -450,7 +466,8 @@ impl Session {
             Phase::Idle => {}
             Phase::Starting(s) => {
                 if let Wait::Answer { .. } = s.wait {
-                    self.outputs.push_back(Output::AbortStartSession { attempt: s.attempt });
+                    self.outputs
+                        .push_back(Output::AbortStartSession { attempt: s.attempt });
                 }
                 self.outputs
                     .push_back(Output::StartFailed(StartFailure::Stopped));
@@ -527,7 +544,9 @@ impl Session {
     /// Checks `changeAudioInputDevice(deviceId)` may run; returns the trimmed id.
     pub fn check_device_change(&self, device_id: &str) -> Result<String, CommandError> {
         if self.config.disable_input_audio {
-            return Err(CommandError("Cannot change the audio input: input audio is disabled"));
+            return Err(CommandError(
+                "Cannot change the audio input: input audio is disabled",
+            ));
         }
         if !matches!(self.phase, Phase::Live(_)) {
             return Err(CommandError("Cannot change the audio input: not streaming"));
@@ -540,9 +559,14 @@ impl Session {
     }
 
     /// `createTalkMessageStream(correlationId?)`: returns the stream's handle.
-    pub fn create_talk_stream(&mut self, correlation_id: Option<&str>) -> Result<u32, CommandError> {
+    pub fn create_talk_stream(
+        &mut self,
+        correlation_id: Option<&str>,
+    ) -> Result<u32, CommandError> {
         if !matches!(self.phase, Phase::Live(_)) {
-            return Err(CommandError("Cannot create a talk stream: no session is started"));
+            return Err(CommandError(
+                "Cannot create a talk stream: no session is started",
+            ));
         }
         let correlation_id = match correlation_id {
             Some(id) if !id.is_empty() && id.trim().is_empty() => {
@@ -734,21 +758,20 @@ impl Session {
             return;
         };
         s.attempt += 1;
-        let deadline = self
-            .config
-            .retry
-            .request_timeout()
-            .map(|t| self.now + t);
+        let deadline = self.config.retry.request_timeout().map(|t| self.now + t);
         s.wait = Wait::Answer { deadline };
         let attempt = s.attempt;
         let body = StartSessionRequest {
             persona_config: None,
-            session_options: self.config.end_of_speech_sensitivity.map(|v| SessionOptions {
-                voice_detection: Some(VoiceDetection {
-                    end_of_speech_sensitivity: Some(v),
+            session_options: self
+                .config
+                .end_of_speech_sensitivity
+                .map(|v| SessionOptions {
+                    voice_detection: Some(VoiceDetection {
+                        end_of_speech_sensitivity: Some(v),
+                    }),
+                    ..Default::default()
                 }),
-                ..Default::default()
-            }),
             client_metadata: Some(ClientMetadata {
                 client: CLIENT_NAME.to_owned(),
                 version: crate::VERSION.to_owned(),
@@ -784,7 +807,10 @@ impl Session {
                     return;
                 }
                 if failure.retryable && self.config.retry.allows_another_attempt(s.attempt) {
-                    let delay = self.config.retry.delay_after(s.attempt, self.rng.next_f64());
+                    let delay = self
+                        .config
+                        .retry
+                        .delay_after(s.attempt, self.rng.next_f64());
                     s.wait = Wait::Backoff(self.now + delay);
                     return;
                 }
@@ -800,7 +826,8 @@ impl Session {
     }
 
     fn go_live(&mut self, info: StartSessionResponse) {
-        let heartbeat = SignalMessage::new(info.session_id.clone(), SignalAction::Heartbeat).encode();
+        let heartbeat =
+            SignalMessage::new(info.session_id.clone(), SignalAction::Heartbeat).encode();
         self.next_socket += 1;
         let mut signalling = Signalling::new(
             info.signalling_url(),
@@ -824,7 +851,8 @@ impl Session {
         });
         let mut neg = Negotiation::default();
         neg.begin_initial_offer();
-        self.outputs.push_back(Output::CreateOffer { ice_restart: false });
+        self.outputs
+            .push_back(Output::CreateOffer { ice_restart: false });
         self.phase = Phase::Live(Box::new(Live {
             info,
             signalling,
@@ -845,11 +873,10 @@ impl Session {
         if let Phase::Starting(s) = &mut self.phase {
             match s.wait {
                 Wait::Backoff(at) if now >= at => self.next_attempt(),
-                Wait::Answer {
-                    deadline: Some(at),
-                } if now >= at => {
+                Wait::Answer { deadline: Some(at) } if now >= at => {
                     let attempt = s.attempt;
-                    self.outputs.push_back(Output::AbortStartSession { attempt });
+                    self.outputs
+                        .push_back(Output::AbortStartSession { attempt });
                     self.on_start_result(Err(classify_network_failure(
                         "the start-session request timed out",
                     )));
@@ -1017,7 +1044,8 @@ impl Session {
         match msg.action {
             SignalAction::Answer(desc) => {
                 if live.neg.accept_answer() {
-                    self.outputs.push_back(Output::ApplyAnswer { sdp: desc.sdp });
+                    self.outputs
+                        .push_back(Output::ApplyAnswer { sdp: desc.sdp });
                 }
             }
             SignalAction::IceCandidate(c) => {
@@ -1052,7 +1080,11 @@ impl Session {
                 self.emit(Event::ServerWarning(text));
             }
             SignalAction::EndSession(reason) => {
-                self.close_with(live, ConnectionClosedCode::ServerClosedConnection, Some(reason));
+                self.close_with(
+                    live,
+                    ConnectionClosedCode::ServerClosedConnection,
+                    Some(reason),
+                );
             }
             other => {
                 self.outputs.push_back(Output::Warn(format!(
@@ -1067,8 +1099,9 @@ impl Session {
         let msg = match ServerDataMessage::decode(text) {
             Ok(m) => m,
             Err(e) => {
-                self.outputs
-                    .push_back(Output::Warn(format!("ignoring a data-channel message: {e}")));
+                self.outputs.push_back(Output::Warn(format!(
+                    "ignoring a data-channel message: {e}"
+                )));
                 return;
             }
         };
@@ -1078,7 +1111,9 @@ impl Session {
                 let done = self.history.fold(&event);
                 self.emit(Event::MessageStreamEventReceived(event));
                 if done {
-                    self.emit(Event::MessageHistoryUpdated(self.history.messages().to_vec()));
+                    self.emit(Event::MessageHistoryUpdated(
+                        self.history.messages().to_vec(),
+                    ));
                 }
             }
             ServerDataMessage::UserSpeechStarted(u) => self.emit(Event::UserSpeechStarted(

@@ -38,7 +38,9 @@ impl IceState {
 /// What the session must do after a negotiation step.
 #[derive(Debug, Clone, PartialEq)]
 pub enum NegotiationEffect {
-    CreateOffer { ice_restart: bool },
+    CreateOffer {
+        ice_restart: bool,
+    },
     AddRemoteCandidate(IceCandidate),
     SendCandidate(IceCandidate),
     /// First restart attempt: abandon the socket and open a fresh one.

@@ -150,7 +150,8 @@ impl Signalling {
         self.stable_at = None;
         self.attempts += 1;
         if self.attempts <= self.budget() {
-            self.state = SocketState::Backoff(now + RECONNECT_STEP_MS * Millis::from(self.attempts));
+            self.state =
+                SocketState::Backoff(now + RECONNECT_STEP_MS * Millis::from(self.attempts));
             false
         } else {
             self.state = SocketState::Failed;

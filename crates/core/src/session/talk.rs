@@ -24,7 +24,10 @@ impl TalkStreamState {
 
     /// Whether chunks may still be sent.
     pub fn is_active(self) -> bool {
-        matches!(self, TalkStreamState::Unstarted | TalkStreamState::Streaming)
+        matches!(
+            self,
+            TalkStreamState::Unstarted | TalkStreamState::Streaming
+        )
     }
 }
 
@@ -50,7 +53,9 @@ impl std::fmt::Display for TalkStreamError {
             TalkStreamError::BadUtteranceId => {
                 f.write_str("utteranceId must be a lowercase UUID v4")
             }
-            TalkStreamError::SessionEnded => f.write_str("The session of this talk stream has ended"),
+            TalkStreamError::SessionEnded => {
+                f.write_str("The session of this talk stream has ended")
+            }
             TalkStreamError::UnknownStream => f.write_str("Unknown talk stream"),
         }
     }
@@ -148,10 +153,16 @@ mod tests {
     fn first_chunk_starts_speech_and_last_ends_the_stream() {
         let mut s = stream();
         let p = s.chunk("a", false, None).ok();
-        assert_eq!(p.map(|p| (p.start_of_speech, p.end_of_speech)), Some((true, false)));
+        assert_eq!(
+            p.map(|p| (p.start_of_speech, p.end_of_speech)),
+            Some((true, false))
+        );
         assert_eq!(s.state, TalkStreamState::Streaming);
         let p = s.chunk("b", true, None).ok();
-        assert_eq!(p.map(|p| (p.start_of_speech, p.end_of_speech)), Some((false, true)));
+        assert_eq!(
+            p.map(|p| (p.start_of_speech, p.end_of_speech)),
+            Some((false, true))
+        );
         assert_eq!(s.state, TalkStreamState::Ended);
         assert_eq!(
             s.chunk("c", false, None).err(),
@@ -178,7 +189,10 @@ mod tests {
         assert!(!is_uuid_v4("123e4567-e89b-12d3-a456-426614174000"));
         assert!(!is_uuid_v4("123e4567-e89b-42d3-c456-426614174000"));
         let mut s = stream();
-        assert_eq!(s.chunk("a", false, Some("x")).err(), Some(TalkStreamError::BadUtteranceId));
+        assert_eq!(
+            s.chunk("a", false, Some("x")).err(),
+            Some(TalkStreamError::BadUtteranceId)
+        );
         assert_eq!(s.state, TalkStreamState::Unstarted);
     }
 }

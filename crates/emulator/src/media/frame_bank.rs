@@ -214,7 +214,7 @@ mod tests {
         assert_eq!(mouth_level(-3.0), 0);
         assert_eq!(mouth_level(f32::NAN), 0);
         let bank = bank("persona-milo");
-        assert_eq!(bank.frame(u64::MAX, f32::INFINITY).is_empty(), false);
+        assert!(!bank.frame(u64::MAX, f32::INFINITY).is_empty());
     }
 
     /// Prints the build time and bank size (run with `--nocapture` in release for real numbers).
@@ -232,5 +232,24 @@ mod tests {
             elapsed
         );
         assert!(!bank.is_empty());
+    }
+}
+
+#[cfg(test)]
+mod dump_tmp {
+    #[test]
+    fn dump_frames_tmp() {
+        use super::*;
+        for persona in ["persona-aria", "persona-milo", "someone-else"] {
+            let bank = FrameBank::build(&PersonaStyle::for_persona(persona)).unwrap();
+            for (tick, o) in [(0u64, 0.0f32), (0, 1.0), (52, 0.5), (10, 0.25)] {
+                let mut d = anam_vp8::Decoder::new().unwrap();
+                let p = d.decode(&bank.frame(tick, o)).unwrap().unwrap();
+                let mut out = p.y.clone();
+                out.extend(&p.u);
+                out.extend(&p.v);
+                std::fs::write(format!("/tmp/face-{persona}-{tick}-{o}.yuv"), out).unwrap();
+            }
+        }
     }
 }

@@ -278,10 +278,7 @@ impl Speaker {
         // Bounded: each pass either fills samples or removes an item. An item with no audio
         // left is finished even when the frame is full, so a transcript whose audio was cut
         // (or empty) is not held back a tick.
-        loop {
-            let Some(item) = self.queue.front_mut() else {
-                break;
-            };
+        while let Some(item) = self.queue.front_mut() {
             if filled == AUDIO_FRAME_SAMPLES && item.played < item.pcm.len() {
                 break;
             }

@@ -1,7 +1,7 @@
 //! How a persona looks and sounds.
 
 /// An sRGB colour.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Rgb(pub u8, pub u8, pub u8);
 
 /// Look and voice of one persona: the colours the face is drawn with and the espeak-ng voice

@@ -1,0 +1,87 @@
+// Everything a bench run needs around the measurements: which server binaries to use, the
+// static files the pages are served from, the machine description for the report.
+import { spawnSync } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { ROOT } from "../../tests/e2e/harness.mjs";
+
+export const OUT_DIR = path.join(ROOT, "target", "bench");
+export const OFFICIAL_BUNDLE = path.join(ROOT, "node_modules", "@anam-ai", "js-sdk", "dist", "umd", "anam.js");
+
+/** The official SDK's version, read from its package.json (the bench pins 4.27.0). */
+export function officialVersion() {
+  const pkg = path.join(ROOT, "node_modules", "@anam-ai", "js-sdk", "package.json");
+  return JSON.parse(readFileSync(pkg, "utf8")).version;
+}
+
+/**
+ * Picks the server binaries: explicit paths win, else the first directory among `dirs` that
+ * holds both. Links them into target/bench/bin and points the e2e harness there (it spawns
+ * `$E2E_BIN_DIR/<name>`), so the emulator and backend may come from different target dirs.
+ */
+export function selectBinaries({ emulator, backend, dirs }) {
+  const find = (name, explicit) => {
+    if (explicit) return path.resolve(explicit);
+    for (const d of dirs) if (d && existsSync(path.join(d, name))) return path.join(d, name);
+    return null;
+  };
+  const picked = { emulator: find("anam-emulator", emulator), backend: find("anam-backend", backend) };
+  const binDir = path.join(OUT_DIR, "bin");
+  mkdirSync(binDir, { recursive: true });
+  for (const [key, name] of [["emulator", "anam-emulator"], ["backend", "anam-backend"]]) {
+    const link = path.join(binDir, name);
+    rmSync(link, { force: true });
+    if (picked[key]) symlinkSync(picked[key], link);
+  }
+  process.env.E2E_BIN_DIR = binDir;
+  return picked;
+}
+
+/**
+ * Stages the pages: target/bench/www holds bench/pages as /bench/, the official UMD bundle as
+ * /sdk/anam.js, and a link to pkg/ as /pkg/ (the backend serves its own PKG_DIR there; the link
+ * is for the plain static server used when no backend binary exists).
+ */
+export function stageWww() {
+  const www = path.join(OUT_DIR, "www");
+  rmSync(www, { recursive: true, force: true });
+  mkdirSync(path.join(www, "sdk"), { recursive: true });
+  cpSync(path.join(ROOT, "bench", "pages"), path.join(www, "bench"), { recursive: true });
+  cpSync(OFFICIAL_BUNDLE, path.join(www, "sdk", "anam.js"));
+  symlinkSync(path.join(ROOT, "pkg"), path.join(www, "pkg"));
+  return www;
+}
+
+/** The first output line of a command (wrk prints its version and exits non-zero). */
+function firstLine(cmd, args) {
+  const r = spawnSync(cmd, args, { encoding: "utf8", timeout: 10_000 });
+  if (r.error) return null;
+  const line = `${r.stdout ?? ""}${r.stderr ?? ""}`.split("\n")[0].trim();
+  return line || null;
+}
+
+/** nproc, CPU model, RAM, OS, Node, Chromium, date: the facts every number depends on. */
+export function machine(browserVersion) {
+  const cpus = os.cpus();
+  return {
+    date: new Date().toISOString(),
+    nproc: cpus.length,
+    cpuModel: cpus[0]?.model?.trim() ?? "unknown",
+    ramGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+    distro: (() => {
+      try {
+        const m = readFileSync("/etc/os-release", "utf8").match(/^PRETTY_NAME="?([^"\n]+)"?/m);
+        return m ? m[1] : null;
+      } catch {
+        return null;
+      }
+    })(),
+    node: process.version,
+    chromium: browserVersion,
+    wrk: firstLine("wrk", ["--version"]),
+    gitCommit: firstLine("git", ["-C", ROOT, "rev-parse", "--short", "HEAD"]),
+    gitDirty: (spawnSync("git", ["-C", ROOT, "status", "--porcelain"], { encoding: "utf8" }).stdout ?? "").trim() !== "",
+  };
+}

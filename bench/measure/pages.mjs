@@ -1,0 +1,71 @@
+// Opening a bench page against the running servers and reading what its probe recorded.
+import { newPage, waitFor } from "../../tests/e2e/harness.mjs";
+
+/** The clients compared, by page. */
+export const CLIENTS = {
+  ours: { page: "ours", label: "anam-wasm (ours)", sdk: true },
+  official: { page: "official", label: "@anam-ai/js-sdk", sdk: true },
+  floor: { page: "floor", label: "raw-JS floor", sdk: false },
+  "floor-sdk-order": { page: "floor", label: "raw-JS floor, SDK order", sdk: false, hash: { order: "sdk" } },
+};
+
+/**
+ * URL of a bench page. `env`: {origin, emulatorUrl, tokenUrl?}; the token comes from the app
+ * backend (`tokenUrl`, same origin as the page) or, without a backend, is minted here.
+ */
+export async function pageUrl(env, page, hash = {}) {
+  const h = new URLSearchParams({ api: env.emulatorUrl, ...hash });
+  if (env.tokenUrl) h.set("tokenUrl", env.tokenUrl);
+  else h.set("token", await env.emulator.mintToken());
+  return `${env.origin}/bench/${page}.html#${h}`;
+}
+
+/** Opens `client`'s page in a fresh browser context (cold HTTP cache, own cookies). */
+export async function openClientPage(env, client, hash = {}) {
+  const spec = CLIENTS[client];
+  const page = await newPage(env.browser);
+  const url = await pageUrl(env, spec.page, { ...(spec.hash ?? {}), ...hash });
+  await page.goto(url, { waitUntil: "load" });
+  return page;
+}
+
+/** Waits until every mark in `names` is recorded (or the page records an error); returns state. */
+export async function waitForMarks(page, names, { timeoutMs = 20_000 } = {}) {
+  const read = () =>
+    page.evaluate(() => ({
+      marks: { ...window.__bench.marks },
+      errors: [...window.__bench.errors],
+      resources: window.__bench.resources(),
+    }));
+  try {
+    await waitFor(
+      () =>
+        page.evaluate((ns) => {
+          const B = window.__bench;
+          return B && (B.errors.length > 0 || ns.every((n) => n in B.marks));
+        }, names),
+      { timeoutMs, intervalMs: 25, what: `marks ${names.join(", ")}` },
+    );
+  } catch (e) {
+    // Say how far the page got: that is the useful part of a timeout.
+    const state = await read().catch(() => null);
+    const got = state ? Object.keys(state.marks).join(", ") : "unknown";
+    const video = await page
+      .evaluate(async () => {
+        const v = document.getElementById("persona");
+        return { readyState: v?.readyState, paused: v?.paused, time: v?.currentTime, stats: await window.__bench.videoStats() };
+      })
+      .catch(() => null);
+    throw new Error(
+      `${e.message}; marks so far: ${got}; video: ${JSON.stringify(video)}; console: ${page.consoleLines.slice(-5).join(" | ")}`,
+    );
+  }
+  const state = await read();
+  if (state.errors.length) throw new Error(`page error: ${state.errors.join("; ")}`);
+  return state;
+}
+
+/** Closes the page's whole context (its sockets and peer connections go with it). */
+export async function closePage(page) {
+  await page.context().close();
+}

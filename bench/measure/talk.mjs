@@ -1,0 +1,66 @@
+// talk() latency: from the page calling client.talk(text) to the emulator having counted the
+// text, seen by polling GET /_emulator/sessions as fast as loopback allows. The emulator has no
+// receipt timestamp, so each sample is bracketed: it happened after the last poll that did not
+// see it started and before the first poll that did see it answered. The upper bound is the
+// reported latency (conservative); the bracket width is the measurement resolution. The page's
+// own talk() promise duration (until the POST /talk response) is recorded too.
+import { summarize } from "../lib/stats.mjs";
+import { openClientPage, waitForMarks, closePage } from "./pages.mjs";
+
+const epochNow = () => performance.timeOrigin + performance.now();
+
+async function talkCount(env, sessionId) {
+  const res = await fetch(`${env.emulatorUrl}/_emulator/sessions`);
+  const body = await res.json();
+  const s = (body.sessions ?? []).find((x) => x.id === sessionId);
+  return s ? s.talkTextsReceived : null;
+}
+
+/** Polls until the session's talk count reaches `target`; returns the bracket (epoch ms). */
+async function waitForCount(env, sessionId, target, deadlineMs) {
+  let lastMissStart = epochNow();
+  while (epochNow() < deadlineMs) {
+    const start = epochNow();
+    const count = await talkCount(env, sessionId);
+    const end = epochNow();
+    if (count !== null && count >= target) return { after: lastMissStart, before: end };
+    lastMissStart = start;
+  }
+  throw new Error(`the emulator did not receive talk #${target} in time`);
+}
+
+export async function measureTalk(env, client, { count, log = () => {} }) {
+  const page = await openClientPage(env, client, { mode: "manual" });
+  try {
+    await waitForMarks(page, ["manual ready"]);
+    await page.evaluate(() => window.__bench.begin());
+    const sessionId = await page.evaluate(() => window.__bench.client.getActiveSessionId());
+    const samples = [];
+    let received = (await talkCount(env, sessionId)) ?? 0;
+    for (let i = 0; i < count; i++) {
+      const target = received + 1;
+      const polled = waitForCount(env, sessionId, target, epochNow() + 10_000);
+      const call = await page.evaluate((text) => window.__bench.talk(text), `Benchmark sentence number ${i + 1}.`);
+      const { after, before } = await polled;
+      received = target;
+      samples.push({
+        upperMs: before - call.startEpoch,
+        lowerMs: Math.max(0, after - call.startEpoch),
+        promiseMs: call.ms,
+      });
+      // A gap between talks, so each is received on its own and not batched with the next.
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    log(`talk ${client}: ${samples.length} talks`);
+    return {
+      client,
+      count: samples.length,
+      receipt: summarize(samples.map((s) => s.upperMs)),
+      resolution: summarize(samples.map((s) => s.upperMs - s.lowerMs)),
+      promise: summarize(samples.map((s) => s.promiseMs)),
+      samples,
+    };
+  } finally {
+    await closePage(page);
+  }
+}

@@ -1,0 +1,120 @@
+// Time to first frame: each client loads in a fresh context against the same emulator and
+// backend, in alternating order, and the probe's marks give the totals and the breakdown.
+import { summarize, ratio } from "../lib/stats.mjs";
+import { CLIENTS, openClientPage, waitForMarks, closePage } from "./pages.mjs";
+
+/** Milestones of the breakdown, in protocol order (ms since createClient). */
+export const MILESTONES = [
+  "token",
+  "client loaded",
+  "start-session",
+  "socket open",
+  "peer connection created",
+  "answer received",
+  "answer applied",
+  "ICE connected",
+  "DTLS connected",
+  "video track",
+  "first frame",
+  "VIDEO_PLAY_STARTED",
+  "SESSION_READY",
+];
+
+/** Turns one page's marks and resource timings into the numbers of one run. */
+export function runFromMarks(client, { marks, resources }) {
+  const created = marks.createClient;
+  const rel = (t) => (typeof t === "number" && typeof created === "number" ? t - created : null);
+  const startSession = resources.find((r) => r.name.includes("/engine/session"));
+  const tokenRequest = resources.find((r) => r.name.includes("/api/session-token"));
+  const clientBytes = resources
+    .filter((r) => /\/pkg\/|\/sdk\//.test(r.name))
+    .reduce((s, r) => s + (r.transfer || r.encoded || 0), 0);
+  const at = { ...marks };
+  // The request's own end, from Resource Timing, is more exact than a mark after `await`.
+  if (startSession) at["start-session"] = startSession.end;
+  if (tokenRequest) at.token = tokenRequest.end;
+  const breakdown = {};
+  for (const m of MILESTONES) {
+    // token and client load happen before createClient: keep them on the navigation clock.
+    breakdown[m] = m === "token" || m === "client loaded" ? (at[m] ?? null) : rel(at[m]);
+  }
+  const playStarted = CLIENTS[client].sdk ? at.VIDEO_PLAY_STARTED : at["first frame"];
+  return {
+    client,
+    navToFirstFrame: at["first frame"] ?? null,
+    createToPlayStarted: rel(playStarted),
+    createToFirstFrame: rel(at["first frame"]),
+    startSessionMs: startSession ? startSession.end - startSession.start : null,
+    clientBytesTransferred: clientBytes || null,
+    breakdown,
+  };
+}
+
+/** One page load of `client` up to its first frame (and VIDEO_PLAY_STARTED for an SDK). */
+export async function measureOnce(env, client) {
+  const page = await openClientPage(env, client);
+  try {
+    const need = CLIENTS[client].sdk ? ["first frame", "VIDEO_PLAY_STARTED"] : ["first frame"];
+    const state = await waitForMarks(page, need);
+    return runFromMarks(client, state);
+  } finally {
+    await closePage(page);
+  }
+}
+
+/**
+ * `rounds` rounds; in each, every client runs once, the order rotating by one per round so no
+ * client always goes first. `warmup` extra rounds run first and are discarded.
+ */
+export async function measureTtff(env, { clients, rounds, warmup = 1, log = () => {} }) {
+  const runs = [];
+  const failures = [];
+  for (let round = -warmup; round < rounds; round++) {
+    const k = ((round % clients.length) + clients.length) % clients.length;
+    const order = clients.slice(k).concat(clients.slice(0, k));
+    for (const client of order) {
+      try {
+        const run = await measureOnce(env, client);
+        if (round >= 0) runs.push({ round, ...run });
+        log(`ttff ${round < 0 ? "warm-up" : `round ${round + 1}/${rounds}`} ${client}: first frame ${run.navToFirstFrame?.toFixed(1)} ms after navigation, ${run.createToPlayStarted?.toFixed(1)} ms after createClient`);
+      } catch (e) {
+        failures.push({ round, client, error: String(e.message ?? e).slice(0, 500) });
+        log(`ttff ${client} failed: ${e.message}`);
+      }
+    }
+  }
+  const summary = {};
+  for (const client of clients) {
+    const mine = runs.filter((r) => r.client === client);
+    const breakdown = {};
+    for (const m of MILESTONES) {
+      const s = summarize(mine.map((r) => r.breakdown[m]));
+      if (s.n) breakdown[m] = s;
+    }
+    summary[client] = {
+      runs: mine.length,
+      failures: failures.filter((f) => f.client === client).length,
+      createToPlayStarted: summarize(mine.map((r) => r.createToPlayStarted)),
+      navToFirstFrame: summarize(mine.map((r) => r.navToFirstFrame)),
+      startSessionMs: summarize(mine.map((r) => r.startSessionMs)),
+      clientBytesTransferred: summarize(mine.map((r) => r.clientBytesTransferred)),
+      breakdown,
+    };
+  }
+  const med = (c, k) => summary[c]?.[k]?.median ?? null;
+  const ratios = {
+    oursVsOfficial: {
+      createToPlayStarted: ratio(med("ours", "createToPlayStarted"), med("official", "createToPlayStarted")),
+      navToFirstFrame: ratio(med("ours", "navToFirstFrame"), med("official", "navToFirstFrame")),
+    },
+    oursVsFloor: {
+      createToPlayStarted: ratio(med("ours", "createToPlayStarted"), med("floor", "createToPlayStarted")),
+      navToFirstFrame: ratio(med("ours", "navToFirstFrame"), med("floor", "navToFirstFrame")),
+    },
+    officialVsFloor: {
+      createToPlayStarted: ratio(med("official", "createToPlayStarted"), med("floor", "createToPlayStarted")),
+      navToFirstFrame: ratio(med("official", "navToFirstFrame"), med("floor", "navToFirstFrame")),
+    },
+  };
+  return { rounds, warmup, clients, summary, ratios, runs, failures };
+}

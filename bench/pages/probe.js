@@ -1,0 +1,124 @@
+// Instrumentation shared by every bench page, loaded as the first classic script so that it
+// sees everything a client does. It never changes behaviour: it subclasses WebSocket and
+// RTCPeerConnection only to add listeners of its own, and records the first time each
+// milestone happens (performance.now(), ms since navigation start).
+(() => {
+  const params = new URLSearchParams(location.hash.slice(1));
+  const marks = {};
+  const B = {
+    params,
+    marks,
+    api: params.get("api"),
+    errors: [],
+    peers: [],
+    /** Records `name` once (the first occurrence is the milestone). */
+    mark(name) {
+      if (!(name in marks)) marks[name] = performance.now();
+    },
+    /** The session token: given in the URL hash, or fetched from the app backend (timed). */
+    async token() {
+      if (params.get("token")) return params.get("token");
+      B.mark("token requested");
+      const res = await fetch(params.get("tokenUrl"), {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ personaId: params.get("persona") || "persona-aria" }),
+      });
+      if (!res.ok) throw new Error(`token request failed: ${res.status}`);
+      const { sessionToken } = await res.json();
+      B.mark("token");
+      return sessionToken;
+    },
+    /** Marks the first frame presented by `video` (requestVideoFrameCallback). */
+    watchVideo(video) {
+      const arm = () =>
+        video.requestVideoFrameCallback(() => {
+          B.mark("first frame");
+          B.framePresented?.();
+        });
+      arm();
+      video.addEventListener("loadedmetadata", arm);
+    },
+    /** Resolves at the next frame `video` presents, or rejects after `ms`. */
+    nextFrame(video, ms = 15000) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no video frame within ${ms} ms`)), ms);
+        video.requestVideoFrameCallback(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    },
+    /** Inbound video counters of every peer connection (for diagnostics). */
+    async videoStats() {
+      const out = [];
+      for (const pc of B.peers) {
+        const stats = await pc.getStats();
+        stats.forEach((r) => {
+          if (r.type === "inbound-rtp" && r.kind === "video") {
+            const { packetsReceived, framesReceived, framesDecoded, keyFramesDecoded, pliCount, firCount, nackCount, framesDropped } = r;
+            out.push({ packetsReceived, framesReceived, framesDecoded, keyFramesDecoded, pliCount, firCount, nackCount, framesDropped });
+          }
+        });
+      }
+      return out;
+    },
+    /** Start/end of the requests the breakdown needs, from the Resource Timing buffer. */
+    resources() {
+      return performance.getEntriesByType("resource").map((e) => ({
+        name: e.name,
+        start: e.startTime,
+        end: e.responseEnd,
+        transfer: e.transferSize,
+        encoded: e.encodedBodySize,
+      }));
+    },
+  };
+  performance.setResourceTimingBufferSize(10000);
+  window.addEventListener("error", (e) => B.errors.push(String(e.message)));
+  window.addEventListener("unhandledrejection", (e) => B.errors.push(String(e.reason?.message ?? e.reason)));
+
+  const NativeWebSocket = window.WebSocket;
+  class ProbedWebSocket extends NativeWebSocket {
+    constructor(...args) {
+      super(...args);
+      B.mark("socket created");
+      this.addEventListener("open", () => B.mark("socket open"));
+      this.addEventListener("message", (e) => {
+        // Cheap pre-filter: only frames that can be an answer are parsed.
+        if (typeof e.data === "string" && e.data.includes('"answer"')) {
+          try {
+            if (JSON.parse(e.data).actionType === "answer") B.mark("answer received");
+          } catch {
+            // Not JSON: the client under test will deal with it.
+          }
+        }
+      });
+    }
+  }
+  window.WebSocket = ProbedWebSocket;
+
+  const NativePeerConnection = window.RTCPeerConnection;
+  class ProbedPeerConnection extends NativePeerConnection {
+    constructor(...args) {
+      super(...args);
+      B.mark("peer connection created");
+      B.peers.push(this);
+      this.addEventListener("signalingstatechange", () => {
+        if (this.signalingState === "have-local-offer") B.mark("offer set");
+        if (this.signalingState === "stable" && "offer set" in marks) B.mark("answer applied");
+      });
+      this.addEventListener("iceconnectionstatechange", () => {
+        if (this.iceConnectionState === "connected" || this.iceConnectionState === "completed") {
+          B.mark("ICE connected");
+        }
+      });
+      this.addEventListener("connectionstatechange", () => {
+        if (this.connectionState === "connected") B.mark("DTLS connected");
+      });
+      this.addEventListener("track", (e) => B.mark(`${e.track.kind} track`));
+    }
+  }
+  window.RTCPeerConnection = ProbedPeerConnection;
+  window.__bench = B;
+})();

@@ -1,0 +1,126 @@
+//! `agentaudioinput` (§10.5): base64 PCM from the app, played by the persona instead of its own
+//! synthesized voice. Decoded and resampled to the speaker's 48 kHz mono.
+use anam_core::wire::signalling::AgentAudioInputPayload;
+
+use crate::media::AUDIO_RATE;
+
+/// Longest chunk accepted, in input samples (10 s at 48 kHz): the WebSocket frame limit bounds
+/// it already; this keeps the resampled output bounded too.
+const MAX_SAMPLES: usize = 480_000;
+
+/// Decodes one chunk to 48 kHz mono samples.
+pub fn to_48k(p: &AgentAudioInputPayload) -> Result<Vec<i16>, String> {
+    if p.encoding != "pcm_s16le" {
+        return Err(format!(
+            "agent audio encoding `{}` is not supported",
+            p.encoding
+        ));
+    }
+    if !(8_000..=96_000).contains(&p.sample_rate) {
+        return Err(format!(
+            "agent audio sample rate {} is not supported",
+            p.sample_rate
+        ));
+    }
+    let channels = usize::from(p.channels.max(1));
+    if channels > 8 {
+        return Err("agent audio has too many channels".to_owned());
+    }
+    let bytes = base64_std_decode(&p.audio_data).ok_or("agent audio is not valid base64")?;
+    let frames: Vec<i16> = bytes
+        .chunks_exact(2 * channels)
+        .take(MAX_SAMPLES)
+        .map(|f| {
+            // Mix down to mono.
+            let sum: i32 = f
+                .chunks_exact(2)
+                .map(|s| match s {
+                    [lo, hi] => i32::from(i16::from_le_bytes([*lo, *hi])),
+                    _ => 0,
+                })
+                .sum();
+            (sum / channels as i32) as i16
+        })
+        .collect();
+    Ok(resample_linear(&frames, p.sample_rate, AUDIO_RATE))
+}
+
+/// Linear-interpolation resampler: plenty for a dev emulator's speech passthrough.
+pub fn resample_linear(input: &[i16], from: u32, to: u32) -> Vec<i16> {
+    if from == to || input.is_empty() {
+        return input.to_vec();
+    }
+    let out_len = (input.len() as u64 * u64::from(to) / u64::from(from)) as usize;
+    let step = f64::from(from) / f64::from(to);
+    (0..out_len)
+        .map(|i| {
+            let pos = i as f64 * step;
+            let idx = pos as usize;
+            let frac = pos - idx as f64;
+            let a = f64::from(input.get(idx).copied().unwrap_or(0));
+            let b = f64::from(input.get(idx + 1).copied().unwrap_or(a as i16));
+            (a + (b - a) * frac) as i16
+        })
+        .collect()
+}
+
+/// Standard base64 with optional padding (what `btoa` produces).
+fn base64_std_decode(text: &str) -> Option<Vec<u8>> {
+    let trimmed = text.trim_end_matches('=');
+    let mut out = Vec::with_capacity(trimmed.len() * 3 / 4);
+    let mut acc: u32 = 0;
+    let mut bits = 0u32;
+    for c in trimmed.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            b'\r' | b'\n' | b' ' => continue,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn payload(data: &str, rate: u32) -> AgentAudioInputPayload {
+        AgentAudioInputPayload {
+            audio_data: data.to_owned(),
+            encoding: "pcm_s16le".to_owned(),
+            sample_rate: rate,
+            channels: 1,
+            sequence_number: 0,
+        }
+    }
+
+    #[test]
+    fn pcm_is_decoded_and_upsampled() {
+        // Two samples: 1 and -2 (little endian) = AQD+/w==
+        let out = to_48k(&payload("AQD+/w==", 24_000)).unwrap();
+        assert_eq!(out.len(), 4);
+        assert_eq!(out[0], 1);
+        let same = to_48k(&payload("AQD+/w==", 48_000)).unwrap();
+        assert_eq!(same, vec![1, -2]);
+    }
+
+    #[test]
+    fn bad_input_is_an_error() {
+        assert!(to_48k(&payload("***", 24_000)).is_err());
+        assert!(to_48k(&payload("AQD+/w==", 1)).is_err());
+        let mut p = payload("AQD+/w==", 24_000);
+        p.encoding = "mp3".to_owned();
+        assert!(to_48k(&p).is_err());
+    }
+}

@@ -1,0 +1,79 @@
+//! The test control API under `/_emulator/` (only with `--control`).
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::faults::FaultRequest;
+use crate::http::{parse_json, ApiError};
+use crate::registry::SessionCmd;
+use crate::state::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/faults", post(arm_fault).delete(clear_faults))
+        .route("/sessions", get(sessions))
+        .route("/sessions/{id}/drop-signalling", post(drop_signalling))
+        .route("/sessions/{id}/end", post(end_session))
+}
+
+async fn arm_fault(State(state): State<AppState>, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let req: FaultRequest =
+        parse_json(&body)?.ok_or_else(|| ApiError::bad_request("a JSON body is required"))?;
+    let fault = state.faults.arm(req).map_err(ApiError::bad_request)?;
+    Ok(Json(json!({
+        "status": fault.status,
+        "error": fault.error,
+        "message": fault.message,
+        "count": fault.remaining,
+    })))
+}
+
+async fn clear_faults(State(state): State<AppState>) -> Json<Value> {
+    state.faults.clear();
+    Json(json!({ "ok": true }))
+}
+
+async fn sessions(State(state): State<AppState>) -> Json<Value> {
+    Json(json!({ "sessions": state.sessions.snapshots() }))
+}
+
+async fn send(state: &AppState, id: &str, cmd: SessionCmd) -> Result<Json<Value>, ApiError> {
+    let session = state
+        .sessions
+        .get(id)
+        .ok_or_else(|| ApiError::not_found("no live session with that id"))?;
+    session
+        .tx
+        .send(cmd)
+        .await
+        .map_err(|_| ApiError::not_found("the session has ended"))?;
+    Ok(Json(json!({ "ok": true, "sessionId": id })))
+}
+
+async fn drop_signalling(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    send(&state, &id, SessionCmd::DropSignalling).await
+}
+
+#[derive(Deserialize, Default)]
+struct EndRequest {
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+async fn end_session(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let req: EndRequest = parse_json(&body)?.unwrap_or_default();
+    let reason = req
+        .reason
+        .unwrap_or_else(|| "The session was ended by the emulator".to_owned());
+    send(&state, &id, SessionCmd::End { reason }).await
+}

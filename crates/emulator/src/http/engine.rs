@@ -1,0 +1,56 @@
+//! Engine routes: `POST /talk` (§4) and the signalling WebSocket (§7).
+use std::collections::HashMap;
+
+use anam_core::wire::rest::TalkRequest;
+use axum::body::Bytes;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{Query, State};
+use axum::response::Response;
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::{parse_json, ApiError};
+use crate::faults::FaultEndpoint;
+use crate::registry::SessionCmd;
+use crate::state::AppState;
+
+/// `POST /talk?session_id=…`: the persona says `content`. No auth: the session id is the
+/// credential (§4).
+pub async fn talk(
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    if let Some(f) = state.faults.take(FaultEndpoint::Talk) {
+        return Err(ApiError::from_fault(f));
+    }
+    let id = q
+        .get("session_id")
+        .ok_or_else(|| ApiError::bad_request("session_id query parameter is required"))?;
+    let req: TalkRequest =
+        parse_json(&body)?.ok_or_else(|| ApiError::bad_request("a JSON body is required"))?;
+    let session = state
+        .sessions
+        .get(id)
+        .ok_or_else(|| ApiError::not_found("no live session with that id"))?;
+    session
+        .tx
+        .send(SessionCmd::Talk {
+            content: req.content,
+        })
+        .await
+        .map_err(|_| ApiError::not_found("the session has ended"))?;
+    Ok(Json(json!({ "ok": true })))
+}
+
+/// `GET /ws?session_id=…`: the signalling socket.
+pub async fn websocket(
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let session = q.get("session_id").and_then(|id| state.sessions.get(id));
+    ws.max_message_size(crate::signalling::MAX_FRAME_BYTES)
+        .max_frame_size(crate::signalling::MAX_FRAME_BYTES)
+        .on_upgrade(move |socket| crate::signalling::serve(socket, session))
+}

@@ -1,0 +1,578 @@
+//! One task per session. It owns the session's WebRTC peer, its speaker and its conversation,
+//! and serialises everything that happens to it: signalling frames, `/talk` calls, control
+//! commands, UDP datagrams, str0m timeouts and the 20 ms media clock.
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant as StdInstant;
+
+use anam_core::wire::datachannel::{ClientDataMessage, DirectorNoteCueApplied, ServerDataMessage};
+use anam_core::wire::signalling::{
+    self, IceCandidate, SessionDescription, SignalAction, SignalMessage,
+};
+use str0m::Event;
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::{Duration, Instant, MissedTickBehavior};
+
+use crate::media::{FrameBank, PersonaStyle, Speaker, AUDIO_FRAME_SAMPLES, FPS};
+use crate::personas::SessionPersona;
+use crate::registry::{SessionCmd, SessionHandle, SessionStats, WsOut};
+use crate::rtc::{self, Drained, Peer};
+use crate::speech::{self, Conversation, Outgoing, SynthDone, SynthJob};
+use crate::state::AppState;
+
+/// Commands queued per session before senders wait.
+const CMD_QUEUE: usize = 256;
+/// Messages queued per signalling socket; beyond that the socket is too slow and frames drop.
+pub const WS_QUEUE: usize = 256;
+/// Remote candidates held until the offer arrives.
+const MAX_EARLY_CANDIDATES: usize = 64;
+/// Data-channel messages held until the channel opens.
+const MAX_PENDING_DATA: usize = 512;
+/// Synthesis requests queued per session.
+const SYNTH_QUEUE: usize = 64;
+/// The media clock: one Opus frame per tick, one video frame every second tick.
+const AUDIO_TICK: Duration = Duration::from_millis(20);
+
+/// Creates a session, starts its task and registers it.
+pub fn spawn(state: AppState, id: String, persona: SessionPersona) -> SessionHandle {
+    let (tx, rx) = mpsc::channel(CMD_QUEUE);
+    let stats = Arc::new(SessionStats::new(&id, &persona.id));
+    let handle = SessionHandle {
+        tx,
+        stats: stats.clone(),
+    };
+    state.sessions.insert(handle.clone());
+    let task = SessionTask::new(state, id, persona, stats);
+    tokio::spawn(task.run(rx));
+    handle
+}
+
+fn std_now() -> StdInstant {
+    Instant::now().into_std()
+}
+
+struct SessionTask {
+    state: AppState,
+    id: String,
+    persona: SessionPersona,
+    stats: Arc<SessionStats>,
+    ws: Option<(u64, mpsc::Sender<WsOut>)>,
+    no_ws_since: Option<Instant>,
+    peer: Option<Peer>,
+    rtc_wake: Option<Instant>,
+    early_candidates: Vec<String>,
+    speaker: Option<Speaker>,
+    conversation: Conversation,
+    generation: Arc<AtomicU64>,
+    synth_tx: mpsc::Sender<SynthJob>,
+    synth_rx: mpsc::Receiver<SynthDone>,
+    bank: Option<Arc<FrameBank>>,
+    bank_rx: Option<oneshot::Receiver<Option<Arc<FrameBank>>>>,
+    media_running: bool,
+    audio_ticks: u64,
+    openness: f32,
+    dtls_connected: bool,
+    ready_sent: bool,
+    pending_data: VecDeque<String>,
+    deadline: Option<Instant>,
+    finished: bool,
+}
+
+impl SessionTask {
+    fn new(state: AppState, id: String, persona: SessionPersona, stats: Arc<SessionStats>) -> Self {
+        let style = Arc::new(PersonaStyle::for_persona(persona.look));
+        let generation = Arc::new(AtomicU64::new(0));
+        let (synth_tx, synth_rx) = start_synth_worker(style, generation.clone());
+        let speaker = match Speaker::new() {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::error!(session = %id, "no audio: {e}");
+                None
+            }
+        };
+        // Fetch (or build) the shared frame bank without holding up signalling.
+        let (bank_tx, bank_rx) = oneshot::channel();
+        let lib_state = state.clone();
+        let look = persona.look;
+        tokio::spawn(async move {
+            let bank = lib_state.media.bank(look).await;
+            let _ = bank_tx.send(bank);
+        });
+        let now = Instant::now();
+        SessionTask {
+            deadline: persona.max_session_length.map(|d| now + d),
+            conversation: Conversation::new(&persona.name),
+            state,
+            id,
+            persona,
+            stats,
+            ws: None,
+            no_ws_since: Some(now),
+            peer: None,
+            rtc_wake: None,
+            early_candidates: Vec::new(),
+            speaker,
+            generation,
+            synth_tx,
+            synth_rx,
+            bank: None,
+            bank_rx: Some(bank_rx),
+            media_running: false,
+            audio_ticks: 0,
+            openness: 0.0,
+            dtls_connected: false,
+            ready_sent: false,
+            pending_data: VecDeque::new(),
+            finished: false,
+        }
+    }
+
+    async fn run(mut self, mut rx: mpsc::Receiver<SessionCmd>) {
+        tracing::info!(session = %self.id, persona = %self.persona.id, "session created");
+        let mut ticker = tokio::time::interval(AUDIO_TICK);
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut buf = vec![0u8; rtc::MAX_DATAGRAM];
+        let orphan_timeout = self.state.config.orphan_timeout;
+        while !self.finished {
+            self.drain_peer();
+            if self.finished {
+                break;
+            }
+            let socket = self.peer.as_ref().map(Peer::socket);
+            let orphan_at = self.no_ws_since.map(|t| t + orphan_timeout);
+            tokio::select! {
+                cmd = rx.recv() => match cmd {
+                    Some(cmd) => self.on_cmd(cmd).await,
+                    None => break,
+                },
+                r = recv_from(socket.as_deref(), &mut buf) => {
+                    if let (Ok((n, from)), Some(peer)) = (r, self.peer.as_mut()) {
+                        if let Some(data) = buf.get(..n) {
+                            peer.receive(std_now(), from, data);
+                        }
+                    }
+                }
+                _ = sleep_until(self.rtc_wake) => {
+                    self.rtc_wake = None;
+                    if let Some(peer) = self.peer.as_mut() {
+                        peer.timeout(std_now());
+                    }
+                }
+                _ = ticker.tick(), if self.media_running => self.media_tick(),
+                Some(done) = self.synth_rx.recv() => {
+                    if let Some(speaker) = self.speaker.as_mut() {
+                        self.conversation.deliver(done, speaker);
+                    }
+                }
+                bank = recv_bank(&mut self.bank_rx) => {
+                    self.bank_rx = None;
+                    self.bank = bank;
+                }
+                _ = sleep_until(orphan_at) => {
+                    tracing::info!(session = %self.id, "no signalling socket for {orphan_timeout:?}: ending");
+                    self.finished = true;
+                }
+                _ = sleep_until(self.deadline) => {
+                    self.end("Maximum session length reached");
+                }
+            }
+        }
+        self.teardown();
+    }
+
+    fn teardown(&mut self) {
+        if let Some(peer) = self.peer.as_mut() {
+            peer.close();
+            let mut drained = Drained::default();
+            let _ = peer.drain(&mut drained);
+        }
+        if let Some((_, out)) = self.ws.take() {
+            let _ = out.try_send(WsOut::Close {
+                code: 1000,
+                reason: "session ended".to_owned(),
+            });
+        }
+        self.stats.set_state("ended");
+        self.stats.set_ice_state("closed");
+        self.state.sessions.remove(&self.id);
+        tracing::info!(session = %self.id, "session ended");
+    }
+
+    /// Sends `endsession` and stops the session.
+    fn end(&mut self, reason: &str) {
+        self.send_signal(SignalAction::EndSession(reason.to_owned()));
+        self.finished = true;
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Commands
+
+    async fn on_cmd(&mut self, cmd: SessionCmd) {
+        match cmd {
+            SessionCmd::WsAttach { conn, out } => {
+                if let Some((_, old)) = self.ws.replace((conn, out)) {
+                    let _ = old.try_send(WsOut::Close {
+                        code: 1000,
+                        reason: "replaced by a newer connection".to_owned(),
+                    });
+                }
+                self.no_ws_since = None;
+                self.stats.ws_connections.fetch_add(1, Ordering::Relaxed);
+                self.stats
+                    .ws_connections_total
+                    .fetch_add(1, Ordering::Relaxed);
+                if self.stats.state() == "created" {
+                    self.stats.set_state("signalling");
+                }
+            }
+            SessionCmd::WsClosed { conn } => {
+                let _ = self.stats.ws_connections.fetch_update(
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                    |n| Some(n.saturating_sub(1)),
+                );
+                if self.ws.as_ref().is_some_and(|(c, _)| *c == conn) {
+                    self.ws = None;
+                    self.no_ws_since = Some(Instant::now());
+                }
+            }
+            SessionCmd::WsText { conn: _, text } => self.on_signal_text(&text).await,
+            SessionCmd::WsInvalid { conn: _, reason } => self.warn(&reason),
+            SessionCmd::Talk { content } => {
+                self.stats.add_talk_text(&content);
+                let jobs = self.conversation.talk(&content);
+                self.submit(jobs);
+            }
+            SessionCmd::DropSignalling => {
+                if let Some((_, out)) = self.ws.take() {
+                    let _ = out.try_send(WsOut::Abort);
+                    self.no_ws_since = Some(Instant::now());
+                }
+            }
+            SessionCmd::End { reason } => self.end(&reason),
+        }
+    }
+
+    async fn on_signal_text(&mut self, text: &str) {
+        let msg = match signalling::decode(text) {
+            Ok(m) => m,
+            Err(e) => {
+                self.warn(&format!("could not read signalling message: {e}"));
+                return;
+            }
+        };
+        match msg.action {
+            SignalAction::Offer(offer) => self.on_offer(&offer.connection_description.sdp).await,
+            SignalAction::IceCandidate(c) => match self.peer.as_mut() {
+                Some(peer) => {
+                    peer.add_remote_candidate(&c.candidate);
+                }
+                None if self.early_candidates.len() < MAX_EARLY_CANDIDATES => {
+                    self.early_candidates.push(c.candidate);
+                }
+                None => {}
+            },
+            SignalAction::Heartbeat | SignalAction::AgentAudioInputEnd => {}
+            SignalAction::TalkStream(p) => {
+                self.stats
+                    .talk_stream_chunks
+                    .fetch_add(1, Ordering::Relaxed);
+                if !p.content.is_empty() {
+                    self.stats.add_talk_text(&p.content);
+                }
+                match self.conversation.talk_stream(&p) {
+                    Ok(jobs) => self.submit(jobs),
+                    Err(e) => self.warn(&e),
+                }
+            }
+            SignalAction::AgentAudioInput(p) => match crate::agent_audio::to_48k(&p) {
+                Ok(pcm) => {
+                    if let Some(speaker) = self.speaker.as_mut() {
+                        speaker.push_pcm(&pcm);
+                    }
+                }
+                Err(e) => self.warn(&e),
+            },
+            other => {
+                let kind = other.action_type().to_owned();
+                self.warn(&format!("unexpected signalling action `{kind}`"));
+            }
+        }
+    }
+
+    async fn on_offer(&mut self, sdp: &str) {
+        if self.peer.is_none() {
+            match Peer::new(self.state.dtls_cert(), std_now()).await {
+                Ok(p) => self.peer = Some(p),
+                Err(e) => {
+                    tracing::error!(session = %self.id, "cannot create peer: {e}");
+                    self.warn("the emulator could not create a peer connection");
+                    return;
+                }
+            }
+        }
+        let Some(peer) = self.peer.as_mut() else {
+            return;
+        };
+        let restart = self.stats.state() != "signalling";
+        match peer.accept_offer(sdp) {
+            Ok(answer) => {
+                for c in std::mem::take(&mut self.early_candidates) {
+                    peer.add_remote_candidate(&c);
+                }
+                let candidate = peer.local_candidate();
+                self.send_signal(SignalAction::Answer(SessionDescription {
+                    kind: "answer".to_owned(),
+                    sdp: answer,
+                }));
+                // The candidate is in the answer too; trickling it keeps clients that only
+                // look at trickled candidates working.
+                self.send_signal(SignalAction::IceCandidate(IceCandidate {
+                    candidate,
+                    sdp_mid: rtc::first_mid(sdp),
+                    sdp_m_line_index: Some(0),
+                    username_fragment: None,
+                }));
+                if !restart {
+                    self.stats.set_state("negotiating");
+                }
+            }
+            Err(e) => self.warn(&e),
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // WebRTC
+
+    fn drain_peer(&mut self) {
+        let Some(peer) = self.peer.as_mut() else {
+            return;
+        };
+        let mut drained = Drained::default();
+        match peer.drain(&mut drained) {
+            Ok(wake) => self.rtc_wake = Some(Instant::from_std(wake)),
+            Err(e) => {
+                tracing::warn!(session = %self.id, "peer failed: {e}");
+                self.finished = true;
+                return;
+            }
+        }
+        if !peer.is_alive() {
+            tracing::info!(session = %self.id, "peer connection closed");
+            self.finished = true;
+            return;
+        }
+        for event in drained.events {
+            self.on_rtc_event(event);
+        }
+        self.check_ready();
+    }
+
+    fn on_rtc_event(&mut self, event: Event) {
+        match event {
+            Event::IceConnectionStateChange(s) => {
+                self.stats.set_ice_state(rtc::ice_state_name(s));
+            }
+            Event::Connected => {
+                self.dtls_connected = true;
+                self.media_running = true;
+                self.stats.set_state("connected");
+            }
+            Event::ChannelData(d) if !d.binary => match String::from_utf8(d.data) {
+                Ok(text) => self.on_client_data(&text),
+                Err(_) => self.warn("data-channel message is not UTF-8"),
+            },
+            _ => {}
+        }
+    }
+
+    fn check_ready(&mut self) {
+        let open = self.peer.as_ref().is_some_and(Peer::channel_open);
+        if self.ready_sent || !self.dtls_connected || !open {
+            return;
+        }
+        self.ready_sent = true;
+        self.stats.set_state("ready");
+        self.send_signal(SignalAction::SessionReady);
+        while let Some(text) = self.pending_data.pop_front() {
+            if !self.send_now(&text) {
+                self.pending_data.push_front(text);
+                break;
+            }
+        }
+    }
+
+    fn on_client_data(&mut self, text: &str) {
+        let msg = match ClientDataMessage::decode(text) {
+            Ok(m) => m,
+            Err(e) => {
+                self.warn(&format!("could not read data-channel message: {e}"));
+                return;
+            }
+        };
+        match msg {
+            ClientDataMessage::Speech(s) => {
+                self.stats.add_user_message(&s.content);
+                let (echo, jobs) = self.conversation.user_message(&s.content);
+                self.emit(vec![echo]);
+                self.submit(jobs);
+            }
+            ClientDataMessage::Interrupt(_) => {
+                self.stats.interrupts.fetch_add(1, Ordering::Relaxed);
+                self.generation.fetch_add(1, Ordering::Relaxed);
+                let out = self.conversation.interrupt(self.speaker.as_mut());
+                self.emit(out);
+            }
+            ClientDataMessage::DirectorNoteCue(cue) => {
+                let applied = ServerDataMessage::DirectorNoteCueApplied(DirectorNoteCueApplied {
+                    session_id: Some(self.id.clone()),
+                    user_action_correlation_id: Some(uuid::Uuid::new_v4().to_string()),
+                    timestamp_user_action: None,
+                    cue_tag: Some(cue.cue.tag),
+                });
+                self.emit(vec![Outgoing::Data(applied.encode())]);
+            }
+            // Context is stored silently by the real engine; tool results, stats and unknown
+            // kinds need no answer.
+            _ => {}
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Media
+
+    fn media_tick(&mut self) {
+        let now = std_now();
+        let tick = self.audio_ticks;
+        self.audio_ticks += 1;
+        if let Some(speaker) = self.speaker.as_mut() {
+            let audio = speaker.tick();
+            self.openness = audio.openness;
+            if !audio.opus.is_empty() {
+                if let Some(peer) = self.peer.as_mut() {
+                    let pos = tick * AUDIO_FRAME_SAMPLES as u64;
+                    if peer.write_audio(now, pos, &audio.opus) {
+                        self.stats
+                            .audio_packets_sent
+                            .fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            let out = self.conversation.transcript(&audio);
+            self.emit(out);
+        }
+        // 25 fps on a 50 Hz clock: a frame on every second tick.
+        if tick.is_multiple_of(2) {
+            if let (Some(bank), Some(peer)) = (self.bank.as_ref(), self.peer.as_mut()) {
+                let frame_no = tick / 2;
+                let frame = bank.frame(frame_no, self.openness);
+                if peer.write_video(now, frame_no, FPS, &frame) {
+                    self.stats.frames_sent.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Output
+
+    fn submit(&mut self, jobs: Vec<SynthJob>) {
+        for job in jobs {
+            if self.synth_tx.try_send(job).is_err() {
+                self.warn("the persona is too busy to say that");
+            }
+        }
+    }
+
+    fn emit(&mut self, out: Vec<Outgoing>) {
+        for o in out {
+            match o {
+                Outgoing::Data(text) => self.send_data(text),
+                Outgoing::Signal(action) => self.send_signal(action),
+            }
+        }
+    }
+
+    fn send_data(&mut self, text: String) {
+        if self.ready_sent && self.pending_data.is_empty() && self.send_now(&text) {
+            return;
+        }
+        if self.pending_data.len() >= MAX_PENDING_DATA {
+            self.pending_data.pop_front();
+        }
+        self.pending_data.push_back(text);
+    }
+
+    fn send_now(&mut self, text: &str) -> bool {
+        self.peer.as_mut().is_some_and(|p| p.send_text(text))
+    }
+
+    fn send_signal(&mut self, action: SignalAction) {
+        if let Some((_, out)) = self.ws.as_ref() {
+            let text = SignalMessage::new(self.id.clone(), action).encode();
+            if out.try_send(WsOut::Text(text)).is_err() {
+                tracing::warn!(session = %self.id, "signalling socket is backed up: frame dropped");
+            }
+        }
+    }
+
+    fn warn(&mut self, text: &str) {
+        tracing::debug!(session = %self.id, "warning to client: {text}");
+        self.send_signal(SignalAction::Warning(text.to_owned()));
+    }
+}
+
+/// Runs synthesis jobs in order on the blocking pool, skipping ones made stale by an interrupt.
+fn start_synth_worker(
+    style: Arc<PersonaStyle>,
+    generation: Arc<AtomicU64>,
+) -> (mpsc::Sender<SynthJob>, mpsc::Receiver<SynthDone>) {
+    let (job_tx, mut job_rx) = mpsc::channel::<SynthJob>(SYNTH_QUEUE);
+    let (done_tx, done_rx) = mpsc::channel::<SynthDone>(SYNTH_QUEUE);
+    tokio::spawn(async move {
+        while let Some(job) = job_rx.recv().await {
+            if job.generation < generation.load(Ordering::Relaxed) {
+                continue;
+            }
+            let style = style.clone();
+            let Ok(done) =
+                tokio::task::spawn_blocking(move || speech::synthesize(job, &style)).await
+            else {
+                continue;
+            };
+            if done_tx.send(done).await.is_err() {
+                break;
+            }
+        }
+    });
+    (job_tx, done_rx)
+}
+
+async fn recv_from(
+    socket: Option<&UdpSocket>,
+    buf: &mut [u8],
+) -> std::io::Result<(usize, SocketAddr)> {
+    match socket {
+        Some(s) => s.recv_from(buf).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn recv_bank(
+    rx: &mut Option<oneshot::Receiver<Option<Arc<FrameBank>>>>,
+) -> Option<Arc<FrameBank>> {
+    match rx.as_mut() {
+        Some(r) => r.await.ok().flatten(),
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,200 @@
+// Public types of anam-wasm, appended to pkg/anam_wasm.d.ts by scripts/finish-pkg.mjs.
+// The names and shapes follow the official @anam-ai/js-sdk so that app code ports unchanged.
+
+export declare const AnamEvent: {
+  readonly MESSAGE_HISTORY_UPDATED: "MESSAGE_HISTORY_UPDATED";
+  readonly MESSAGE_STREAM_EVENT_RECEIVED: "MESSAGE_STREAM_EVENT_RECEIVED";
+  readonly CONNECTION_ESTABLISHED: "CONNECTION_ESTABLISHED";
+  readonly DATA_CHANNEL_OPEN: "DATA_CHANNEL_OPEN";
+  readonly CONNECTION_CLOSED: "CONNECTION_CLOSED";
+  readonly INPUT_AUDIO_STREAM_STARTED: "INPUT_AUDIO_STREAM_STARTED";
+  readonly VIDEO_STREAM_STARTED: "VIDEO_STREAM_STARTED";
+  readonly VIDEO_PLAY_STARTED: "VIDEO_PLAY_STARTED";
+  readonly AUDIO_STREAM_STARTED: "AUDIO_STREAM_STARTED";
+  readonly TALK_STREAM_INTERRUPTED: "TALK_STREAM_INTERRUPTED";
+  readonly SESSION_READY: "SESSION_READY";
+  readonly SERVER_WARNING: "SERVER_WARNING";
+  readonly MIC_PERMISSION_PENDING: "MIC_PERMISSION_PENDING";
+  readonly MIC_PERMISSION_GRANTED: "MIC_PERMISSION_GRANTED";
+  readonly MIC_PERMISSION_DENIED: "MIC_PERMISSION_DENIED";
+  readonly INPUT_AUDIO_DEVICE_CHANGED: "INPUT_AUDIO_DEVICE_CHANGED";
+  readonly CLIENT_TOOL_EVENT_RECEIVED: "CLIENT_TOOL_EVENT_RECEIVED";
+  readonly TOOL_CALL_STARTED: "TOOL_CALL_STARTED";
+  readonly TOOL_CALL_COMPLETED: "TOOL_CALL_COMPLETED";
+  readonly TOOL_CALL_FAILED: "TOOL_CALL_FAILED";
+  readonly REASONING_HISTORY_UPDATED: "REASONING_HISTORY_UPDATED";
+  readonly REASONING_STREAM_EVENT_RECEIVED: "REASONING_STREAM_EVENT_RECEIVED";
+  readonly USER_SPEECH_STARTED: "USER_SPEECH_STARTED";
+  readonly USER_SPEECH_ENDED: "USER_SPEECH_ENDED";
+  readonly DIRECTOR_NOTE_CUE_APPLIED: "DIRECTOR_NOTE_CUE_APPLIED";
+  readonly PERSONA_CONFIG_UPDATE_APPLIED: "PERSONA_CONFIG_UPDATE_APPLIED";
+};
+export type AnamEvent = (typeof AnamEvent)[keyof typeof AnamEvent];
+
+export declare const ConnectionClosedCode: {
+  readonly NORMAL: "CONNECTION_CLOSED_CODE_NORMAL";
+  readonly MICROPHONE_PERMISSION_DENIED: "CONNECTION_CLOSED_CODE_MICROPHONE_PERMISSION_DENIED";
+  readonly SIGNALLING_CLIENT_CONNECTION_FAILURE: "CONNECTION_CLOSED_CODE_SIGNALLING_CLIENT_CONNECTION_FAILURE";
+  readonly WEBRTC_FAILURE: "CONNECTION_CLOSED_CODE_WEBRTC_FAILURE";
+  readonly SERVER_CLOSED_CONNECTION: "CONNECTION_CLOSED_CODE_SERVER_CLOSED_CONNECTION";
+};
+export type ConnectionClosedCode = (typeof ConnectionClosedCode)[keyof typeof ConnectionClosedCode];
+
+export declare const ErrorCode: {
+  readonly CLIENT_ERROR_CODE_USAGE_LIMIT_REACHED: "CLIENT_ERROR_CODE_USAGE_LIMIT_REACHED";
+  readonly CLIENT_ERROR_CODE_SPEND_CAP_REACHED: "CLIENT_ERROR_CODE_SPEND_CAP_REACHED";
+  readonly CLIENT_ERROR_CODE_VALIDATION_ERROR: "CLIENT_ERROR_CODE_VALIDATION_ERROR";
+  readonly CLIENT_ERROR_CODE_AUTHENTICATION_ERROR: "CLIENT_ERROR_CODE_AUTHENTICATION_ERROR";
+  readonly CLIENT_ERROR_CODE_SERVER_ERROR: "CLIENT_ERROR_CODE_SERVER_ERROR";
+  readonly CLIENT_ERROR_CODE_MAX_CONCURRENT_SESSIONS_REACHED: "CLIENT_ERROR_CODE_MAX_CONCURRENT_SESSIONS_REACHED";
+  readonly CLIENT_ERROR_CODE_SERVICE_BUSY: "CLIENT_ERROR_CODE_SERVICE_BUSY";
+  readonly CLIENT_ERROR_CODE_NO_PLAN_FOUND: "CLIENT_ERROR_CODE_NO_PLAN_FOUND";
+  readonly CLIENT_ERROR_CODE_UNKNOWN_ERROR: "CLIENT_ERROR_CODE_UNKNOWN_ERROR";
+  readonly CLIENT_ERROR_CODE_CONFIGURATION_ERROR: "CLIENT_ERROR_CODE_CONFIGURATION_ERROR";
+};
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export declare const AudioPermissionState: {
+  readonly PENDING: "pending";
+  readonly GRANTED: "granted";
+  readonly DENIED: "denied";
+  readonly NOT_REQUESTED: "not_requested";
+};
+export type AudioPermissionState = (typeof AudioPermissionState)[keyof typeof AudioPermissionState];
+
+export declare const MessageRole: { readonly USER: "user"; readonly PERSONA: "persona" };
+export type MessageRole = (typeof MessageRole)[keyof typeof MessageRole];
+
+/** Every error the client raises about the service or its configuration. */
+export interface ClientError extends Error {
+  readonly name: "ClientError";
+  readonly code: ErrorCode;
+  readonly statusCode: number;
+  readonly details?: {
+    cause?: string;
+    /** From a backend's error JSON (fetchSessionToken). */
+    error?: string;
+    message?: string;
+    solution?: string;
+    responseBody?: string;
+    [key: string]: unknown;
+  };
+}
+
+export interface Message {
+  id: string;
+  content: string;
+  role: MessageRole;
+  interrupted?: boolean;
+}
+
+export interface MessageStreamEvent {
+  id: string;
+  content: string;
+  role: MessageRole;
+  endOfSpeech: boolean;
+  interrupted: boolean;
+  contentIndex?: number;
+  correlationId?: string;
+  cueTag?: string;
+  utteranceId?: string;
+}
+
+export interface InputAudioState {
+  isMuted: boolean;
+  permissionState: AudioPermissionState;
+}
+
+/** Callback signature of every event, for `addListener` / `removeListener`. */
+export interface AnamEventCallbacks {
+  MESSAGE_HISTORY_UPDATED: (messages: Message[]) => void;
+  MESSAGE_STREAM_EVENT_RECEIVED: (event: MessageStreamEvent) => void;
+  CONNECTION_ESTABLISHED: () => void;
+  DATA_CHANNEL_OPEN: () => void;
+  CONNECTION_CLOSED: (code: ConnectionClosedCode, details?: string) => void;
+  INPUT_AUDIO_STREAM_STARTED: (stream: MediaStream) => void;
+  VIDEO_STREAM_STARTED: (stream: MediaStream) => void;
+  VIDEO_PLAY_STARTED: () => void;
+  AUDIO_STREAM_STARTED: (stream: MediaStream) => void;
+  TALK_STREAM_INTERRUPTED: (correlationId: string) => void;
+  SESSION_READY: (sessionId: string) => void;
+  SERVER_WARNING: (message: string) => void;
+  MIC_PERMISSION_PENDING: () => void;
+  MIC_PERMISSION_GRANTED: () => void;
+  MIC_PERMISSION_DENIED: (error: string) => void;
+  INPUT_AUDIO_DEVICE_CHANGED: (deviceId: string) => void;
+  /** Tool calls, reasoning and director notes are not produced by this client. */
+  CLIENT_TOOL_EVENT_RECEIVED: (event: unknown) => void;
+  TOOL_CALL_STARTED: (payload: unknown) => void;
+  TOOL_CALL_COMPLETED: (payload: unknown) => void;
+  TOOL_CALL_FAILED: (payload: unknown) => void;
+  REASONING_HISTORY_UPDATED: (messages: unknown[]) => void;
+  REASONING_STREAM_EVENT_RECEIVED: (event: unknown) => void;
+  USER_SPEECH_STARTED: (correlationId: string) => void;
+  USER_SPEECH_ENDED: (correlationId: string) => void;
+  DIRECTOR_NOTE_CUE_APPLIED: (payload: { cueTag: string; correlationId: string }) => void;
+  PERSONA_CONFIG_UPDATE_APPLIED: (payload: { changedFields: Record<string, { before?: unknown; after?: unknown }> }) => void;
+}
+
+export interface AnamClientOptions {
+  api?: {
+    /** Core API origin, `http:` or `https:`; default `https://api.anam.ai`. */
+    baseUrl?: string;
+    /** Path prefix with a leading slash; default `/v1`. */
+    apiVersion?: string;
+    retry?: { maxAttempts?: number; initialBackoffMs?: number; maxBackoffMs?: number };
+    /** Per start-session attempt; `0` disables the timeout. Default 10000. */
+    requestTimeoutMs?: number;
+  };
+  voiceDetection?: { endOfSpeechSensitivity?: number };
+  audioDeviceId?: string;
+  disableInputAudio?: boolean;
+  iceServers?: RTCIceServer[];
+  rtcConfiguration?: RTCConfiguration;
+}
+
+/** A token, or a function the client calls for a fresh one (each session, and once on expiry). */
+export type SessionTokenSource = string | (() => Promise<string>);
+
+/** States of a talk stream: 0 UNSTARTED, 1 STREAMING, 2 INTERRUPTED, 3 ENDED. */
+export type TalkStreamState = 0 | 1 | 2 | 3;
+
+export declare class TalkMessageStream {
+  private constructor();
+  free(): void;
+  /** Throws when the stream has ended or was interrupted, or on a bad `utteranceId`. */
+  streamMessageChunk(content: string, endOfSpeech: boolean, utteranceId?: string): void;
+  endMessage(): void;
+  isActive(): boolean;
+  getCorrelationId(): string;
+  getState(): TalkStreamState;
+}
+
+export declare class AnamClient {
+  private constructor();
+  free(): void;
+  /** Resolves with the remote streams once video and audio arrived; rejects if the session cannot start. */
+  stream(userAudio?: MediaStream): Promise<MediaStream[]>;
+  /** Resolves once the session is started (`talk()` works from then on); rejects on failure. */
+  streamToVideoElement(videoElementId: string, userAudio?: MediaStream): Promise<void>;
+  talk(content: string): Promise<void>;
+  createTalkMessageStream(correlationId?: string): TalkMessageStream;
+  sendUserMessage(content: string): void;
+  interruptPersona(): void;
+  muteInputAudio(): InputAudioState;
+  unmuteInputAudio(): InputAudioState;
+  getInputAudioState(): InputAudioState;
+  changeAudioInputDevice(deviceId: string): Promise<void>;
+  stopStreaming(): Promise<void>;
+  isStreaming(): boolean;
+  getActiveSessionId(): string | null;
+  getActiveSessionRegion(): string | null;
+  addListener<K extends keyof AnamEventCallbacks>(event: K, callback: AnamEventCallbacks[K]): void;
+  removeListener<K extends keyof AnamEventCallbacks>(event: K, callback: AnamEventCallbacks[K]): void;
+}
+
+/** Throws a `ClientError` (`CLIENT_ERROR_CODE_CONFIGURATION_ERROR`) for a malformed token or options. */
+export declare function createClient(sessionToken: SessionTokenSource, options?: AnamClientOptions): AnamClient;
+
+/** POSTs (by default) to the app's backend and resolves with `sessionToken`; rejects with a `ClientError`. */
+export declare function fetchSessionToken(url: string | URL, init?: RequestInit): Promise<string>;

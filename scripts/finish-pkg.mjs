@@ -1,0 +1,33 @@
+// Completes a wasm-pack build in place: appends the runtime enum objects (js/enums.js) to the
+// package's JS module and the hand-written public types (js/anam.d.ts) to its .d.ts, because
+// wasm-bindgen can export neither string-valued objects nor generic listener signatures.
+// Idempotent: a second run replaces what the first one appended.
+// Usage: node scripts/finish-pkg.mjs [pkg-dir]
+import { readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const pkg = path.resolve(process.argv[2] ?? path.join(root, "pkg"));
+const MARK = "\n/* --- anam-wasm: appended by scripts/finish-pkg.mjs --- */\n";
+
+function append(target, source) {
+  const file = path.join(pkg, target);
+  let text = readFileSync(file, "utf8");
+  const at = text.indexOf(MARK);
+  if (at >= 0) text = text.slice(0, at);
+  writeFileSync(file, text + MARK + readFileSync(path.join(root, "js", source), "utf8"));
+}
+
+append("anam_wasm.js", "enums.js");
+append("anam_wasm.d.ts", "anam.d.ts");
+
+// Every export the issue promises must now exist in the module text.
+const js = readFileSync(path.join(pkg, "anam_wasm.js"), "utf8");
+for (const name of ["createClient", "fetchSessionToken", "AnamEvent", "ConnectionClosedCode", "ErrorCode", "AudioPermissionState"]) {
+  if (!new RegExp(`export (const|function|class) ${name}\\b|export \\{[^}]*\\b${name}\\b`).test(js)) {
+    console.error(`finish-pkg: ${name} is not exported by ${pkg}/anam_wasm.js`);
+    process.exit(1);
+  }
+}
+console.log(`finish-pkg: completed ${pkg}`);
