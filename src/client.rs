@@ -176,13 +176,13 @@ impl AnamClient {
     }
 
     #[wasm_bindgen(js_name = getActiveSessionId)]
-    pub fn get_active_session_id(&self) -> Option<String> {
-        self.driver.core().session_id().map(str::to_owned)
+    pub fn get_active_session_id(&self) -> JsValue {
+        string_or_null(self.driver.core().session_id())
     }
 
     #[wasm_bindgen(js_name = getActiveSessionRegion)]
-    pub fn get_active_session_region(&self) -> Option<String> {
-        self.driver.core().region().map(str::to_owned)
+    pub fn get_active_session_region(&self) -> JsValue {
+        string_or_null(self.driver.core().region())
     }
 
     #[wasm_bindgen(js_name = addListener)]
@@ -264,4 +264,9 @@ impl TalkMessageStream {
 #[wasm_bindgen(js_name = fetchSessionToken, skip_typescript)]
 pub fn fetch_session_token(url: String, init: JsValue) -> Promise {
     wasm_bindgen_futures::future_to_promise(crate::token::fetch_session_token(url, init))
+}
+
+/// `string | null`, as the official getters return (wasm-bindgen maps `None` to `undefined`).
+fn string_or_null(s: Option<&str>) -> JsValue {
+    s.map(JsValue::from_str).unwrap_or(JsValue::NULL)
 }

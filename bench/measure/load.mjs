@@ -17,7 +17,8 @@ export function parseDuration(text) {
   const m = String(text).trim().match(/^([\d.]+)(us|ms|s|m)$/);
   if (!m) return null;
   const scale = { us: 0.001, ms: 1, s: 1000, m: 60_000 }[m[2]];
-  return Number(m[1]) * scale;
+  // Rounded to whole nanoseconds: wrk prints at most two decimals.
+  return Math.round(Number(m[1]) * scale * 1e6) / 1e6;
 }
 
 /** The numbers of a `wrk --latency` report. */

@@ -1,9 +1,10 @@
-// talk() latency: from the page calling client.talk(text) to the emulator having counted the
-// text, seen by polling GET /_emulator/sessions as fast as loopback allows. The emulator has no
-// receipt timestamp, so each sample is bracketed: it happened after the last poll that did not
-// see it started and before the first poll that did see it answered. The upper bound is the
-// reported latency (conservative); the bracket width is the measurement resolution. The page's
-// own talk() promise duration (until the POST /talk response) is recorded too.
+// talk() latency, two ways, both upper bounds on "the emulator received it":
+//  - the talk() promise: the client resolves it when the emulator has answered POST /talk, and
+//    the emulator answers only after it accepted the text, so call → resolve bounds the receipt;
+//  - the session's own count: GET /_emulator/sessions polled back-to-back from Node until
+//    `talkTextsReceived` rises (the emulator keeps no receipt timestamp). Each sample is
+//    bracketed between the last poll that did not see it and the first that did; the upper end
+//    is reported, the bracket width is the polling resolution.
 import { summarize } from "../lib/stats.mjs";
 import { openClientPage, waitForMarks, closePage } from "./pages.mjs";
 

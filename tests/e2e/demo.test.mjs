@@ -8,7 +8,7 @@ import path from "node:path";
 import {
   ROOT, startEmulator, startBackend, launchBrowser, newPage, assertSecretAbsent, waitFor,
 } from "./harness.mjs";
-import { assertVideoNotBlank } from "./pkg-scenario.mjs";
+import { assertVideoNotBlank, FIRST_FRAME_TIMEOUT_MS } from "./pkg-scenario.mjs";
 
 const PKG_DIR = process.env.E2E_PKG_DIR || path.join(ROOT, "pkg");
 const SHOTS = path.join(ROOT, "target/screenshots");
@@ -86,15 +86,20 @@ test("the demo: connect, timeline, talk, chunks, typed message, interrupt, mute,
   assert.equal(await page.textContent("#status-text"), `Connected to ${miloName}`);
 
   // Every milestone gets a time, measured from the Connect click.
+  const timelineRows = () =>
+    page.$$eval("#timeline > li", (lis) =>
+      lis.map((li) => ({ key: li.dataset.milestone, done: li.dataset.done === "true", ms: Number(li.dataset.ms) })),
+    );
   const timeline = await waitFor(
     async () => {
-      const rows = await page.$$eval("#timeline > li", (lis) =>
-        lis.map((li) => ({ key: li.dataset.milestone, done: li.dataset.done === "true", ms: Number(li.dataset.ms) })),
-      );
+      const rows = await timelineRows();
       return rows.every((r) => r.done) ? rows : null;
     },
-    { what: "all timeline milestones" },
-  );
+    { timeoutMs: FIRST_FRAME_TIMEOUT_MS, what: "all timeline milestones" },
+  ).catch(async (err) => {
+    err.message += `\ntimeline: ${JSON.stringify(await timelineRows())}\nconsole: ${page.consoleLines.slice(-10).join("\n")}`;
+    throw err;
+  });
   assert.deepEqual(timeline.map((r) => r.key), ["token", "session", "answer", "ice", "channel", "ready", "frame"]);
   const ms = Object.fromEntries(timeline.map((r) => [r.key, r.ms]));
   for (const [key, value] of Object.entries(ms)) assert.ok(Number.isFinite(value) && value >= 0, `${key}: ${value}`);
@@ -246,6 +251,38 @@ test("the demo is usable with the keyboard alone and labels every control", asyn
   );
   assertSecretAbsent(page, emulator.apiKey);
   await page.context().close();
+});
+
+test("when autoplay with sound is refused, the video plays muted and one click unmutes it", async () => {
+  // Chromium keeps the last value of a repeated switch: this overrides the harness's
+  // no-user-gesture-required, so sound needs a user activation as on a real browser.
+  const strict = await launchBrowser({ args: ["--autoplay-policy=document-user-activation-required"] });
+  try {
+    const backend = await backendFor();
+    const page = await newPage(strict);
+    await page.goto(`${backend.url}/`);
+    await waitState(page, "idle");
+    // Connect without a user gesture (a script click), so the page has no activation.
+    await page.evaluate(() => document.getElementById("connect").click());
+    await waitFor(() => page.isVisible("#unmute"), { timeoutMs: FIRST_FRAME_TIMEOUT_MS, what: "the unmute button" });
+    const muted = await page.evaluate(() => {
+      const v = document.getElementById("persona-video");
+      return { muted: v.muted, paused: v.paused };
+    });
+    assert.deepEqual(muted, { muted: true, paused: false }, "playing muted instead of not at all");
+    await assertVideoNotBlank(page);
+    await page.click("#unmute");
+    await waitFor(() => page.isHidden("#unmute"), { what: "the unmute button to go away" });
+    const unmuted = await page.evaluate(() => {
+      const v = document.getElementById("persona-video");
+      return { muted: v.muted, paused: v.paused };
+    });
+    assert.deepEqual(unmuted, { muted: false, paused: false });
+    assertSecretAbsent(page, emulator.apiKey);
+    await page.context().close();
+  } finally {
+    await strict.close();
+  }
 });
 
 test("the error banner explains a rejected API key (401) and an unknown persona (404)", async () => {

@@ -6,6 +6,13 @@ import assert from "node:assert/strict";
 import { waitFor } from "./harness.mjs";
 
 /**
+ * How long a first frame may take. A debug-built emulator encodes its persona frames when it
+ * starts (about 25 s per persona, one after the other, on two cores) and sends video only after
+ * that; a warm one answers in well under a second.
+ */
+export const FIRST_FRAME_TIMEOUT_MS = 90_000;
+
+/**
  * Samples the <video> through a small canvas: mean luma and its standard deviation. A black or
  * single-colour frame has a tiny deviation; the emulator's persona has a face on a background.
  */
@@ -65,7 +72,7 @@ export async function streamAndTalk(page) {
   await page.evaluate(() => window.__e2e.start());
   for (const name of ["VIDEO_PLAY_STARTED", "CONNECTION_ESTABLISHED", "DATA_CHANNEL_OPEN", "SESSION_READY"]) {
     try {
-      await waitFor(async () => (await eventNames(page)).includes(name), { timeoutMs: 20_000, what: name });
+      await waitFor(async () => (await eventNames(page)).includes(name), { timeoutMs: FIRST_FRAME_TIMEOUT_MS, what: name });
     } catch (err) {
       err.message += `\nevents: ${(await eventNames(page)).join(", ")}\nconsole:\n${page.consoleLines.slice(-20).join("\n")}`;
       throw err;

@@ -21,7 +21,9 @@ let emulator, backend, browser, tarball;
 
 async function sh(cmd, args, cwd) {
   try {
-    return await run(cmd, args, { cwd, timeout: 180_000, maxBuffer: 16 << 20 });
+    // No update check: the suite may run where nothing but loopback is reachable.
+    const env = { ...process.env, npm_config_update_notifier: "false", npm_config_fund: "false" };
+    return await run(cmd, args, { cwd, env, timeout: 180_000, maxBuffer: 16 << 20 });
   } catch (err) {
     throw new Error(`${cmd} ${args.join(" ")} failed in ${cwd}:\n${err.stdout ?? ""}\n${err.stderr ?? err.message}`);
   }

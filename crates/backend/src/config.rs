@@ -522,6 +522,28 @@ mod tests {
     }
 
     #[test]
+    fn persona_config_naming_a_saved_persona_is_listed_under_its_id() {
+        let c = parse_with(
+            &[KEY, ("ANAM_PERSONA_CONFIG", "/p.json")],
+            &[("/p.json", r#"{"personaId": "persona-milo"}"#)],
+        )
+        .unwrap();
+        let PersonaSource::Ephemeral {
+            id,
+            name,
+            selection,
+        } = c.personas
+        else {
+            panic!("expected a file-based source");
+        };
+        assert_eq!(
+            (id.as_str(), name.as_str()),
+            ("persona-milo", "persona-milo")
+        );
+        assert!(selection.is_saved());
+    }
+
+    #[test]
     fn unreadable_or_invalid_persona_config_refuses_to_start() {
         let missing = parse_with(&[KEY, ("ANAM_PERSONA_CONFIG", "/nope.json")], &[]).unwrap_err();
         assert!(matches!(

@@ -109,8 +109,7 @@ impl HttpUpstream {
             .headers()
             .get(reqwest::header::RETRY_AFTER)
             .filter(|v| is_sane_retry_after(v))
-            .map(|v| HeaderValue::from_bytes(v.as_bytes()))
-            .and_then(Result::ok);
+            .cloned();
         let body = read_limited(response)
             .await
             .map_err(|e| self.classify_body(e))?;

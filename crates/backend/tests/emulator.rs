@@ -176,7 +176,12 @@ async fn call(method: reqwest::Method, url: &str, body: Option<Value>) -> Reply 
     let headers = resp
         .headers()
         .iter()
-        .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
         .collect();
     let body = resp.text().await.unwrap_or_default();
     Reply {
@@ -211,7 +216,10 @@ async fn arm_fault(emulator: &Proc, status: u16) {
 }
 
 fn jwt_payload(token: &str) -> Value {
-    let payload = token.split('.').nth(1).expect("token has no payload segment");
+    let payload = token
+        .split('.')
+        .nth(1)
+        .expect("token has no payload segment");
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload.trim_end_matches('='))
         .expect("payload is not base64url");
@@ -219,8 +227,8 @@ fn jwt_payload(token: &str) -> Value {
 }
 
 fn tmp_file(name: &str, text: &str) -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("{}-{name}", std::process::id()));
+    let path =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{}-{name}", std::process::id()));
     std::fs::write(&path, text).unwrap();
     path
 }
@@ -239,7 +247,12 @@ async fn stateful_tokens_and_persona_names_from_the_emulator() {
     ])
     .await;
 
-    let config = call(reqwest::Method::GET, &format!("{}/api/config", backend.base), None).await;
+    let config = call(
+        reqwest::Method::GET,
+        &format!("{}/api/config", backend.base),
+        None,
+    )
+    .await;
     assert_eq!(config.status, 200);
     assert_eq!(
         config.json(),
@@ -287,8 +300,16 @@ async fn ephemeral_tokens_from_a_persona_config_file() {
     ])
     .await;
 
-    let config = call(reqwest::Method::GET, &format!("{}/api/config", backend.base), None).await;
-    assert_eq!(config.json()["personas"], json!([{"id": "ephemeral", "name": "Cara"}]));
+    let config = call(
+        reqwest::Method::GET,
+        &format!("{}/api/config", backend.base),
+        None,
+    )
+    .await;
+    assert_eq!(
+        config.json()["personas"],
+        json!([{"id": "ephemeral", "name": "Cara"}])
+    );
 
     let reply = mint(&backend, None).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
@@ -355,7 +376,12 @@ async fn real_refusals_wrong_key_unknown_persona_and_a_dead_upstream() {
     ])
     .await;
     let r = mint(&wrong_key, None).await;
-    assert_eq!((r.status, r.code().as_str()), (401, "invalid_api_key"), "{}", r.body);
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (401, "invalid_api_key"),
+        "{}",
+        r.body
+    );
 
     let unknown = start_backend(&[
         ("ANAM_API_KEY", "the-right-key"),
@@ -364,11 +390,21 @@ async fn real_refusals_wrong_key_unknown_persona_and_a_dead_upstream() {
     ])
     .await;
     let r = mint(&unknown, None).await;
-    assert_eq!((r.status, r.code().as_str()), (404, "persona_not_found"), "{}", r.body);
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (404, "persona_not_found"),
+        "{}",
+        r.body
+    );
 
     emulator.child.kill().await.unwrap();
     let r = mint(&unknown, None).await;
-    assert_eq!((r.status, r.code().as_str()), (502, "upstream_unavailable"), "{}", r.body);
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (502, "upstream_unavailable"),
+        "{}",
+        r.body
+    );
 }
 
 #[tokio::test]
@@ -397,11 +433,21 @@ async fn no_key_and_no_token_in_any_answer_or_output() {
     replies.push(mint(&backend, Some(json!({"personaId": "x".repeat(20_000)}))).await);
     replies.push(mint(&backend, Some(json!([1, 2]))).await);
     let base = backend.base.clone();
-    replies.push(call(reqwest::Method::GET, &format!("{base}/api/session-token"), None).await);
+    replies.push(
+        call(
+            reqwest::Method::GET,
+            &format!("{base}/api/session-token"),
+            None,
+        )
+        .await,
+    );
     replies.push(call(reqwest::Method::GET, &format!("{base}/api/config"), None).await);
     replies.push(call(reqwest::Method::GET, &format!("{base}/healthz"), None).await);
     let client = reqwest::Client::new();
-    for (content_type, origin) in [("text/plain", None), ("application/json", Some("https://evil.example"))] {
+    for (content_type, origin) in [
+        ("text/plain", None),
+        ("application/json", Some("https://evil.example")),
+    ] {
         let mut req = client
             .post(format!("{base}/api/session-token"))
             .header("content-type", content_type)
@@ -414,7 +460,12 @@ async fn no_key_and_no_token_in_any_answer_or_output() {
         let headers = resp
             .headers()
             .iter()
-            .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(k, v)| {
+                (
+                    k.to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect();
         replies.push(Reply {
             status,
@@ -437,7 +488,10 @@ async fn no_key_and_no_token_in_any_answer_or_output() {
     assert!(tokens.len() >= 3, "{tokens:?}");
     let statuses: std::collections::BTreeSet<u16> = replies.iter().map(|r| r.status).collect();
     for s in [200, 400, 401, 403, 404, 405, 413, 415, 429, 502] {
-        assert!(statuses.contains(&s), "status {s} not exercised: {statuses:?}");
+        assert!(
+            statuses.contains(&s),
+            "status {s} not exercised: {statuses:?}"
+        );
     }
 
     // Let the log lines of the last requests arrive, then read everything.
@@ -451,7 +505,10 @@ async fn no_key_and_no_token_in_any_answer_or_output() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let output = backend.output();
-    assert!(output.contains(&last_id), "the last failure was not logged:\n{output}");
+    assert!(
+        output.contains(&last_id),
+        "the last failure was not logged:\n{output}"
+    );
 
     for r in &replies {
         assert!(!r.body.contains(key), "key in a body: {}", r.body);
@@ -459,12 +516,21 @@ async fn no_key_and_no_token_in_any_answer_or_output() {
             assert!(!value.contains(key), "key in header {name}");
         }
     }
-    assert!(!output.contains(key), "key in the backend's output:\n{output}");
+    assert!(
+        !output.contains(key),
+        "key in the backend's output:\n{output}"
+    );
     for t in &tokens {
-        assert!(!output.contains(t.as_str()), "a token in the backend's output");
+        assert!(
+            !output.contains(t.as_str()),
+            "a token in the backend's output"
+        );
         // Not even the signature part (a token cut short in a log line).
         let sig = t.rsplit('.').next().unwrap_or(t);
-        assert!(sig.len() < 8 || !output.contains(sig), "a token signature in the output");
+        assert!(
+            sig.len() < 8 || !output.contains(sig),
+            "a token signature in the output"
+        );
     }
 
     // Each failure was logged exactly once, under its request id.

@@ -33,13 +33,19 @@ async fn mint(State(s): State<Script>, headers: HeaderMap, body: Bytes) -> Respo
     s.seen.lock().unwrap().push((auth, body));
     let mode = *s.mode.lock().unwrap();
     match mode {
-        "ok" => (StatusCode::CREATED, axum::Json(json!({"sessionToken": "a.b.c"}))).into_response(),
+        "ok" => (
+            StatusCode::CREATED,
+            axum::Json(json!({"sessionToken": "a.b.c"})),
+        )
+            .into_response(),
         "garbage" => (StatusCode::OK, "<html>proxy error</html>").into_response(),
         "empty-token" => axum::Json(json!({"sessionToken": ""})).into_response(),
         "huge" => (StatusCode::OK, "x".repeat(200_000)).into_response(),
         "401-echo" => (
             StatusCode::UNAUTHORIZED,
-            axum::Json(json!({"error": "unauthorized", "message": format!("bad key {KEY}\nline two")})),
+            axum::Json(
+                json!({"error": "unauthorized", "message": format!("bad key {KEY}\nline two")}),
+            ),
         )
             .into_response(),
         "429" => (
@@ -49,7 +55,11 @@ async fn mint(State(s): State<Script>, headers: HeaderMap, body: Bytes) -> Respo
         )
             .into_response(),
         "503" => (StatusCode::SERVICE_UNAVAILABLE, "down").into_response(),
-        "redirect" => (StatusCode::FOUND, [("location", "http://127.0.0.1:1/steal")]).into_response(),
+        "redirect" => (
+            StatusCode::FOUND,
+            [("location", "http://127.0.0.1:1/steal")],
+        )
+            .into_response(),
         "slow" => {
             tokio::time::sleep(Duration::from_secs(5)).await;
             axum::Json(json!({"sessionToken": "late"})).into_response()
@@ -59,8 +69,10 @@ async fn mint(State(s): State<Script>, headers: HeaderMap, body: Bytes) -> Respo
 }
 
 async fn personas() -> Response {
-    axum::Json(json!([{"id": "persona-aria", "name": "Aria"}, {"id": "persona-milo", "name": "Milo"}]))
-        .into_response()
+    axum::Json(
+        json!([{"id": "persona-aria", "name": "Aria"}, {"id": "persona-milo", "name": "Milo"}]),
+    )
+    .into_response()
 }
 
 async fn start_fake() -> (String, Script) {
@@ -93,7 +105,10 @@ async fn sends_bearer_key_and_persona_config_and_reads_the_token() {
     let seen = script.seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].0.as_deref(), Some(format!("Bearer {KEY}").as_str()));
-    assert_eq!(seen[0].1, json!({"personaConfig": {"personaId": "persona-aria"}}));
+    assert_eq!(
+        seen[0].1,
+        json!({"personaConfig": {"personaId": "persona-aria"}})
+    );
 
     let listing = up.personas().await.unwrap();
     let names: Vec<_> = listing.iter().map(|p| p.name.as_str()).collect();
@@ -110,12 +125,24 @@ async fn bad_answers_are_classified_and_never_echo_the_key() {
         async move { up.session_token(&saved("p")).await.unwrap_err() }
     };
 
-    assert!(matches!(call("garbage").await, UpstreamError::BadResponse(_)));
-    assert!(matches!(call("empty-token").await, UpstreamError::BadResponse(_)));
+    assert!(matches!(
+        call("garbage").await,
+        UpstreamError::BadResponse(_)
+    ));
+    assert!(matches!(
+        call("empty-token").await,
+        UpstreamError::BadResponse(_)
+    ));
     assert!(matches!(call("huge").await, UpstreamError::BadResponse(_)));
-    assert!(matches!(call("503").await, UpstreamError::Status { status: 503, .. }));
+    assert!(matches!(
+        call("503").await,
+        UpstreamError::Status { status: 503, .. }
+    ));
     // Redirects are not followed: the key stays with the configured host.
-    assert!(matches!(call("redirect").await, UpstreamError::Status { status: 302, .. }));
+    assert!(matches!(
+        call("redirect").await,
+        UpstreamError::Status { status: 302, .. }
+    ));
 
     match call("429").await {
         UpstreamError::Status {
@@ -154,8 +181,12 @@ async fn closed_port_is_unreachable() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     drop(listener);
-    let up = HttpUpstream::new(&format!("http://{addr}"), ApiKey::new(KEY), Duration::from_secs(2))
-        .unwrap();
+    let up = HttpUpstream::new(
+        &format!("http://{addr}"),
+        ApiKey::new(KEY),
+        Duration::from_secs(2),
+    )
+    .unwrap();
     let err = up.session_token(&saved("p")).await.unwrap_err();
     assert!(matches!(err, UpstreamError::Unreachable(_)), "{err:?}");
     assert!(!err.to_string().contains(KEY));
@@ -169,13 +200,19 @@ async fn https_works_with_the_bundled_tls_stack() {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         for _ in 0..4 {
-            let Ok((mut sock, _)) = listener.accept().await else { return };
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
             use tokio::io::AsyncWriteExt;
             let _ = sock.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n").await;
         }
     });
-    let up = HttpUpstream::new(&format!("https://{addr}"), ApiKey::new(KEY), Duration::from_secs(2))
-        .unwrap();
+    let up = HttpUpstream::new(
+        &format!("https://{addr}"),
+        ApiKey::new(KEY),
+        Duration::from_secs(2),
+    )
+    .unwrap();
     let err = up.session_token(&saved("p")).await.unwrap_err();
     assert!(matches!(err, UpstreamError::Unreachable(_)), "{err:?}");
 }

@@ -18,7 +18,10 @@ fn stateful_app(extra: &[(&str, &str)]) -> (axum::Router, FakeUpstream) {
     let mut vars = vec![KEY, ("ANAM_PERSONA_ID", "persona-aria,persona-milo")];
     vars.extend_from_slice(extra);
     let fake = FakeUpstream::default();
-    (anam_backend::app(&config(&vars, &[]), fake.clone(), &[]), fake)
+    (
+        anam_backend::app(&config(&vars, &[]), fake.clone(), &[]),
+        fake,
+    )
 }
 
 fn saved(id: &str) -> PersonaSelection {
@@ -39,20 +42,31 @@ async fn default_persona_gets_a_fresh_uncached_token_each_call() {
     let second = send(&app, token_request(Some("{}"))).await;
     assert_eq!(second.json(), json!({"sessionToken": "tok-2"}));
     assert_ne!(first.header("x-request-id"), second.header("x-request-id"));
-    assert_eq!(fake.calls(), vec![saved("persona-aria"), saved("persona-aria")]);
+    assert_eq!(
+        fake.calls(),
+        vec![saved("persona-aria"), saved("persona-aria")]
+    );
 }
 
 #[tokio::test]
 async fn page_may_pick_a_listed_persona_and_nothing_else() {
     let (app, fake) = stateful_app(&[]);
-    let ok = send(&app, token_request(Some(r#"{"personaId": "persona-milo"}"#))).await;
+    let ok = send(
+        &app,
+        token_request(Some(r#"{"personaId": "persona-milo"}"#)),
+    )
+    .await;
     assert_eq!(ok.status, StatusCode::OK);
     assert_eq!(fake.calls(), vec![saved("persona-milo")]);
 
     let null = send(&app, token_request(Some(r#"{"personaId": null}"#))).await;
     assert_eq!(null.status, StatusCode::OK);
 
-    let other = send(&app, token_request(Some(r#"{"personaId": "persona-evil"}"#))).await;
+    let other = send(
+        &app,
+        token_request(Some(r#"{"personaId": "persona-evil"}"#)),
+    )
+    .await;
     assert_eq!(other.status, StatusCode::BAD_REQUEST);
     assert_eq!(other.error_code(), "unknown_persona");
 
@@ -66,11 +80,18 @@ async fn page_may_pick_a_listed_persona_and_nothing_else() {
 #[tokio::test]
 async fn persona_config_file_mints_ephemeral_tokens() {
     let file = r#"{"name": "Cara", "avatarId": "av-1", "voiceId": "vo-1", "systemPrompt": "Be brief.", "futureOption": true}"#;
-    let cfg = config(&[KEY, ("ANAM_PERSONA_CONFIG", "/cara.json")], &[("/cara.json", file)]);
+    let cfg = config(
+        &[KEY, ("ANAM_PERSONA_CONFIG", "/cara.json")],
+        &[("/cara.json", file)],
+    );
     let fake = FakeUpstream::default();
     let app = anam_backend::app(&cfg, fake.clone(), &[]);
 
-    let config_answer = send(&app, Request::get("/api/config").body(Body::empty()).unwrap()).await;
+    let config_answer = send(
+        &app,
+        Request::get("/api/config").body(Body::empty()).unwrap(),
+    )
+    .await;
     let personas = config_answer.json()["personas"].clone();
     assert_eq!(personas, json!([{"id": "ephemeral", "name": "Cara"}]));
 
@@ -88,7 +109,11 @@ async fn persona_config_file_mints_ephemeral_tokens() {
     // Unknown keys of the file travel upstream unchanged.
     assert_eq!(sent.extra.get("futureOption"), Some(&Value::Bool(true)));
 
-    let other = send(&app, token_request(Some(r#"{"personaId": "persona-aria"}"#))).await;
+    let other = send(
+        &app,
+        token_request(Some(r#"{"personaId": "persona-aria"}"#)),
+    )
+    .await;
     assert_eq!(other.error_code(), "unknown_persona");
 }
 
@@ -108,7 +133,11 @@ async fn every_upstream_failure_maps_to_a_status_and_code_the_page_can_act_on() 
         (status(503), StatusCode::BAD_GATEWAY, "upstream_error"),
         (status(400), StatusCode::BAD_GATEWAY, "upstream_rejected"),
         (status(302), StatusCode::BAD_GATEWAY, "upstream_rejected"),
-        (UpstreamError::Timeout, StatusCode::BAD_GATEWAY, "upstream_timeout"),
+        (
+            UpstreamError::Timeout,
+            StatusCode::BAD_GATEWAY,
+            "upstream_timeout",
+        ),
         (
             UpstreamError::Unreachable("connection refused".into()),
             StatusCode::BAD_GATEWAY,
@@ -249,7 +278,11 @@ async fn public_config_lists_personas_with_names_and_never_the_key() {
         extra: Default::default(),
     }];
     let app = anam_backend::app(&cfg, FakeUpstream::default(), &known);
-    let a = send(&app, Request::get("/api/config").body(Body::empty()).unwrap()).await;
+    let a = send(
+        &app,
+        Request::get("/api/config").body(Body::empty()).unwrap(),
+    )
+    .await;
     assert_eq!(a.status, StatusCode::OK);
     assert_eq!(
         a.json(),
@@ -384,12 +417,19 @@ async fn rate_limit_per_client_with_retry_after() {
     );
 
     // Another client is not affected; the limited one did not reach upstream.
-    assert_eq!(send(&app, token_from("10.0.0.2")).await.status, StatusCode::OK);
+    assert_eq!(
+        send(&app, token_from("10.0.0.2")).await.status,
+        StatusCode::OK
+    );
     assert_eq!(fake.calls().len(), 4);
 
     // Reading the config is not rate limited.
     for _ in 0..5 {
-        let a = send(&app, Request::get("/api/config").body(Body::empty()).unwrap()).await;
+        let a = send(
+            &app,
+            Request::get("/api/config").body(Body::empty()).unwrap(),
+        )
+        .await;
         assert_eq!(a.status, StatusCode::OK);
     }
 }

@@ -18,7 +18,11 @@ fn backend(vars: &[(&str, &str)]) -> Command {
 fn refused(vars: &[(&str, &str)]) -> String {
     let out = backend(vars).stdin(Stdio::null()).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(2), "{vars:?} should be refused; stderr: {stderr}");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{vars:?} should be refused; stderr: {stderr}"
+    );
     assert!(out.stdout.is_empty(), "nothing on stdout when refusing");
     let lines: Vec<&str> = stderr.lines().collect();
     assert_eq!(lines.len(), 1, "exactly one line: {stderr:?}");
@@ -32,7 +36,8 @@ fn refuses_to_start_with_one_clear_line() {
     let persona = ("ANAM_PERSONA_ID", "persona-aria");
     let missing = std::env::temp_dir().join("anam-backend-no-such-file.json");
     let missing = missing.to_str().unwrap();
-    let garbage = std::env::temp_dir().join(format!("anam-backend-bad-{}.json", std::process::id()));
+    let garbage =
+        std::env::temp_dir().join(format!("anam-backend-bad-{}.json", std::process::id()));
     std::fs::write(&garbage, "{ not json").unwrap();
     let garbage = garbage.to_str().unwrap();
 
@@ -40,13 +45,31 @@ fn refuses_to_start_with_one_clear_line() {
         (vec![persona], "ANAM_API_KEY"),
         (vec![key], "ANAM_PERSONA_ID"),
         (vec![key, persona, ("ANAM_PERSONA_CONFIG", missing)], "both"),
-        (vec![key, ("ANAM_PERSONA_CONFIG", missing)], "cannot be read"),
-        (vec![key, ("ANAM_PERSONA_CONFIG", garbage)], "not a valid persona config"),
+        (
+            vec![key, ("ANAM_PERSONA_CONFIG", missing)],
+            "cannot be read",
+        ),
+        (
+            vec![key, ("ANAM_PERSONA_CONFIG", garbage)],
+            "not a valid persona config",
+        ),
         (vec![key, persona, ("LISTEN", "not-an-address")], "LISTEN"),
-        (vec![key, persona, ("RATE_LIMIT_PER_MINUTE", "0")], "RATE_LIMIT_PER_MINUTE"),
-        (vec![key, persona, ("RATE_LIMIT_PER_MINUTE", "lots")], "RATE_LIMIT_PER_MINUTE"),
-        (vec![key, persona, ("ANAM_API_BASE_URL", "api.anam.ai")], "ANAM_API_BASE_URL"),
-        (vec![key, persona, ("ALLOWED_ORIGINS", "*")], "ALLOWED_ORIGINS"),
+        (
+            vec![key, persona, ("RATE_LIMIT_PER_MINUTE", "0")],
+            "RATE_LIMIT_PER_MINUTE",
+        ),
+        (
+            vec![key, persona, ("RATE_LIMIT_PER_MINUTE", "lots")],
+            "RATE_LIMIT_PER_MINUTE",
+        ),
+        (
+            vec![key, persona, ("ANAM_API_BASE_URL", "api.anam.ai")],
+            "ANAM_API_BASE_URL",
+        ),
+        (
+            vec![key, persona, ("ALLOWED_ORIGINS", "*")],
+            "ALLOWED_ORIGINS",
+        ),
     ];
     for (vars, needle) in cases {
         let line = refused(&vars);

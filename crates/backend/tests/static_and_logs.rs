@@ -13,10 +13,8 @@ use axum::http::{HeaderValue, Request, StatusCode};
 use common::{config, send, token_request, Answer, FakeUpstream};
 
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
-        "backend-{name}-{}",
-        std::process::id()
-    ));
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("backend-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -47,7 +45,10 @@ async fn serves_www_at_root_and_pkg_with_wasm_mime() {
 
     let index = send(&app, get("/")).await;
     assert_eq!(index.status, StatusCode::OK);
-    assert!(index.header("content-type").unwrap().starts_with("text/html"));
+    assert!(index
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/html"));
     assert!(index.text().contains("<title>demo</title>"));
     assert_eq!(index.header("x-content-type-options"), Some("nosniff"));
 
@@ -62,8 +63,14 @@ async fn serves_www_at_root_and_pkg_with_wasm_mime() {
     let glue = send(&app, get("/pkg/anam_wasm.js")).await;
     assert!(glue.header("content-type").unwrap().contains("javascript"));
 
-    assert_eq!(send(&app, get("/missing.html")).await.status, StatusCode::NOT_FOUND);
-    assert_eq!(send(&app, get("/pkg/missing.wasm")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        send(&app, get("/missing.html")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        send(&app, get("/pkg/missing.wasm")).await.status,
+        StatusCode::NOT_FOUND
+    );
     // No way out of the served directories.
     let escape = send(&app, get("/pkg/../www/index.html")).await;
     assert_ne!(escape.status, StatusCode::INTERNAL_SERVER_ERROR);
@@ -148,7 +155,15 @@ async fn every_failure_logged_once_with_its_id_and_no_secret_anywhere() {
         )
         .await,
     );
-    answers.push(send(&app, Request::get("/api/session-token").body(Body::empty()).unwrap()).await);
+    answers.push(
+        send(
+            &app,
+            Request::get("/api/session-token")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await,
+    );
     answers.push(
         send(
             &app,
@@ -159,7 +174,13 @@ async fn every_failure_logged_once_with_its_id_and_no_secret_anywhere() {
         )
         .await,
     );
-    answers.push(send(&app, Request::get("/api/config").body(Body::empty()).unwrap()).await);
+    answers.push(
+        send(
+            &app,
+            Request::get("/api/config").body(Body::empty()).unwrap(),
+        )
+        .await,
+    );
     answers.push(send(&app, Request::get("/healthz").body(Body::empty()).unwrap()).await);
     // Spend the rest of the budget, then hit the limit.
     loop {
@@ -179,7 +200,12 @@ async fn every_failure_logged_once_with_its_id_and_no_secret_anywhere() {
     let minted: Vec<String> = answers
         .iter()
         .filter(|a| a.status == StatusCode::OK)
-        .filter_map(|a| a.json().get("sessionToken").and_then(|t| t.as_str()).map(str::to_owned))
+        .filter_map(|a| {
+            a.json()
+                .get("sessionToken")
+                .and_then(|t| t.as_str())
+                .map(str::to_owned)
+        })
         .collect();
     assert!(minted.len() >= 3, "expected some tokens, got {minted:?}");
 
@@ -199,7 +225,10 @@ async fn every_failure_logged_once_with_its_id_and_no_secret_anywhere() {
     }
 
     // Each failure: exactly one log line, carrying its request id and its code.
-    let failures: Vec<&Answer> = answers.iter().filter(|a| a.status.as_u16() >= 400).collect();
+    let failures: Vec<&Answer> = answers
+        .iter()
+        .filter(|a| a.status.as_u16() >= 400)
+        .collect();
     assert!(failures.len() >= 17, "{}", failures.len());
     for a in &failures {
         let id = a.header("x-request-id").unwrap();
@@ -208,10 +237,22 @@ async fn every_failure_logged_once_with_its_id_and_no_secret_anywhere() {
             .lines()
             .filter(|l| l.contains(&format!("request_id={id} ")))
             .collect();
-        assert_eq!(lines.len(), 1, "request {id} ({code}) logged {} times:\n{logs}", lines.len());
+        assert_eq!(
+            lines.len(),
+            1,
+            "request {id} ({code}) logged {} times:\n{logs}",
+            lines.len()
+        );
         assert!(lines[0].contains("request failed"), "{}", lines[0]);
-        assert!(lines[0].contains(&format!("code=\"{code}\"")), "{}", lines[0]);
+        assert!(
+            lines[0].contains(&format!("code=\"{code}\"")),
+            "{}",
+            lines[0]
+        );
     }
-    let failure_lines = logs.lines().filter(|l| l.contains("request failed")).count();
+    let failure_lines = logs
+        .lines()
+        .filter(|l| l.contains("request failed"))
+        .count();
     assert_eq!(failure_lines, failures.len());
 }

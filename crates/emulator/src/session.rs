@@ -93,14 +93,6 @@ impl SessionTask {
                 None
             }
         };
-        // Fetch (or build) the shared frame bank without holding up signalling.
-        let (bank_tx, bank_rx) = oneshot::channel();
-        let lib_state = state.clone();
-        let look = persona.look;
-        tokio::spawn(async move {
-            let bank = lib_state.media.bank(look).await;
-            let _ = bank_tx.send(bank);
-        });
         let now = Instant::now();
         SessionTask {
             deadline: persona.max_session_length.map(|d| now + d),
@@ -119,7 +111,7 @@ impl SessionTask {
             synth_tx,
             synth_rx,
             bank: None,
-            bank_rx: Some(bank_rx),
+            bank_rx: None,
             media_running: false,
             audio_ticks: 0,
             openness: 0.0,
@@ -305,6 +297,7 @@ impl SessionTask {
 
     async fn on_offer(&mut self, sdp: &str) {
         if self.peer.is_none() {
+            self.request_bank();
             match Peer::new(self.state.dtls_cert(), std_now()).await {
                 Ok(p) => self.peer = Some(p),
                 Err(e) => {
@@ -342,6 +335,22 @@ impl SessionTask {
             }
             Err(e) => self.warn(&e),
         }
+    }
+
+    /// Fetches (or builds) the shared frame bank without holding up signalling. Done at the
+    /// first offer, not at creation: a session that never negotiates media costs no encoding.
+    fn request_bank(&mut self) {
+        if self.bank.is_some() || self.bank_rx.is_some() {
+            return;
+        }
+        let (bank_tx, bank_rx) = oneshot::channel();
+        let state = self.state.clone();
+        let look = self.persona.look;
+        tokio::spawn(async move {
+            let bank = state.media.bank(look).await;
+            let _ = bank_tx.send(bank);
+        });
+        self.bank_rx = Some(bank_rx);
     }
 
     // ---------------------------------------------------------------------------------------

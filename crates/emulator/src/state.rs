@@ -128,10 +128,9 @@ impl MediaLibrary {
         .clone()
     }
 
-    /// Builds every bank now (at startup, so the first session does not wait for it).
+    /// Builds every bank now, in parallel (at startup, so the first session does not wait).
     pub async fn warm_up(&self) {
-        for p in BUILTIN.iter() {
-            let _ = self.bank(p.id).await;
-        }
+        let builds = BUILTIN.iter().map(|p| self.bank(p.id));
+        futures_util::future::join_all(builds).await;
     }
 }

@@ -195,9 +195,9 @@ impl Canvas {
                 );
             }
             // The lid line: a lash when open, the closed lid when shut.
-            let lid_y = ey - eye_ry * 0.85;
-            self.ellipse(ex, lid_y, 17.0 * s, 1.6 * s, shade(style.hair, 0.6), 0.9);
-            self.ellipse(ex, ey - 26.0 * s, 19.0 * s, 3.6 * s, style.hair, 1.0);
+            let lid_y = ey - eye_ry;
+            self.ellipse(ex, lid_y, 16.5 * s, 1.2 * s, shade(style.hair, 0.6), 0.85);
+            self.ellipse(ex, ey - 28.0 * s, 19.0 * s, 3.4 * s, style.hair, 1.0);
         }
     }
 
@@ -240,17 +240,52 @@ impl Canvas {
     /// Converts to a tightly packed I420 frame (BT.601, limited range: what browsers assume for
     /// VP8), averaging each 2x2 block for the chroma planes.
     pub fn to_i420(&self) -> Vec<u8> {
+        let mut out = vec![0u8; anam_vp8::i420_len(self.width as u32, self.height as u32)];
+        self.write_i420(&mut out, (0, 0, self.width, self.height));
+        out
+    }
+
+    /// The pixel box (`x0, y0, x1, y1`, even-aligned) that [`Canvas::draw_mouth`] can touch for
+    /// a head at `pose`, at any openness.
+    pub fn mouth_box(&self, pose: Pose) -> (usize, usize, usize, usize) {
+        let (w, h) = (self.width as f32, self.height as f32);
+        let s = h / 360.0;
+        let (mx, my) = (w / 2.0 + pose.dx * s, h * 0.48 + pose.dy * s + 56.0 * s);
+        // Widest lips (27) and tallest (20) plus the anti-aliased edge and chroma rounding.
+        let (rx, ry) = (30.0 * s, 23.0 * s);
+        let even_down = |v: f32| ((v.max(0.0) as usize) / 2) * 2;
+        let even_up = |v: f32, max: usize| ((v.max(0.0) as usize).div_ceil(2) * 2).min(max);
+        (
+            even_down(mx - rx),
+            even_down(my - ry),
+            even_up(mx + rx, self.width),
+            even_up(my + ry, self.height),
+        )
+    }
+
+    /// Writes the I420 conversion of the box `(x0, y0, x1, y1)` (even-aligned) into `out`, a
+    /// full frame of this canvas's size; pixels outside the box are left as they are. Lets a
+    /// frame bank convert a face once and redo only the mouth for each mouth level.
+    pub fn write_i420(&self, out: &mut [u8], region: (usize, usize, usize, usize)) {
         let (w, h) = (self.width, self.height);
         let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
-        let mut out = vec![0u8; w * h + 2 * cw * ch];
+        if out.len() != w * h + 2 * cw * ch {
+            return;
+        }
+        let (x0, y0) = (region.0.min(w) & !1, region.1.min(h) & !1);
+        let (x1, y1) = (region.2.min(w), region.3.min(h));
         let (luma, chroma) = out.split_at_mut(w * h);
         let (u_plane, v_plane) = chroma.split_at_mut(cw * ch);
-        for (y_out, px) in luma.iter_mut().zip(&self.rgb) {
-            let (r, g, b) = (i32::from(px[0]), i32::from(px[1]), i32::from(px[2]));
-            *y_out = (((66 * r + 129 * g + 25 * b + 128) >> 8) + 16).clamp(0, 255) as u8;
+        for y in y0..y1 {
+            for x in x0..x1 {
+                if let (Some(px), Some(dst)) = (self.rgb.get(y * w + x), luma.get_mut(y * w + x)) {
+                    let (r, g, b) = (i32::from(px[0]), i32::from(px[1]), i32::from(px[2]));
+                    *dst = (((66 * r + 129 * g + 25 * b + 128) >> 8) + 16).clamp(0, 255) as u8;
+                }
+            }
         }
-        for cy in 0..ch {
-            for cx in 0..cw {
+        for cy in y0 / 2..y1.div_ceil(2) {
+            for cx in x0 / 2..x1.div_ceil(2) {
                 let (mut r, mut g, mut b, mut n) = (0i32, 0i32, 0i32, 0i32);
                 for (dx, dy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
                     let (x, y) = (cx * 2 + dx, cy * 2 + dy);
@@ -266,11 +301,12 @@ impl Canvas {
                 let n = n.max(1);
                 let (r, g, b) = (r / n, g / n, b / n);
                 let i = cy * cw + cx;
-                u_plane[i] = (((-38 * r - 74 * g + 112 * b + 128) >> 8) + 128).clamp(0, 255) as u8;
-                v_plane[i] = (((112 * r - 94 * g - 18 * b + 128) >> 8) + 128).clamp(0, 255) as u8;
+                if let (Some(u), Some(v)) = (u_plane.get_mut(i), v_plane.get_mut(i)) {
+                    *u = (((-38 * r - 74 * g + 112 * b + 128) >> 8) + 128).clamp(0, 255) as u8;
+                    *v = (((112 * r - 94 * g - 18 * b + 128) >> 8) + 128).clamp(0, 255) as u8;
+                }
             }
         }
-        out
     }
 
     /// The colour at (`x`, `y`), if inside.
@@ -337,6 +373,23 @@ mod tests {
         let after_last = Pose::idle(len, len);
         assert!((first.dx - after_last.dx).abs() < 1e-3);
         assert!((first.dy - after_last.dy).abs() < 1e-3);
+    }
+
+    #[test]
+    fn redoing_only_the_mouth_box_gives_the_full_conversion() {
+        let style = PersonaStyle::for_persona("persona-aria");
+        for frame in [0, 20, 52] {
+            let pose = Pose::idle(frame, 75);
+            let mut c = Canvas::background(640, 360, style.background_top, style.background_bottom);
+            c.draw_face(&style, pose);
+            let mut partial = c.to_i420();
+            c.draw_mouth(&style, pose, 1.0);
+            c.write_i420(&mut partial, c.mouth_box(pose));
+            assert!(
+                partial == c.to_i420(),
+                "frame {frame}: the mouth leaks out of its box"
+            );
+        }
     }
 
     #[test]

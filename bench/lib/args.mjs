@@ -1,0 +1,41 @@
+// Command-line options of bench/run.mjs and their defaults (full run vs --smoke).
+
+export const ALL = ["size", "ttff", "memory", "talk", "load", "capacity"];
+
+export function parseArgs(argv) {
+  const opts = { smoke: false, only: ALL, attribution: true };
+  const num = (v, name) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} needs a positive number, got ${v}`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, inline] = argv[i].split(/=(.*)/s);
+    const value = () => inline ?? argv[++i];
+    switch (flag) {
+      case "--smoke": opts.smoke = true; break;
+      case "--rounds": opts.rounds = num(value(), flag); break;
+      case "--cycles": opts.cycles = num(value(), flag); break;
+      case "--talks": opts.talks = num(value(), flag); break;
+      case "--wrk-seconds": opts.wrkSeconds = num(value(), flag); break;
+      case "--capacity-window-ms": opts.capacityWindowMs = num(value(), flag); break;
+      case "--only": {
+        opts.only = value().split(",").map((s) => s.trim()).filter(Boolean);
+        const bad = opts.only.filter((s) => !ALL.includes(s));
+        if (bad.length) throw new Error(`--only: unknown ${bad.join(", ")} (use ${ALL.join(",")})`);
+        break;
+      }
+      case "--emulator": opts.emulator = value(); break;
+      case "--backend": opts.backend = value(); break;
+      case "--no-attribution": opts.attribution = false; break;
+      default: throw new Error(`unknown argument ${argv[i]}`);
+    }
+  }
+  const d = opts.smoke
+    ? { rounds: 1, cycles: 2, talks: 2, wrkSeconds: 1, capacityWindowMs: 1500, warmup: 0, capacitySteps: [1, 2] }
+    : { rounds: 10, cycles: 20, talks: 30, wrkSeconds: 10, capacityWindowMs: 5000, warmup: 1,
+        capacitySteps: [1, 2, 4, 8, 12, 16, 24, 32, 40, 48, 64, 80, 96, 128] };
+  if (opts.smoke) opts.attribution = false;
+  return { ...d, ...opts };
+}
+

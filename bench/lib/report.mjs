@@ -1,0 +1,240 @@
+// Renders results.json as docs/BENCHMARKS.md: the hand-written method (bench/HEADER.md) and
+// then only generated tables, so every number in the document is one the run measured.
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { MILESTONES } from "../measure/ttff.mjs";
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+
+const isNum = (x) => typeof x === "number" && Number.isFinite(x);
+export const ms = (x) => (isNum(x) ? `${x.toFixed(1)} ms` : "–");
+export const bytes = (x) => (isNum(x) ? `${Math.round(x).toLocaleString("en-US")} B (${(x / 1024).toFixed(1)} KiB)` : "–");
+const kib = (x) => (isNum(x) ? `${(x / 1024).toFixed(1)} KiB` : "–");
+const signedKib = (x) => (isNum(x) ? `${x >= 0 ? "+" : ""}${(x / 1024).toFixed(1)} KiB` : "–");
+const times = (x) => (isNum(x) ? `${x.toFixed(2)}×` : "–");
+const num = (x, d = 0) => (isNum(x) ? x.toFixed(d) : "–");
+
+function table(head, rows) {
+  const esc = (c) => String(c ?? "–").replace(/\|/g, "\\|");
+  return [`| ${head.map(esc).join(" | ")} |`, `| ${head.map(() => "---").join(" | ")} |`, ...rows.map((r) => `| ${r.map(esc).join(" | ")} |`)].join("\n");
+}
+
+const failed = (r) => (r?.error ? `Not measured: ${r.error}\n` : null);
+const LABEL = { ours: "anam-wasm (ours)", official: "@anam-ai/js-sdk", floor: "raw-JS floor", "floor-sdk-order": "raw-JS floor, SDK order" };
+
+function runSection(r) {
+  const m = r.machine ?? {};
+  return [
+    "## This run",
+    "",
+    table(["", ""], [
+      ["command", `\`${r.command}\``],
+      ["date", m.date],
+      ["machine", `${m.nproc} CPUs (${m.cpuModel}), ${m.ramGiB} GiB RAM, ${m.distro ?? m.os}`],
+      ["kernel", m.os],
+      ["Chromium", m.chromium],
+      ["Node", m.node],
+      ["wrk", m.wrk],
+      ["official SDK", `@anam-ai/js-sdk ${r.officialVersion}`],
+      ["source", `git ${m.gitCommit}${m.gitDirty ? " with uncommitted changes" : ""}`],
+      ["servers", `${r.binaries?.emulator} / ${r.binaries?.backend ?? "no backend"}`],
+      ["token", r.tokenSource],
+      ["duration", `${num(r.durationSeconds)} s`],
+    ]),
+    "",
+  ].join("\n");
+}
+
+function sizeSection(s) {
+  const out = ["## Size", ""];
+  if (failed(s)) return [...out, failed(s)].join("\n");
+  const rows = s.ours.files.map((f) => [`ours: ${f.file}`, bytes(f.raw), bytes(f.gzip), bytes(f.brotli)]);
+  rows.push(["**ours, total a page loads**", bytes(s.ours.total.raw), bytes(s.ours.total.gzip), bytes(s.ours.total.brotli)]);
+  rows.push([`official ${s.official.version}: ${s.official.file}`, bytes(s.official.raw), bytes(s.official.gzip), bytes(s.official.brotli)]);
+  rows.push(["**ratio ours / official**", times(s.ratios.raw), times(s.ratios.gzip), times(s.ratios.brotli)]);
+  out.push(table(["", "raw", "gzip -9", "brotli (q 11)"], rows), "");
+  if (s.shippedWasmSections) {
+    out.push("Sections of the shipped wasm:", "", table(["section", "bytes"], s.shippedWasmSections.map((x) => [x.name, x.bytes.toLocaleString("en-US")])), "");
+  }
+  const a = s.attribution;
+  if (a?.error) out.push(`Where the bytes go: not measured (${a.error}).`, "");
+  else if (a) {
+    out.push(
+      "### Where the wasm bytes go",
+      "",
+      `Analysed: ${a.source}, ${a.totalBytes.toLocaleString("en-US")} B of which ${a.codeSectionBytes.toLocaleString("en-US")} B code section. Tool: ${a.tool}.`,
+      "Function bodies grouped by the crate named first in their symbol (a monomorphised generic counts toward the crate that defines it, e.g. `alloc` or `core`, not the crate that used it):",
+      "",
+      table(["crate", "bytes", "share of code", "functions"], a.byCrate.slice(0, 15).map((c) => [c.crate, c.bytes.toLocaleString("en-US"), `${((c.bytes / a.codeSectionBytes) * 100).toFixed(1)}%`, c.functions])),
+      "",
+      "Largest functions:",
+      "",
+      table(["bytes", "function"], a.topFunctions.slice(0, 12).map((f) => [f.bytes.toLocaleString("en-US"), `\`${(f.name ?? `#${f.index}`).slice(0, 110)}\``])),
+      "",
+    );
+    if (a.twiggy) out.push("`twiggy top`:", "", "```", a.twiggy.trim(), "```", "");
+  }
+  return out.join("\n");
+}
+
+function ttffSection(t) {
+  const out = ["## Time to first frame", ""];
+  if (failed(t)) return [...out, failed(t)].join("\n");
+  const clients = t.clients.filter((c) => t.summary[c]);
+  out.push(
+    `${t.rounds} measured rounds after ${t.warmup} warm-up round(s); each round runs every client once in a fresh browser context, the order rotating by one per round.`,
+    "",
+    table(
+      ["client", "runs (failed)", "createClient → VIDEO_PLAY_STARTED median", "p90", "navigation → first painted frame median", "p90", "client code transferred"],
+      clients.map((c) => {
+        const s = t.summary[c];
+        return [LABEL[c] ?? c, `${s.runs} (${s.failures})`, ms(s.createToPlayStarted.median), ms(s.createToPlayStarted.p90), ms(s.navToFirstFrame.median), ms(s.navToFirstFrame.p90), bytes(s.clientBytesTransferred.median)];
+      }),
+    ),
+    "",
+    "For the floor pages \"createClient\" is the moment the page starts the session (token in hand) and \"VIDEO_PLAY_STARTED\" is the first painted frame.",
+    "",
+    table(
+      ["ratio of medians", "createClient → play", "navigation → first frame"],
+      [
+        ["ours / official", times(t.ratios.oursVsOfficial.createToPlayStarted), times(t.ratios.oursVsOfficial.navToFirstFrame)],
+        ["ours / floor", times(t.ratios.oursVsFloor.createToPlayStarted), times(t.ratios.oursVsFloor.navToFirstFrame)],
+        ["official / floor", times(t.ratios.officialVsFloor.createToPlayStarted), times(t.ratios.officialVsFloor.navToFirstFrame)],
+      ],
+    ),
+    "",
+    "### Breakdown by milestone",
+    "",
+    "Median ms after createClient (token and client load: ms after navigation start). Marks come from the probe that every page loads first (`bench/pages/probe.js`): it observes the page's WebSocket and RTCPeerConnection and the `<video>` element, so the same milestones exist for every client; start-session and token are the requests' `responseEnd` from Resource Timing.",
+    "",
+    table(["milestone", ...clients.map((c) => LABEL[c] ?? c)], MILESTONES.map((m) => [m, ...clients.map((c) => ms(t.summary[c].breakdown[m]?.median))])),
+    "",
+  );
+  if (t.failures?.length) out.push(`Failed runs: ${t.failures.map((f) => `${f.client} (round ${f.round + 1}): ${f.error.slice(0, 160)}`).join("; ")}`, "");
+  return out.join("\n");
+}
+
+function memorySection(mem) {
+  const out = ["## Memory over stream/stop cycles", ""];
+  if (!mem) return "";
+  const rows = [];
+  const series = [];
+  for (const c of ["ours", "official"]) {
+    const m = mem[c];
+    if (!m || m.error) {
+      rows.push([LABEL[c], `not measured: ${m?.error?.slice(0, 200) ?? "missing"}`, "", "", "", "", ""]);
+      continue;
+    }
+    rows.push([
+      LABEL[c],
+      m.cycles,
+      kib(m.samples[0].jsHeapUsed),
+      kib(m.jsHeapAfterFirst),
+      kib(m.jsHeapAfterLast),
+      `${signedKib(m.jsHeapSlopePerCycle)}/cycle`,
+      m.wasmMemoryAfterFirst === null ? "n/a (no wasm)" : `${kib(m.wasmMemoryAfterFirst)} → ${kib(m.wasmMemoryAfterLast)} (${signedKib(m.wasmMemorySlopePerCycle)}/cycle)`,
+    ]);
+    series.push(`- ${LABEL[c]}, JS heap after each cycle (KiB): ${m.samples.map((s) => (s.jsHeapUsed / 1024).toFixed(0)).join(", ")}`);
+    if (m.wasmMemoryAfterFirst !== null) series.push(`- ${LABEL[c]}, wasm memory after each cycle (KiB): ${m.samples.map((s) => (s.wasmMemory / 1024).toFixed(0)).join(", ")}`);
+    series.push(`- ${LABEL[c]}, DOM nodes / JS listeners slope: ${num(m.domNodesSlopePerCycle, 2)} / ${num(m.listenersSlopePerCycle, 2)} per cycle`);
+  }
+  out.push(
+    "One client object per page; each cycle is streamToVideoElement → SESSION_READY → a painted frame → stopStreaming. After each cycle the bench forces two full GCs (CDP `HeapProfiler.collectGarbage`) and reads `Runtime.getHeapUsage`; the slope is a least-squares fit over cycles 1…N (cycle 0 is before the first session).",
+    "",
+    table(["client", "cycles", "JS heap before", "after cycle 1", "after last", "JS heap slope", "wasm memory"], rows),
+    "",
+    ...series,
+    "",
+  );
+  return out.join("\n");
+}
+
+function talkSection(talk) {
+  if (!talk) return "";
+  const rows = ["ours", "official"].map((c) => {
+    const t = talk[c];
+    if (!t || t.error) return [LABEL[c], `not measured: ${t?.error?.slice(0, 200) ?? "missing"}`, "", "", "", "", ""];
+    return [LABEL[c], t.count, ms(t.promise.median), ms(t.promise.p99), ms(t.receipt.median), ms(t.receipt.p99), ms(t.resolution.median)];
+  });
+  return [
+    "## Talk latency",
+    "",
+    "Two upper bounds on \"talk() call → the emulator received the text\", per client on one live session: (1) the `talk()` promise, which resolves when the emulator has answered `POST /talk` (it answers after accepting the text); (2) the emulator session's own `talkTextsReceived` counter, polled back-to-back from Node through `GET /_emulator/sessions` (the emulator keeps no receipt timestamp), reported as the upper end of the polling bracket, whose median width is the last column. With fewer than 100 samples p99 is the largest sample.",
+    "",
+    table(["client", "talks", "talk() resolved median", "p99", "counted by session median", "p99", "poll resolution"], rows),
+    "",
+  ].join("\n");
+}
+
+function loadSection(l) {
+  const out = ["## Backend load", ""];
+  if (!l) return "";
+  if (failed(l)) return [...out, failed(l)].join("\n");
+  out.push(
+    `\`wrk -t${l.threads} -c${l.connections} -d${l.seconds}s --latency\` on loopback against release builds; wrk, anam-backend and anam-emulator share the machine's cores. Each session-token request makes the backend mint a token at the emulator.`,
+    "",
+    table(
+      ["route", "requests/s", "p50", "p99", "requests", "non-2xx", "socket errors"],
+      [["GET /healthz", l.healthz], ["POST /api/session-token", l.sessionToken]].map(([n, r]) => [n, num(r?.requestsPerSec), ms(r?.latencyMs?.p50), ms(r?.latencyMs?.p99), r?.requests, r?.non2xx, r?.socketErrors]),
+    ),
+    "",
+  );
+  return out.join("\n");
+}
+
+function capacitySection(c) {
+  const out = ["## Emulator: concurrent sessions at 25 fps", ""];
+  if (!c) return "";
+  if (failed(c)) return [...out, failed(c)].join("\n");
+  out.push(
+    `Sessions opened by the raw-JS floor code in one headless page (no video rendering), the session count stepped up until one session's frame rate, as the emulator counts frames sent over a ${num(c.windowMs / 1000, 1)} s window, fell below ${c.heldFps} fps. The browser runs on the same cores as the emulator.`,
+    "",
+    `**Largest count held at ≥ ${c.heldFps} fps: ${c.maxSessionsHeld} sessions.**`,
+    "",
+    table(["sessions", "min fps", "median fps"], c.steps.map((s) => [s.sessions, s.error ? `failed: ${s.error.slice(0, 120)}` : num(s.minFps, 1), s.error ? "" : num(s.medianFps, 1)])),
+    "",
+  );
+  return out.join("\n");
+}
+
+/** The issue's targets, each judged from the measured numbers only. */
+function targetsSection(r) {
+  const rows = [];
+  const verdict = (ok) => (ok === null ? "not measured" : ok ? "met" : "**not met**");
+  const sizeRatio = r.size?.ratios?.gzip ?? null;
+  rows.push(["gzip size ≤ official (ratio ≤ 1.0)", times(sizeRatio), verdict(sizeRatio === null ? null : sizeRatio <= 1.0)]);
+  const vsOfficial = r.ttff?.ratios?.oursVsOfficial?.createToPlayStarted ?? null;
+  rows.push(["time to first frame ≤ 0.9× official median", times(vsOfficial), verdict(vsOfficial === null ? null : vsOfficial <= 0.9)]);
+  const vsFloor = r.ttff?.ratios?.oursVsFloor?.createToPlayStarted ?? null;
+  rows.push(["time to first frame ≤ 1.15× raw floor median", times(vsFloor), verdict(vsFloor === null ? null : vsFloor <= 1.15)]);
+  const m = r.memory?.ours;
+  if (m && !m.error) {
+    // "Flat" = the fitted growth over all cycles stays under 1% of the heap (noise on this machine).
+    const growth = m.jsHeapSlopePerCycle * (m.cycles - 1);
+    const flat = growth <= 0.01 * m.jsHeapAfterFirst && (m.wasmMemorySlopePerCycle ?? 0) * (m.cycles - 1) <= 0.01 * (m.wasmMemoryAfterFirst ?? 1);
+    rows.push(["memory flat across cycles (fitted growth < 1% of heap)", `JS ${signedKib(m.jsHeapSlopePerCycle)}/cycle, wasm ${signedKib(m.wasmMemorySlopePerCycle)}/cycle`, verdict(flat)]);
+  } else rows.push(["memory flat across cycles", "–", verdict(null)]);
+  return ["## Targets (issue 7)", "", table(["target", "measured", "status"], rows), ""].join("\n");
+}
+
+export function renderReport(results) {
+  const header = readFileSync(path.join(HERE, "..", "HEADER.md"), "utf8").trim();
+  return [
+    header,
+    "",
+    "<!-- Everything below is generated by bench/run.mjs from target/bench/results.json. -->",
+    "",
+    runSection(results),
+    targetsSection(results),
+    sizeSection(results.size ?? { error: "not run" }),
+    results.ttff ? ttffSection(results.ttff) : "",
+    memorySection(results.memory),
+    talkSection(results.talk),
+    loadSection(results.load),
+    capacitySection(results.capacity),
+  ]
+    .filter(Boolean)
+    .join("\n")
+    .replace(/\n{3,}/g, "\n\n");
+}

@@ -1,0 +1,68 @@
+// What `node bench/run.mjs --smoke` must have produced for the harness to count as working:
+// every requested measurement present, no section failed, and every number positive and finite.
+
+const positive = (x) => typeof x === "number" && Number.isFinite(x) && x > 0;
+
+/** Returns a list of problems (empty when the smoke results are sane). */
+export function checkSmoke(results, only) {
+  const problems = [];
+  const need = (cond, what) => {
+    if (!cond) problems.push(what);
+  };
+  for (const key of only) {
+    const r = results[key];
+    need(r && !r.error, `${key}: ${r?.error ?? "missing"}`);
+  }
+  if (only.includes("size") && results.size && !results.size.error) {
+    const { ours, official, ratios } = results.size;
+    need(positive(ours.total.gzip) && positive(ours.total.brotli), "size: our gzip/brotli totals are not positive");
+    need(ours.files.some((f) => f.kind === "wasm"), "size: no wasm among the files a page loads");
+    need(positive(official.gzip), "size: official bundle size is not positive");
+    need(positive(ratios.gzip), "size: gzip ratio is not positive");
+  }
+  if (only.includes("ttff") && results.ttff && !results.ttff.error) {
+    for (const [client, s] of Object.entries(results.ttff.summary)) {
+      need(s.runs >= 1, `ttff ${client}: no successful run`);
+      need(positive(s.navToFirstFrame.median), `ttff ${client}: navigation → first frame is not positive`);
+      need(positive(s.createToPlayStarted.median), `ttff ${client}: createClient → first frame is not positive`);
+      need(
+        !positive(s.navToFirstFrame.median) || !positive(s.createToPlayStarted.median) || s.navToFirstFrame.median >= s.createToPlayStarted.median,
+        `ttff ${client}: navigation → first frame is shorter than createClient → first frame`,
+      );
+    }
+  }
+  if (only.includes("memory") && results.memory) {
+    for (const client of ["ours", "official"]) {
+      const m = results.memory[client];
+      if (!m || m.error) {
+        problems.push(`memory ${client}: ${m?.error ?? "missing"}`);
+        continue;
+      }
+      need(m.samples.length === m.cycles + 1, `memory ${client}: ${m.samples.length} samples for ${m.cycles} cycles`);
+      need(m.samples.every((s) => positive(s.jsHeapUsed)), `memory ${client}: a JS heap sample is not positive`);
+      if (client === "ours") need(m.samples.every((s) => positive(s.wasmMemory)), "memory ours: wasm memory not readable");
+    }
+  }
+  if (only.includes("talk") && results.talk) {
+    for (const client of ["ours", "official"]) {
+      const t = results.talk[client];
+      if (!t || t.error) {
+        problems.push(`talk ${client}: ${t?.error ?? "missing"}`);
+        continue;
+      }
+      need(t.count >= 1 && positive(t.receipt.median), `talk ${client}: no positive receipt latency`);
+    }
+  }
+  if (only.includes("load") && results.load && !results.load.error) {
+    for (const route of ["healthz", "sessionToken"]) {
+      const l = results.load[route];
+      need(positive(l?.requestsPerSec), `load ${route}: requests/s is not positive`);
+      need(positive(l?.latencyMs?.p50) && positive(l?.latencyMs?.p99), `load ${route}: latency percentiles missing`);
+    }
+  }
+  if (only.includes("capacity") && results.capacity && !results.capacity.error) {
+    const first = results.capacity.steps[0];
+    need(first && !first.error && positive(first.medianFps), "capacity: the first step measured no frame rate");
+  }
+  return problems;
+}

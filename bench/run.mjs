@@ -1,0 +1,162 @@
+#!/usr/bin/env node
+// The benchmark: our client against @anam-ai/js-sdk 4.27.0 and a raw-JS floor, on one machine,
+// one emulator, one Chromium. Writes target/bench/results.json and docs/BENCHMARKS.md.
+//   node bench/run.mjs                 full run (release servers: cargo build --release -p anam-emulator -p anam-backend)
+//   node bench/run.mjs --smoke         one quick pass of every measurement (debug servers are fine),
+//                                      writes target/bench/smoke.json, checks the numbers are sane,
+//                                      never touches docs/BENCHMARKS.md
+// Options: --rounds N (time to first frame, default 10), --cycles N (memory, 20), --talks N (30),
+//   --wrk-seconds S (10), --capacity-window-ms MS (5000), --only size,ttff,memory,talk,load,capacity,
+//   --emulator PATH, --backend PATH, --no-attribution (skip the names-kept wasm build).
+import { mkdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { ROOT, launchBrowser, serveStatic, startBackend, startEmulator, waitFor } from "../tests/e2e/harness.mjs";
+import { OUT_DIR, machine, officialVersion, selectBinaries, stageWww } from "./lib/setup.mjs";
+import { renderReport } from "./lib/report.mjs";
+import { checkSmoke } from "./lib/smoke.mjs";
+import { measureSize } from "./measure/size.mjs";
+import { measureTtff } from "./measure/ttff.mjs";
+import { measureMemory } from "./measure/memory.mjs";
+import { measureTalk } from "./measure/talk.mjs";
+import { measureLoad } from "./measure/load.mjs";
+import { measureCapacity } from "./measure/capacity.mjs";
+import { openClientPage, waitForMarks, closePage } from "./measure/pages.mjs";
+import { parseArgs } from "./lib/args.mjs";
+
+const log = (msg) => console.error(`[bench] ${msg}`);
+
+/** Runs `fn`, storing its result or its error under `key` of `results`. */
+async function section(results, key, fn) {
+  const t = performance.now();
+  try {
+    results[key] = await fn();
+  } catch (e) {
+    results[key] = { error: String(e.message ?? e).slice(0, 1000) };
+    log(`${key} failed: ${e.message}`);
+  }
+  log(`${key} took ${((performance.now() - t) / 1000).toFixed(1)} s`);
+}
+
+/**
+ * A fresh emulator encodes every persona's frames in the background (it logs "frame bank ready"
+ * per persona); sessions started before that wait for it. Wait for the log lines (bounded), then
+ * run one untimed session so that nothing measured pays a first-time cost.
+ */
+async function warmEmulator(env) {
+  const t0 = performance.now();
+  await waitFor(() => env.emulator.lines.filter((l) => l.includes("frame bank ready")).length >= 2, {
+    timeoutMs: 180_000,
+    intervalMs: 100,
+    what: "the emulator's frame banks",
+  }).catch(() => log("no 'frame bank ready' lines from the emulator: going on with a warm-up session"));
+  const banksMs = performance.now() - t0;
+  const page = await openClientPage(env, "floor");
+  try {
+    await waitForMarks(page, ["first frame"], { timeoutMs: 90_000 });
+  } finally {
+    await closePage(page);
+  }
+  return { frameBanksMs: banksMs, totalMs: performance.now() - t0 };
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  const target = process.env.CARGO_TARGET_DIR || path.join(ROOT, "target");
+  const profileDirs = opts.smoke ? ["debug", "release"] : ["release"];
+  const dirs = [process.env.E2E_BIN_DIR, ...profileDirs.flatMap((p) => [path.join(target, p), path.join(ROOT, "target", p)])];
+  const binaries = selectBinaries({ emulator: opts.emulator, backend: opts.backend, dirs });
+  if (!binaries.emulator) throw new Error(`no anam-emulator binary in ${dirs.filter(Boolean).join(", ")}: build it first`);
+  log(`emulator ${binaries.emulator}; backend ${binaries.backend ?? "(none: pages get tokens minted by the bench)"}`);
+
+  const started = performance.now();
+  const results = {
+    command: `node bench/run.mjs ${process.argv.slice(2).join(" ")}`.trim(),
+    smoke: opts.smoke,
+    settings: { rounds: opts.rounds, warmupRounds: opts.warmup, cycles: opts.cycles, talks: opts.talks, wrkSeconds: opts.wrkSeconds, capacityWindowMs: opts.capacityWindowMs },
+    binaries,
+    officialVersion: officialVersion(),
+  };
+
+  if (opts.only.includes("size")) await section(results, "size", () => measureSize({ attribution: opts.attribution, log }));
+
+  const www = stageWww();
+  const emulator = await startEmulator(["--rate-limit", "1000000000"]);
+  let backend = null;
+  let stat = null;
+  let browser = null;
+  try {
+    if (binaries.backend) {
+      backend = await startBackend({
+        apiBaseUrl: emulator.url,
+        env: { WWW_DIR: www, PKG_DIR: path.join(ROOT, "pkg"), RATE_LIMIT_PER_MINUTE: "1000000" },
+      });
+    } else {
+      stat = await serveStatic(www);
+    }
+    const origin = backend ? backend.url : stat.url;
+    browser = await launchBrowser();
+    results.machine = machine(browser.version());
+    const env = {
+      browser,
+      emulator,
+      origin,
+      emulatorUrl: emulator.url,
+      tokenUrl: backend ? `${origin}/api/session-token` : null,
+    };
+    results.tokenSource = backend ? "the page POSTs /api/session-token to anam-backend (same origin)" : "minted by the bench, given to the page";
+    const browserPhases = ["ttff", "memory", "talk", "capacity"].filter((k) => opts.only.includes(k));
+    if (browserPhases.length) await section(results, "emulatorWarmup", () => warmEmulator(env));
+
+    if (opts.only.includes("ttff")) {
+      await section(results, "ttff", () =>
+        measureTtff(env, { clients: ["ours", "official", "floor", "floor-sdk-order"], rounds: opts.rounds, warmup: opts.warmup, log }));
+    }
+    if (opts.only.includes("memory")) {
+      results.memory = {};
+      for (const c of ["ours", "official"]) await section(results.memory, c, () => measureMemory(env, c, { cycles: opts.cycles, log }));
+    }
+    if (opts.only.includes("talk")) {
+      results.talk = {};
+      for (const c of ["ours", "official"]) await section(results.talk, c, () => measureTalk(env, c, { count: opts.talks, log }));
+    }
+    if (opts.only.includes("capacity")) {
+      await section(results, "capacity", () =>
+        measureCapacity(env, { steps: opts.capacitySteps, windowMs: opts.capacityWindowMs, log }));
+    }
+    if (opts.only.includes("load")) {
+      if (backend) await section(results, "load", () => measureLoad(backend.url, { seconds: opts.wrkSeconds, log }));
+      else results.load = { error: "no anam-backend binary" };
+    }
+  } finally {
+    await browser?.close();
+    await backend?.stop();
+    await stat?.stop();
+    await emulator.stop();
+  }
+  results.durationSeconds = (performance.now() - started) / 1000;
+  results.machine ??= machine(null);
+
+  mkdirSync(OUT_DIR, { recursive: true });
+  const json = path.join(OUT_DIR, opts.smoke ? "smoke.json" : "results.json");
+  writeFileSync(json, JSON.stringify(results, null, 2) + "\n");
+  log(`wrote ${path.relative(ROOT, json)}`);
+  if (opts.smoke) {
+    const problems = checkSmoke(results, opts.only);
+    if (problems.length) {
+      console.error(`bench smoke: FAIL\n  ${problems.join("\n  ")}`);
+      process.exitCode = 1;
+    } else {
+      console.log(`bench smoke: ok (${opts.only.join(", ")} measured in ${results.durationSeconds.toFixed(1)} s)`);
+    }
+    return;
+  }
+  const md = path.join(ROOT, "docs", "BENCHMARKS.md");
+  mkdirSync(path.dirname(md), { recursive: true });
+  writeFileSync(md, renderReport(results));
+  log(`wrote ${path.relative(ROOT, md)}`);
+}
+
+main().catch((e) => {
+  console.error(`bench: ${e.stack ?? e}`);
+  process.exit(1);
+});

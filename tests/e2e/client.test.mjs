@@ -1,0 +1,455 @@
+// End-to-end tests of the wasm client: a page from its own origin loads pkg/, gets tokens from
+// anam-backend (which holds the emulator's API key) and streams from anam-emulator --control.
+// Every test checks behaviour through the public API and events, and every page's recorded
+// traffic is checked for the API key.
+//
+// Needs: pkg/ built (`wasm-pack build --target web --dev` + `node scripts/finish-pkg.mjs pkg`)
+// and the debug binaries of anam-emulator and anam-backend (see harness.mjs).
+import { after, afterEach, before, test } from "node:test";
+import assert from "node:assert/strict";
+import {
+  EMULATOR_API_KEY,
+  assertSecretAbsent,
+  launchBrowser,
+  newPage,
+  serveStatic,
+  startBackend,
+  startEmulator,
+  waitFor,
+} from "./harness.mjs";
+
+let emulator;
+let backend;
+let statics;
+let browser;
+const pages = [];
+
+before(async () => {
+  emulator = await startEmulator();
+  statics = await serveStatic();
+  backend = await startBackend({ apiBaseUrl: emulator.url, env: { ALLOWED_ORIGINS: statics.url } });
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await backend?.stop();
+  await emulator?.stop();
+  await statics?.stop();
+});
+
+afterEach(async () => {
+  for (const page of pages.splice(0)) {
+    await page.evaluate(() => window.client?.stopStreaming()).catch(() => {});
+    assertSecretAbsent(page, EMULATOR_API_KEY);
+    await page.context().close();
+  }
+});
+
+async function openPage() {
+  const page = await newPage(browser);
+  pages.push(page);
+  await page.goto(`${statics.url}/tests/e2e/pages/client.html`);
+  await page.waitForFunction(() => window.ready === true, null, { timeout: 30_000 });
+  return page;
+}
+
+/** Creates a client on the page and starts streaming into <video id="v">; returns the session id. */
+async function startStreaming(page, options = {}) {
+  return page.evaluate(
+    async ([backendUrl, emulatorUrl, options]) => {
+      const client = window.makeClient(backendUrl, { api: { baseUrl: emulatorUrl }, ...options });
+      await client.streamToVideoElement("v");
+      return client.getActiveSessionId();
+    },
+    [backend.url, emulator.url, options],
+  );
+}
+
+/** Waits until `count` events named `name` were recorded; returns them. */
+async function waitEvents(page, name, count = 1, timeoutMs = 20_000) {
+  return waitFor(
+    async () => {
+      const list = await page.evaluate((n) => window.events(n), name);
+      return list.length >= count ? list : null;
+    },
+    { timeoutMs, what: `${count} x ${name}` },
+  );
+}
+
+/** Waits for a MESSAGE_HISTORY_UPDATED whose messages satisfy `pred`; returns the messages. */
+async function waitHistory(page, pred, what, timeoutMs = 30_000) {
+  return waitFor(
+    async () => {
+      const list = await page.evaluate(() => window.events("MESSAGE_HISTORY_UPDATED"));
+      const hit = list.map((e) => e.args[0]).find(pred);
+      return hit ?? null;
+    },
+    { timeoutMs, what },
+  );
+}
+
+async function count(page, name) {
+  return page.evaluate((n) => window.events(n).length, name);
+}
+
+const norm = (s) => s.toLowerCase().replace(/[^a-z0-9 ]/g, "").replace(/\s+/g, " ").trim();
+
+async function readyPage() {
+  const page = await openPage();
+  const sessionId = await startStreaming(page);
+  await waitEvents(page, "SESSION_READY");
+  await waitEvents(page, "DATA_CHANNEL_OPEN");
+  return { page, sessionId };
+}
+
+test("streams a persona: ready, tracks, first frame, mic events, each once", async () => {
+  const page = await openPage();
+  const sessionId = await startStreaming(page);
+  assert.match(sessionId, /\S+/);
+  const [ready] = await waitEvents(page, "SESSION_READY");
+  assert.equal(ready.args[0], sessionId);
+  for (const name of [
+    "VIDEO_STREAM_STARTED",
+    "AUDIO_STREAM_STARTED",
+    "CONNECTION_ESTABLISHED",
+    "DATA_CHANNEL_OPEN",
+    "VIDEO_PLAY_STARTED",
+    "MIC_PERMISSION_PENDING",
+    "MIC_PERMISSION_GRANTED",
+    "INPUT_AUDIO_STREAM_STARTED",
+  ]) {
+    await waitEvents(page, name);
+  }
+  const video = await page.evaluate(() => {
+    const v = document.getElementById("v");
+    return { w: v.videoWidth, h: v.videoHeight, kinds: v.srcObject.getTracks().map((t) => t.kind).sort() };
+  });
+  assert.ok(video.w > 0 && video.h > 0, `video has a size: ${JSON.stringify(video)}`);
+  assert.deepEqual(video.kinds, ["audio", "video"], "the persona's audio plays with the video");
+  const [videoEvent] = await waitEvents(page, "VIDEO_STREAM_STARTED");
+  assert.deepEqual(videoEvent.args[0].tracks.sort(), ["audio", "video"]);
+  // Give late duplicates a chance to show up, then check every event fired once.
+  await page.waitForTimeout(500);
+  for (const name of ["SESSION_READY", "CONNECTION_ESTABLISHED", "DATA_CHANNEL_OPEN", "VIDEO_PLAY_STARTED", "MIC_PERMISSION_GRANTED"]) {
+    assert.equal(await count(page, name), 1, `${name} once`);
+  }
+  assert.deepEqual(await page.evaluate(() => window.client.getInputAudioState()), {
+    isMuted: false,
+    permissionState: "granted",
+  });
+  assert.equal(await page.evaluate(() => window.client.isStreaming()), true);
+});
+
+test("stream() resolves with the remote streams", async () => {
+  const page = await openPage();
+  const kinds = await page.evaluate(
+    async ([b, e]) => {
+      const client = window.makeClient(b, { api: { baseUrl: e }, disableInputAudio: true });
+      const streams = await client.stream();
+      return streams.map((s) => s.getTracks().map((t) => t.kind).sort().join("+"));
+    },
+    [backend.url, emulator.url],
+  );
+  assert.equal(kinds.length, 2);
+  assert.ok(kinds.every((k) => k.includes("video") && k.includes("audio")), JSON.stringify(kinds));
+  assert.equal(await count(page, "MIC_PERMISSION_PENDING"), 0, "no mic with disableInputAudio");
+});
+
+test("talk() right after streamToVideoElement resolves, and yields a transcript", async () => {
+  const page = await openPage();
+  const text = "The quick brown fox jumps over the lazy dog";
+  await page.evaluate(
+    async ([b, e, text]) => {
+      const client = window.makeClient(b, { api: { baseUrl: e } });
+      await client.streamToVideoElement("v");
+      await client.talk(text);
+    },
+    [backend.url, emulator.url, text],
+  );
+  const messages = await waitHistory(
+    page,
+    (m) => m.some((x) => x.role === "persona" && norm(x.content).includes(norm(text))),
+    "persona transcript of the talk text",
+  );
+  assert.ok(messages.length >= 1);
+  const chunks = await page.evaluate(() => window.events("MESSAGE_STREAM_EVENT_RECEIVED").map((e) => e.args[0]));
+  assert.ok(chunks.length >= 2, "the transcript arrives in chunks");
+  assert.ok(chunks.every((c) => c.id.startsWith("persona::") || c.id.startsWith("user::")));
+  assert.equal(chunks.at(-1).endOfSpeech, true);
+});
+
+test("a talk stream is spoken and ends", async () => {
+  const { page } = await readyPage();
+  const result = await page.evaluate(() => {
+    const s = window.client.createTalkMessageStream("corr-e2e-1");
+    const states = [s.getState()];
+    s.streamMessageChunk("Chunks of words ", false);
+    states.push(s.getState());
+    s.streamMessageChunk("spoken as they ", false);
+    s.streamMessageChunk("arrive here.", true);
+    states.push(s.getState());
+    let threw = false;
+    try {
+      s.streamMessageChunk("more", false);
+    } catch (e) {
+      threw = e instanceof Error;
+    }
+    return { states, active: s.isActive(), id: s.getCorrelationId(), threw };
+  });
+  assert.deepEqual(result.states, [0, 1, 3]);
+  assert.equal(result.active, false);
+  assert.equal(result.id, "corr-e2e-1");
+  assert.equal(result.threw, true, "a chunk after the end throws");
+  await waitHistory(
+    page,
+    (m) => m.some((x) => x.role === "persona" && norm(x.content).includes("spoken as they arrive here")),
+    "talk stream transcript",
+  );
+});
+
+test("interruptPersona() cuts the persona off", async () => {
+  const { page, sessionId } = await readyPage();
+  const long =
+    "This is a deliberately long sentence that keeps the persona talking for a good while, " +
+    "so that the test has plenty of time to interrupt it before it reaches the very end of it all.";
+  await page.evaluate((t) => window.client.talk(t), long);
+  await waitEvents(page, "MESSAGE_STREAM_EVENT_RECEIVED");
+  await page.evaluate(() => window.client.interruptPersona());
+  const messages = await waitHistory(
+    page,
+    (m) => m.some((x) => x.role === "persona" && x.interrupted === true),
+    "an interrupted persona message",
+  );
+  const cut = messages.find((x) => x.interrupted);
+  assert.ok(norm(cut.content).length < norm(long).length, "the message stopped early");
+  const mine = (await emulator.sessions()).sessions.find((s) => s.id === sessionId);
+  assert.ok(mine?.interruptsReceived >= 1, `the emulator got the interrupt: ${JSON.stringify(mine)}`);
+});
+
+test("mute and unmute toggle the microphone track", async () => {
+  const { page } = await readyPage();
+  await waitEvents(page, "INPUT_AUDIO_STREAM_STARTED");
+  const states = await page.evaluate(() => {
+    const c = window.client;
+    const track = () => window.inputStream.getAudioTracks()[0];
+    const muted = c.muteInputAudio();
+    const afterMute = { state: c.getInputAudioState(), enabled: track().enabled };
+    const unmuted = c.unmuteInputAudio();
+    return { muted, afterMute, unmuted, enabledAgain: track().enabled, live: track().readyState };
+  });
+  assert.deepEqual(states.muted, { isMuted: true, permissionState: "granted" });
+  assert.deepEqual(states.afterMute, { state: { isMuted: true, permissionState: "granted" }, enabled: false });
+  assert.deepEqual(states.unmuted, { isMuted: false, permissionState: "granted" });
+  assert.equal(states.enabledAgain, true);
+  assert.equal(states.live, "live");
+});
+
+test("sendUserMessage() gets a persona reply", async () => {
+  const { page } = await readyPage();
+  await page.evaluate(() => window.client.sendUserMessage("tell me about pineapples"));
+  const messages = await waitHistory(
+    page,
+    (m) => m.some((x) => x.role === "user" && norm(x.content).includes("pineapples")) &&
+      m.some((x) => x.role === "persona" && norm(x.content).includes("pineapples")),
+    "user message and persona reply quoting it",
+  );
+  const userIdx = messages.findIndex((x) => x.role === "user");
+  const replyIdx = messages.findLastIndex((x) => x.role === "persona");
+  assert.ok(replyIdx > userIdx, "the reply comes after the user message");
+});
+
+test("stopStreaming() closes once with NORMAL, and a second session starts clean", async () => {
+  const { page } = await readyPage();
+  const after = await page.evaluate(async () => {
+    await window.client.stopStreaming();
+    await window.client.stopStreaming();
+    return {
+      streaming: window.client.isStreaming(),
+      id: window.client.getActiveSessionId(),
+      closed: window.events("CONNECTION_CLOSED").map((e) => e.args),
+      src: document.getElementById("v").srcObject,
+    };
+  });
+  assert.equal(after.streaming, false);
+  assert.equal(after.id, null);
+  assert.deepEqual(after.closed, [["CONNECTION_CLOSED_CODE_NORMAL", null]]);
+  assert.equal(after.src, null, "the video element is released");
+  // Second session on the same client object.
+  await page.evaluate(() => {
+    window.log.length = 0;
+    return window.client.streamToVideoElement("v");
+  });
+  await waitEvents(page, "SESSION_READY");
+  await waitEvents(page, "VIDEO_PLAY_STARTED");
+  await page.waitForTimeout(500);
+  assert.equal(await count(page, "SESSION_READY"), 1);
+  assert.equal(await count(page, "MIC_PERMISSION_PENDING"), 1, "no zombie capture from session one");
+  assert.equal(await count(page, "CONNECTION_CLOSED"), 0);
+});
+
+test("a signalling drop reconnects; talk still works and nothing fires twice", async () => {
+  const { page, sessionId } = await readyPage();
+  const res = await emulator.dropSignalling(sessionId);
+  assert.ok(res.ok, `drop-signalling answered ${res.status}`);
+  await waitFor(
+    async () => {
+      const s = (await emulator.sessions()).sessions.find((x) => x.id === sessionId);
+      return s?.wsConnectionsTotal >= 2 && s?.wsConnections === 1;
+    },
+    { timeoutMs: 10_000, what: "a second WebSocket for the session" },
+  );
+  await page.evaluate(() => window.client.talk("Still here after the reconnect"));
+  await waitHistory(
+    page,
+    (m) => m.some((x) => x.role === "persona" && norm(x.content).includes("still here after the reconnect")),
+    "transcript after reconnect",
+  );
+  const ts = await page.evaluate(() => {
+    const s = window.client.createTalkMessageStream();
+    s.streamMessageChunk("And a stream after the reconnect.", true);
+    return s.getState();
+  });
+  assert.equal(ts, 3);
+  await waitHistory(
+    page,
+    (m) => m.some((x) => norm(x.content).includes("and a stream after the reconnect")),
+    "talk stream after reconnect",
+  );
+  assert.equal(await count(page, "CONNECTION_CLOSED"), 0);
+  assert.equal(await count(page, "SESSION_READY"), 1);
+  assert.equal(await count(page, "CONNECTION_ESTABLISHED"), 1);
+  assert.equal(await page.evaluate(() => window.client.isStreaming()), true);
+});
+
+test("a server-side end fires CONNECTION_CLOSED once and stops streaming", async () => {
+  const { page, sessionId } = await readyPage();
+  const res = await emulator.endSession(sessionId);
+  assert.ok(res.ok);
+  const [closed] = await waitEvents(page, "CONNECTION_CLOSED");
+  assert.equal(closed.args[0], "CONNECTION_CLOSED_CODE_SERVER_CLOSED_CONNECTION");
+  await page.waitForTimeout(1500);
+  assert.equal(await count(page, "CONNECTION_CLOSED"), 1);
+  assert.equal(await page.evaluate(() => window.client.isStreaming()), false);
+  await page.evaluate(() => window.client.stopStreaming());
+  assert.equal(await count(page, "CONNECTION_CLOSED"), 1, "stop after a server end adds nothing");
+});
+
+/** Runs `streamToVideoElement` and returns the rejection as plain data (or null). */
+async function streamError(page, options = {}, tokenInit = undefined) {
+  return page.evaluate(
+    async ([b, e, options, tokenInit]) => {
+      const client = window.makeClient(b, { api: { baseUrl: e }, ...options }, tokenInit);
+      try {
+        await client.streamToVideoElement("v");
+        return null;
+      } catch (err) {
+        return { ...window.errorInfo(err), streaming: client.isStreaming() };
+      }
+    },
+    [backend.url, emulator.url, options, tokenInit],
+  );
+}
+
+const startSessionCases = [
+  [400, "bad", "CLIENT_ERROR_CODE_VALIDATION_ERROR"],
+  [401, "nope", "CLIENT_ERROR_CODE_AUTHENTICATION_ERROR"],
+  [402, "no plan", "CLIENT_ERROR_CODE_NO_PLAN_FOUND"],
+  [403, "forbidden", "CLIENT_ERROR_CODE_AUTHENTICATION_ERROR"],
+  [429, "Concurrent session limit reached", "CLIENT_ERROR_CODE_MAX_CONCURRENT_SESSIONS_REACHED"],
+  [429, "Spend cap reached", "CLIENT_ERROR_CODE_SPEND_CAP_REACHED"],
+  [429, "slow down", "CLIENT_ERROR_CODE_USAGE_LIMIT_REACHED"],
+  [503, "busy", "CLIENT_ERROR_CODE_SERVICE_BUSY"],
+  [500, "oops", "CLIENT_ERROR_CODE_SERVER_ERROR"],
+];
+
+for (const [status, error, code] of startSessionCases) {
+  test(`start-session ${status} (${error}) rejects with ${code}`, async () => {
+    const page = await openPage();
+    // 5xx is retried (3 attempts); a 401 refreshes the token once (2 attempts); others fail at once.
+    const attempts = status >= 500 ? 3 : status === 401 ? 2 : 1;
+    await emulator.fault({ endpoint: "engine-session", status, error, message: `msg ${status}`, count: attempts });
+    const err = await streamError(page, { api: { baseUrl: emulator.url, retry: { initialBackoffMs: 10 } } });
+    assert.ok(err, "stream rejected");
+    assert.equal(err.isError, true);
+    assert.equal(err.name, "ClientError");
+    assert.equal(err.code, code);
+    assert.equal(err.statusCode, status);
+    assert.equal(err.details?.cause, `msg ${status}`);
+    assert.equal(err.streaming, false);
+  });
+}
+
+test("a single 503 is retried and the session starts", async () => {
+  const page = await openPage();
+  await emulator.fault({ endpoint: "engine-session", status: 503, error: "busy", message: "busy", count: 1 });
+  await startStreaming(page, { api: { baseUrl: emulator.url, retry: { initialBackoffMs: 10 } } });
+  await waitEvents(page, "SESSION_READY");
+});
+
+const backendCases = [
+  [401, "CLIENT_ERROR_CODE_AUTHENTICATION_ERROR", 401],
+  [403, "CLIENT_ERROR_CODE_AUTHENTICATION_ERROR", 403],
+  [404, "CLIENT_ERROR_CODE_VALIDATION_ERROR", 404],
+  [429, "CLIENT_ERROR_CODE_USAGE_LIMIT_REACHED", 429],
+  [500, "CLIENT_ERROR_CODE_SERVER_ERROR", 502],
+  [400, "CLIENT_ERROR_CODE_SERVER_ERROR", 502],
+];
+
+for (const [upstream, code, status] of backendCases) {
+  test(`backend error after upstream ${upstream} rejects with ${code}`, async () => {
+    const page = await openPage();
+    await emulator.fault({ endpoint: "session-token", status: upstream, error: "e", message: "m", count: 1 });
+    const err = await streamError(page);
+    assert.ok(err, "stream rejected");
+    assert.equal(err.name, "ClientError");
+    assert.equal(err.code, code);
+    assert.equal(err.statusCode, status);
+    assert.ok(err.details?.error, "backend error code kept");
+    assert.ok(err.details?.solution, "backend solution kept");
+    assert.equal(err.message, err.details.message);
+    assert.equal(err.streaming, false);
+  });
+}
+
+test("an unknown persona is a validation error from the backend", async () => {
+  const page = await openPage();
+  const err = await streamError(page, {}, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ personaId: "persona-nobody" }),
+  });
+  assert.equal(err.code, "CLIENT_ERROR_CODE_VALIDATION_ERROR");
+  assert.equal(err.statusCode, 400);
+  assert.equal(err.details.error, "unknown_persona");
+});
+
+test("createClient validates its input synchronously", async () => {
+  const page = await openPage();
+  const results = await page.evaluate(() => {
+    const attempt = (f) => {
+      try {
+        f();
+        return null;
+      } catch (e) {
+        return window.errorInfo(e);
+      }
+    };
+    const { createClient } = window.anam;
+    return {
+      malformed: attempt(() => createClient("not-a-jwt")),
+      missing: attempt(() => createClient(undefined)),
+      legacy: attempt(() => createClient(`x.${btoa(JSON.stringify({ type: "legacy" }))}.y`)),
+      sensitivity: attempt(() => createClient(() => Promise.resolve("t"), { voiceDetection: { endOfSpeechSensitivity: 2 } })),
+      both: attempt(() => createClient(() => Promise.resolve("t"), { disableInputAudio: true, voiceDetection: {} })),
+      badUrl: attempt(() => createClient(() => Promise.resolve("t"), { api: { baseUrl: "ftp://x" } })),
+      ok: attempt(() => createClient(() => Promise.resolve("t"), { api: { baseUrl: "http://127.0.0.1:1" } })),
+    };
+  });
+  for (const key of ["malformed", "missing", "legacy", "sensitivity", "both", "badUrl"]) {
+    assert.equal(results[key]?.name, "ClientError", key);
+    assert.equal(results[key].code, "CLIENT_ERROR_CODE_CONFIGURATION_ERROR", key);
+    assert.equal(results[key].statusCode, 400, key);
+  }
+  assert.equal(results.ok, null);
+});
