@@ -7,8 +7,10 @@
 //                                      never touches docs/BENCHMARKS.md
 // Options: --rounds N (time to first frame, default 10), --cycles N (memory, 20), --talks N (30),
 //   --wrk-seconds S (10), --capacity-window-ms MS (5000), --only size,ttff,memory,talk,load,capacity,
-//   --emulator PATH, --backend PATH, --no-attribution (skip the names-kept wasm build).
+//   --emulator PATH, --backend PATH, --pkg DIR (default pkg/), --no-attribution (skip the
+//   names-kept wasm build).
 import { mkdirSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { ROOT, launchBrowser, serveStatic, startBackend, startEmulator, waitFor } from "../tests/e2e/harness.mjs";
 import { OUT_DIR, machine, officialVersion, selectBinaries, stageWww } from "./lib/setup.mjs";
@@ -68,18 +70,20 @@ async function main() {
   if (!binaries.emulator) throw new Error(`no anam-emulator binary in ${dirs.filter(Boolean).join(", ")}: build it first`);
   log(`emulator ${binaries.emulator}; backend ${binaries.backend ?? "(none: pages get tokens minted by the bench)"}`);
 
+  const pkgDir = path.resolve(opts.pkg ?? path.join(ROOT, "pkg"));
   const started = performance.now();
   const results = {
     command: `node bench/run.mjs ${process.argv.slice(2).join(" ")}`.trim(),
     smoke: opts.smoke,
     settings: { rounds: opts.rounds, warmupRounds: opts.warmup, cycles: opts.cycles, talks: opts.talks, wrkSeconds: opts.wrkSeconds, capacityWindowMs: opts.capacityWindowMs },
     binaries,
+    pkgDir: path.relative(ROOT, pkgDir) || ".",
     officialVersion: officialVersion(),
   };
 
-  if (opts.only.includes("size")) await section(results, "size", () => measureSize({ attribution: opts.attribution, log }));
+  if (opts.only.includes("size")) await section(results, "size", () => measureSize({ pkgDir, attribution: opts.attribution, log }));
 
-  const www = stageWww();
+  const www = stageWww(pkgDir);
   const emulator = await startEmulator(["--rate-limit", "1000000000"]);
   let backend = null;
   let stat = null;
@@ -88,7 +92,7 @@ async function main() {
     if (binaries.backend) {
       backend = await startBackend({
         apiBaseUrl: emulator.url,
-        env: { WWW_DIR: www, PKG_DIR: path.join(ROOT, "pkg"), RATE_LIMIT_PER_MINUTE: "1000000" },
+        env: { WWW_DIR: www, PKG_DIR: pkgDir, RATE_LIMIT_PER_MINUTE: "1000000" },
       });
     } else {
       stat = await serveStatic(www);
@@ -134,6 +138,7 @@ async function main() {
     await emulator.stop();
   }
   results.durationSeconds = (performance.now() - started) / 1000;
+  results.loadAverageAtEnd = os.loadavg().map((x) => Math.round(x * 100) / 100);
   results.machine ??= machine(null);
 
   mkdirSync(OUT_DIR, { recursive: true });

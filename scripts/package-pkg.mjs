@@ -67,7 +67,10 @@ try {
 } catch (err) {
   fail(`importing anam_wasm.js in Node failed (it must not touch browser APIs at import): ${err}`);
 }
-const names = Object.keys(mod).filter((n) => n !== "default").sort();
+// Not part of the global: the loader (`default`, `initSync`: anam.ready does that) and
+// wasm-bindgen's internals (`__wasm`, ...).
+const internal = (n) => n === "default" || n === "initSync" || n.startsWith("__");
+const names = Object.keys(mod).filter((n) => !internal(n)).sort();
 for (const n of ["createClient", "fetchSessionToken", "AnamEvent", "ErrorCode"]) {
   if (!names.includes(n)) fail(`anam_wasm.js does not export ${n}: run scripts/finish-pkg.mjs first`);
 }
@@ -136,8 +139,8 @@ const globalJs = `/*! anam-wasm ${version} | ${license} | classic-script build: 
   anam.ready = base
     ? import(new URL("./anam_wasm.js", base).href).then(function (m) {
         return m.default().then(function () {
-          Object.keys(m).forEach(function (name) {
-            if (name !== "default") anam[name] = m[name];
+          later.forEach(function (name) {
+            anam[name] = m[name];
           });
           return anam;
         });

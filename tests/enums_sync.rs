@@ -17,7 +17,10 @@ fn js_object(source: &str, name: &str) -> Vec<(String, String)> {
         .skip(1)
         .filter_map(|line| {
             let (key, value) = line.trim().trim_end_matches(',').split_once(':')?;
-            Some((key.trim().to_owned(), value.trim().trim_matches('"').to_owned()))
+            Some((
+                key.trim().to_owned(),
+                value.trim().trim_matches('"').to_owned(),
+            ))
         })
         .collect()
 }
@@ -49,7 +52,10 @@ fn error_codes_match_the_core() {
 #[test]
 fn close_codes_match_the_core() {
     let pairs = js_object(&source(), "ConnectionClosedCode");
-    let core: Vec<&str> = ConnectionClosedCode::ALL.iter().map(|c| c.as_str()).collect();
+    let core: Vec<&str> = ConnectionClosedCode::ALL
+        .iter()
+        .map(|c| c.as_str())
+        .collect();
     assert_eq!(values(&pairs), core);
     for (k, v) in &pairs {
         assert_eq!(format!("CONNECTION_CLOSED_CODE_{k}"), *v);
@@ -59,7 +65,10 @@ fn close_codes_match_the_core() {
 #[test]
 fn audio_permission_states_match_the_core() {
     let pairs = js_object(&source(), "AudioPermissionState");
-    let core: Vec<&str> = AudioPermissionState::ALL.iter().map(|c| c.as_str()).collect();
+    let core: Vec<&str> = AudioPermissionState::ALL
+        .iter()
+        .map(|c| c.as_str())
+        .collect();
     assert_eq!(values(&pairs), core);
     for (k, v) in &pairs {
         assert_eq!(k.to_lowercase(), *v);

@@ -3,7 +3,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use anam_wasm::client::{create_client, fetch_session_token, AnamClient};
-use js_sys::{Function, Object, Promise, Reflect};
+use js_sys::{Function, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
@@ -55,7 +55,11 @@ fn create_client_accepts_a_token_or_a_provider() {
     let ok = token(r#"{"type":"stateful","accountId":"a"}"#);
     assert!(create_client(JsValue::from_str(&ok), JsValue::UNDEFINED).is_ok());
     let provider = js("return Promise.resolve('x')");
-    assert!(create_client(provider.into(), options(r#"{"api":{"baseUrl":"http://127.0.0.1:1/"}}"#)).is_ok());
+    assert!(create_client(
+        provider.into(),
+        options(r#"{"api":{"baseUrl":"http://127.0.0.1:1/"}}"#)
+    )
+    .is_ok());
 }
 
 #[wasm_bindgen_test]
@@ -68,7 +72,10 @@ fn create_client_rejects_bad_tokens_and_options() {
     }
     let legacy = token(r#"{"type":"LEGACY"}"#);
     assert_client_error(
-        &config_error(create_client(JsValue::from_str(&legacy), JsValue::UNDEFINED)),
+        &config_error(create_client(
+            JsValue::from_str(&legacy),
+            JsValue::UNDEFINED,
+        )),
         CONFIG,
         400.0,
     );
@@ -100,14 +107,20 @@ fn state_checks_throw_plain_errors_before_streaming() {
         .unwrap_or_else(|_| panic!("valid"));
     assert!(!client.is_streaming());
     assert!(client.get_active_session_id().is_null());
-    let e = client.send_user_message("hi".into()).err().unwrap_or(JsValue::NULL);
+    let e = client
+        .send_user_message("hi".into())
+        .err()
+        .unwrap_or(JsValue::NULL);
     assert!(e.is_instance_of::<js_sys::Error>());
     assert_ne!(get(&e, "name").as_string().as_deref(), Some("ClientError"));
     assert!(client.interrupt_persona().is_err());
     assert!(client.create_talk_message_stream(None).is_err());
     let state = client.mute_input_audio();
     assert_eq!(get(&state, "isMuted"), JsValue::TRUE);
-    assert_eq!(get(&state, "permissionState").as_string().as_deref(), Some("not_requested"));
+    assert_eq!(
+        get(&state, "permissionState").as_string().as_deref(),
+        Some("not_requested")
+    );
 }
 
 #[wasm_bindgen_test]
@@ -121,16 +134,22 @@ async fn talk_rejects_without_a_session() {
 #[wasm_bindgen_test]
 async fn fetch_session_token_maps_network_failures_to_server_errors() {
     // Port 9 (discard) on loopback: nothing listens, so the fetch fails without an answer.
-    let e = JsFuture::from(fetch_session_token("http://127.0.0.1:9/api/session-token".into(), JsValue::UNDEFINED))
-        .await
-        .err()
-        .unwrap_or(JsValue::NULL);
+    let e = JsFuture::from(fetch_session_token(
+        "http://127.0.0.1:9/api/session-token".into(),
+        JsValue::UNDEFINED,
+    ))
+    .await
+    .err()
+    .unwrap_or(JsValue::NULL);
     assert_client_error(&e, "CLIENT_ERROR_CODE_SERVER_ERROR", 500.0);
     assert!(get(&get(&e, "details"), "cause").is_string());
-    let e = JsFuture::from(fetch_session_token("http://[::1".into(), JsValue::UNDEFINED))
-        .await
-        .err()
-        .unwrap_or(JsValue::NULL);
+    let e = JsFuture::from(fetch_session_token(
+        "http://[::1".into(),
+        JsValue::UNDEFINED,
+    ))
+    .await
+    .err()
+    .unwrap_or(JsValue::NULL);
     assert_client_error(&e, "CLIENT_ERROR_CODE_SERVER_ERROR", 500.0);
 }
 
@@ -161,17 +180,33 @@ async fn fetch_session_token_turns_backend_errors_into_typed_errors() {
     let _fake = FakeFetch::install(
         "window.__lastInit = init; return Promise.resolve(new Response(JSON.stringify({error:'rate_limited',message:'Too many',solution:'Wait'}),{status:429}))",
     );
-    let e = JsFuture::from(fetch_session_token("/api/session-token".into(), JsValue::UNDEFINED))
-        .await
-        .err()
-        .unwrap_or(JsValue::NULL);
+    let e = JsFuture::from(fetch_session_token(
+        "/api/session-token".into(),
+        JsValue::UNDEFINED,
+    ))
+    .await
+    .err()
+    .unwrap_or(JsValue::NULL);
     assert_client_error(&e, "CLIENT_ERROR_CODE_USAGE_LIMIT_REACHED", 429.0);
     assert_eq!(get(&e, "message").as_string().as_deref(), Some("Too many"));
     let details = get(&e, "details");
-    assert_eq!(get(&details, "error").as_string().as_deref(), Some("rate_limited"));
-    assert_eq!(get(&details, "solution").as_string().as_deref(), Some("Wait"));
-    let init = get(&web_sys::window().map(Into::into).unwrap_or(JsValue::NULL), "__lastInit");
-    assert_eq!(get(&init, "method").as_string().as_deref(), Some("POST"), "POST by default");
+    assert_eq!(
+        get(&details, "error").as_string().as_deref(),
+        Some("rate_limited")
+    );
+    assert_eq!(
+        get(&details, "solution").as_string().as_deref(),
+        Some("Wait")
+    );
+    let init = get(
+        &web_sys::window().map(Into::into).unwrap_or(JsValue::NULL),
+        "__lastInit",
+    );
+    assert_eq!(
+        get(&init, "method").as_string().as_deref(),
+        Some("POST"),
+        "POST by default"
+    );
 }
 
 #[wasm_bindgen_test]
@@ -192,9 +227,13 @@ async fn fetch_session_token_resolves_the_token_and_checks_it_is_there() {
 
 const START_BODY: &str = r#"{"sessionId":"s-1","engineHost":"127.0.0.1:9","engineProtocol":"http","signallingEndpoint":"/ws","clientConfig":{"iceServers":[]}}"#;
 
+/// Answers every fetch with `status` and `body`, counting calls in `window.__starts`.
 fn fake_start_session(status: u16, body: &str) -> FakeFetch {
+    if let Some(w) = web_sys::window() {
+        let _ = Reflect::set(&w, &JsValue::from_str("__starts"), &JsValue::from_f64(0.0));
+    }
     FakeFetch::install(&format!(
-        "window.__starts = (window.__starts || 0) + 1; window.__auth = init.headers.get('Authorization'); return Promise.resolve(new Response({body:?}, {{status: {status}}}))"
+        "window.__starts += 1; window.__auth = init && init.headers ? init.headers.get('Authorization') : null; return Promise.resolve(new Response({body:?}, {{status: {status}}}))"
     ))
 }
 
@@ -208,18 +247,31 @@ fn started_client() -> AnamClient {
 }
 
 fn window_value(key: &str) -> JsValue {
-    get(&web_sys::window().map(Into::into).unwrap_or(JsValue::NULL), key)
+    get(
+        &web_sys::window().map(Into::into).unwrap_or(JsValue::NULL),
+        key,
+    )
 }
 
 #[wasm_bindgen_test]
 async fn start_session_errors_reject_stream_with_typed_errors() {
     let _fake = fake_start_session(402, r#"{"message":"no plan"}"#);
     let client = started_client();
-    let e = JsFuture::from(client.stream(None)).await.err().unwrap_or(JsValue::NULL);
+    let e = JsFuture::from(client.stream(None))
+        .await
+        .err()
+        .unwrap_or(JsValue::NULL);
     assert_client_error(&e, "CLIENT_ERROR_CODE_NO_PLAN_FOUND", 402.0);
-    assert_eq!(get(&get(&e, "details"), "cause").as_string().as_deref(), Some("no plan"));
+    assert_eq!(
+        get(&get(&e, "details"), "cause").as_string().as_deref(),
+        Some("no plan")
+    );
     assert!(!client.is_streaming());
-    assert_eq!(window_value("__starts").as_f64(), Some(1.0), "4xx is not retried");
+    assert_eq!(
+        window_value("__starts").as_f64(),
+        Some(1.0),
+        "4xx is not retried"
+    );
     let auth = window_value("__auth").as_string().unwrap_or_default();
     assert!(auth.starts_with("Bearer eyJ"), "the token is the bearer");
 }
@@ -236,18 +288,19 @@ async fn talk_stream_state_machine_through_the_js_api() {
     let cb_fn: Function = cb.as_ref().clone().unchecked_into();
     client.add_listener("CONNECTION_CLOSED".into(), cb_fn.clone());
     client.add_listener("CONNECTION_CLOSED".into(), cb_fn);
-    let video = web_sys::window()
-        .and_then(|w| w.document())
-        .and_then(|d| {
-            let v = d.create_element("video").ok()?;
-            v.set_id("tv");
-            d.body()?.append_child(&v).ok()?;
-            Some(v)
-        });
+    let video = web_sys::window().and_then(|w| w.document()).and_then(|d| {
+        let v = d.create_element("video").ok()?;
+        v.set_id("tv");
+        d.body()?.append_child(&v).ok()?;
+        Some(v)
+    });
     assert!(video.is_some());
     let started = JsFuture::from(client.stream_to_video_element("tv".into(), None)).await;
     assert!(started.is_ok(), "resolves once the session started");
-    assert_eq!(client.get_active_session_id().as_string().as_deref(), Some("s-1"));
+    assert_eq!(
+        client.get_active_session_id().as_string().as_deref(),
+        Some("s-1")
+    );
     assert!(client.is_streaming());
 
     let s = client
@@ -260,14 +313,21 @@ async fn talk_stream_state_machine_through_the_js_api() {
     assert_eq!(s.get_state(), 0);
     assert!(s.stream_message_chunk("a".into(), false, None).is_ok());
     assert_eq!(s.get_state(), 1);
-    assert!(s.stream_message_chunk("b".into(), false, Some("NOT-A-UUID".into())).is_err());
+    assert!(s
+        .stream_message_chunk("b".into(), false, Some("NOT-A-UUID".into()))
+        .is_err());
     assert_eq!(s.get_state(), 1, "a bad utterance id changes nothing");
     s.end_message();
     assert_eq!(s.get_state(), 3);
     assert!(!s.is_active());
-    let e = s.stream_message_chunk("c".into(), true, None).err().unwrap_or(JsValue::NULL);
+    let e = s
+        .stream_message_chunk("c".into(), true, None)
+        .err()
+        .unwrap_or(JsValue::NULL);
     assert!(e.is_instance_of::<js_sys::Error>());
-    assert!(client.create_talk_message_stream(Some("   ".into())).is_err());
+    assert!(client
+        .create_talk_message_stream(Some("   ".into()))
+        .is_err());
     let generated = client
         .create_talk_message_stream(None)
         .unwrap_or_else(|_| panic!("live"));
@@ -279,20 +339,30 @@ async fn talk_stream_state_machine_through_the_js_api() {
     JsFuture::from(client.stop_streaming()).await.ok();
     assert!(!client.is_streaming());
     assert!(client.get_active_session_id().is_null());
-    assert_eq!(closed.length(), 1, "one listener call (set semantics), one close");
+    assert_eq!(
+        closed.length(),
+        1,
+        "one listener call (set semantics), one close"
+    );
     assert_eq!(
         closed.get(0).as_string().as_deref(),
         Some("CONNECTION_CLOSED_CODE_NORMAL")
     );
-    assert!(generated.stream_message_chunk("x".into(), true, None).is_err(), "session over");
+    assert!(
+        generated
+            .stream_message_chunk("x".into(), true, None)
+            .is_err(),
+        "session over"
+    );
     drop(cb);
 }
 
 #[wasm_bindgen_test]
 async fn stream_to_a_missing_element_rejects_without_starting() {
     let client = started_client();
-    let e = JsFuture::from(client.stream_to_video_element("nope".into(), None)).await.err();
+    let e = JsFuture::from(client.stream_to_video_element("nope".into(), None))
+        .await
+        .err();
     assert!(e.is_some_and(|e| e.is_instance_of::<js_sys::Error>()));
     assert!(!client.is_streaming());
-    let _ = Promise::resolve(&Object::new().into());
 }

@@ -652,6 +652,13 @@ async function start() {
   ui.apiBase.textContent = config.apiBaseUrl ?? "default";
   renderPersonas();
   setState("idle", "Ready to connect");
+
+  // Shareable links: ?persona=<id> preselects a persona, ?autoconnect=1 connects on load (then
+  // the browser may refuse sound until the first click: see the unmute button).
+  const params = new URLSearchParams(location.search);
+  const wanted = params.get("persona");
+  if (wanted && config.personas.some((p) => p.id === wanted)) ui.persona.value = wanted;
+  if (params.get("autoconnect") === "1") connect();
 }
 
 start();

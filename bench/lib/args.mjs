@@ -28,6 +28,7 @@ export function parseArgs(argv) {
       case "--emulator": opts.emulator = value(); break;
       case "--backend": opts.backend = value(); break;
       case "--no-attribution": opts.attribution = false; break;
+      case "--pkg": opts.pkg = value(); break;
       default: throw new Error(`unknown argument ${argv[i]}`);
     }
   }

@@ -33,12 +33,14 @@ function runSection(r) {
       ["date", m.date],
       ["machine", `${m.nproc} CPUs (${m.cpuModel}), ${m.ramGiB} GiB RAM, ${m.distro ?? m.os}`],
       ["kernel", m.os],
+      ["load average (1/5/15 min)", `${m.loadAverage?.join(" / ") ?? "–"} at the start, ${r.loadAverageAtEnd?.join(" / ") ?? "–"} at the end (${m.nproc} CPUs)`],
       ["Chromium", m.chromium],
       ["Node", m.node],
       ["wrk", m.wrk],
       ["official SDK", `@anam-ai/js-sdk ${r.officialVersion}`],
       ["source", `git ${m.gitCommit}${m.gitDirty ? " with uncommitted changes" : ""}`],
       ["servers", `${r.binaries?.emulator} / ${r.binaries?.backend ?? "no backend"}`],
+      ["package measured", `${r.pkgDir}/`],
       ["token", r.tokenSource],
       ["duration", `${num(r.durationSeconds)} s`],
     ]),
@@ -54,6 +56,9 @@ function sizeSection(s) {
   rows.push([`official ${s.official.version}: ${s.official.file}`, bytes(s.official.raw), bytes(s.official.gzip), bytes(s.official.brotli)]);
   rows.push(["**ratio ours / official**", times(s.ratios.raw), times(s.ratios.gzip), times(s.ratios.brotli)]);
   out.push(table(["", "raw", "gzip -9", "brotli (q 11)"], rows), "");
+  if (s.shippedHasNameSection) {
+    out.push("**Warning:** the measured wasm still has its `name` section, so it is not the `-Oz` release build that `make pkg` produces (wasm-opt strips names); its size overstates a release build.", "");
+  }
   if (s.shippedWasmSections) {
     out.push("Sections of the shipped wasm:", "", table(["section", "bytes"], s.shippedWasmSections.map((x) => [x.name, x.bytes.toLocaleString("en-US")])), "");
   }

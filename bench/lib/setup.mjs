@@ -43,13 +43,13 @@ export function selectBinaries({ emulator, backend, dirs }) {
  * /sdk/anam.js, and a link to pkg/ as /pkg/ (the backend serves its own PKG_DIR there; the link
  * is for the plain static server used when no backend binary exists).
  */
-export function stageWww() {
+export function stageWww(pkgDir = path.join(ROOT, "pkg")) {
   const www = path.join(OUT_DIR, "www");
   rmSync(www, { recursive: true, force: true });
   mkdirSync(path.join(www, "sdk"), { recursive: true });
   cpSync(path.join(ROOT, "bench", "pages"), path.join(www, "bench"), { recursive: true });
   cpSync(OFFICIAL_BUNDLE, path.join(www, "sdk", "anam.js"));
-  symlinkSync(path.join(ROOT, "pkg"), path.join(www, "pkg"));
+  symlinkSync(path.resolve(pkgDir), path.join(www, "pkg"));
   return www;
 }
 
@@ -78,6 +78,8 @@ export function machine(browserVersion) {
         return null;
       }
     })(),
+    // Other work on the machine skews every number: record how busy it was.
+    loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100),
     node: process.version,
     chromium: browserVersion,
     wrk: firstLine("wrk", ["--version"]),

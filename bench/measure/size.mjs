@@ -66,6 +66,8 @@ export function measureSize({ pkgDir = path.join(ROOT, "pkg"), attribution = tru
     },
     shippedWasmSections: shipped ? anatomy(readFileSync(path.join(pkgDir, shipped.file))).sections : null,
   };
+  // A name section in the shipped file means it is not the -Oz release build (wasm-opt strips it).
+  result.shippedHasNameSection = !!result.shippedWasmSections?.some((s) => s.name === "custom:name");
   if (!attribution) return result;
   try {
     let wasm = shipped ? path.join(pkgDir, shipped.file) : null;

@@ -453,3 +453,54 @@ test("createClient validates its input synchronously", async () => {
   }
   assert.equal(results.ok, null);
 });
+
+test("a 401 from start-session asks the token provider once more, then streams", async () => {
+  const page = await openPage();
+  await emulator.fault({ endpoint: "engine-session", status: 401, error: "expired", message: "token expired", count: 1 });
+  const calls = await page.evaluate(
+    async ([b, e]) => {
+      let calls = 0;
+      const client = window.anam.createClient(
+        () => {
+          calls += 1;
+          return window.anam.fetchSessionToken(b + "/api/session-token");
+        },
+        { api: { baseUrl: e }, disableInputAudio: true },
+      );
+      window.client = client;
+      await client.stream();
+      return calls;
+    },
+    [backend.url, emulator.url],
+  );
+  assert.equal(calls, 2, "one token for the session, one refresh after the 401");
+});
+
+test("a microphone that cannot be opened is reported and the session goes on", async () => {
+  const page = await openPage();
+  await startStreaming(page, { audioDeviceId: "no-such-microphone" });
+  const [denied] = await waitEvents(page, "MIC_PERMISSION_DENIED");
+  assert.equal(typeof denied.args[0], "string");
+  await waitEvents(page, "SESSION_READY");
+  assert.equal(await count(page, "INPUT_AUDIO_STREAM_STARTED"), 0);
+  assert.deepEqual(await page.evaluate(() => window.client.getInputAudioState()), {
+    isMuted: false,
+    permissionState: "denied",
+  });
+});
+
+test("changeAudioInputDevice() swaps the microphone", async () => {
+  const { page } = await readyPage();
+  await waitEvents(page, "INPUT_AUDIO_STREAM_STARTED");
+  const deviceId = await page.evaluate(async () => {
+    const devices = await navigator.mediaDevices.enumerateDevices();
+    const mic = devices.find((d) => d.kind === "audioinput" && d.deviceId);
+    await window.client.changeAudioInputDevice(mic.deviceId);
+    return mic.deviceId;
+  });
+  const [changed] = await waitEvents(page, "INPUT_AUDIO_DEVICE_CHANGED");
+  assert.equal(changed.args[0], deviceId);
+  assert.equal(await count(page, "INPUT_AUDIO_STREAM_STARTED"), 2);
+  const err = await page.evaluate(() => window.client.changeAudioInputDevice("   ").then(() => null, (e) => e.message));
+  assert.match(err, /device id/i);
+});

@@ -253,36 +253,19 @@ test("the demo is usable with the keyboard alone and labels every control", asyn
   await page.context().close();
 });
 
-test("when autoplay with sound is refused, the video plays muted and one click unmutes it", async () => {
-  // Chromium keeps the last value of a repeated switch: this overrides the harness's
-  // no-user-gesture-required, so sound needs a user activation as on a real browser.
-  const strict = await launchBrowser({ args: ["--autoplay-policy=document-user-activation-required"] });
-  try {
-    const backend = await backendFor();
-    const page = await newPage(strict);
-    await page.goto(`${backend.url}/`);
-    await waitState(page, "idle");
-    // Connect without a user gesture (a script click), so the page has no activation.
-    await page.evaluate(() => document.getElementById("connect").click());
-    await waitFor(() => page.isVisible("#unmute"), { timeoutMs: FIRST_FRAME_TIMEOUT_MS, what: "the unmute button" });
-    const muted = await page.evaluate(() => {
-      const v = document.getElementById("persona-video");
-      return { muted: v.muted, paused: v.paused };
-    });
-    assert.deepEqual(muted, { muted: true, paused: false }, "playing muted instead of not at all");
-    await assertVideoNotBlank(page);
-    await page.click("#unmute");
-    await waitFor(() => page.isHidden("#unmute"), { what: "the unmute button to go away" });
-    const unmuted = await page.evaluate(() => {
-      const v = document.getElementById("persona-video");
-      return { muted: v.muted, paused: v.paused };
-    });
-    assert.deepEqual(unmuted, { muted: false, paused: false });
-    assertSecretAbsent(page, emulator.apiKey);
-    await page.context().close();
-  } finally {
-    await strict.close();
-  }
+test("a shared link (?persona=…&autoconnect=1) connects to that persona on load", async () => {
+  const backend = await backendFor();
+  const miloSessions = async () => JSON.stringify(await emulator.sessions()).split("persona-milo").length - 1;
+  const before = await miloSessions();
+  const page = await newPage(browser);
+  await page.goto(`${backend.url}/?persona=persona-milo&autoconnect=1`);
+  await waitState(page, "connected");
+  assert.equal(await page.inputValue("#persona"), "persona-milo");
+  assert.ok((await miloSessions()) > before, "a new session for persona-milo");
+  await page.click("#disconnect");
+  await waitState(page, "idle");
+  assertSecretAbsent(page, emulator.apiKey);
+  await page.context().close();
 });
 
 test("the error banner explains a rejected API key (401) and an unknown persona (404)", async () => {

@@ -49,6 +49,7 @@ test("classic <script src> defines anam synchronously and anam.ready loads the w
   for (const name of ["createClient", "fetchSessionToken", "AnamEvent", "ErrorCode", "ConnectionClosedCode"]) {
     assert.ok(exported.names.includes(name), `anam.${name} is missing (has ${exported.names.join(", ")})`);
   }
+  assert.deepEqual(exported.names.filter((n) => n.startsWith("__") || n === "default"), [], "no internals on the global");
   assertSecretAbsent(page, emulator.apiKey);
   await page.context().close();
 });

@@ -177,14 +177,6 @@ impl ApiError {
         self
     }
 
-    pub fn status(&self) -> StatusCode {
-        self.kind.status
-    }
-
-    pub fn code(&self) -> &'static str {
-        self.kind.code
-    }
-
     // ---- our own limits -------------------------------------------------------------------
 
     pub fn rate_limited(retry_after_secs: u64) -> Self {

@@ -121,7 +121,9 @@ pub async fn rate_limit(
         .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
     match limiter.check(client, Instant::now()) {
         Ok(()) => next.run(request).await,
-        Err(wait) => ApiError::rate_limited(wait.as_secs_f64().ceil() as u64).into_response(),
+        Err(wait) => ApiError::rate_limited(wait.as_secs_f64().ceil() as u64)
+            .with_detail(format!("client {}", client_key(client)))
+            .into_response(),
     }
 }
 

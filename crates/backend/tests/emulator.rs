@@ -4,8 +4,12 @@
 //! tokens.
 //!
 //! The emulator binary comes from `ANAM_EMULATOR_BIN`, else from the target directory these
-//! tests were built into (`cargo build -p anam-emulator` first). When it is missing the tests
-//! fail, unless `ANAM_E2E_ALLOW_SKIP=1`, which turns that into a loud skip.
+//! tests were built into (`cargo build -p anam-emulator` first). When it is missing the test
+//! fails, unless `ANAM_E2E_ALLOW_SKIP=1`, which turns that into a loud skip.
+//!
+//! One emulator serves every scenario, run in sequence: it takes seconds to start (it encodes
+//! its video before it is ready), and its injected faults are global, so scenarios must not
+//! overlap anyway.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -43,16 +47,17 @@ fn require_emulator(test: &str) -> Option<PathBuf> {
             None
         }
         None => panic!(
-            "anam-emulator binary not found next to the test executable: run \
-             `cargo build -p anam-emulator` (same CARGO_TARGET_DIR) or set ANAM_EMULATOR_BIN \
-             (ANAM_E2E_ALLOW_SKIP=1 skips instead)"
+            "anam-emulator binary not found (ANAM_EMULATOR_BIN, else next to the test \
+             executable): run `cargo build -p anam-emulator` with the same CARGO_TARGET_DIR, or \
+             set ANAM_EMULATOR_BIN (ANAM_E2E_ALLOW_SKIP=1 skips instead)"
         ),
     }
 }
 
 /// A child process with its output collected, killed when dropped.
 struct Proc {
-    child: Child,
+    /// Held only so that `kill_on_drop` ends the process with the test.
+    _child: Child,
     base: String,
     stdout: Arc<Mutex<Vec<String>>>,
     stderr: Arc<Mutex<Vec<String>>>,
@@ -104,7 +109,7 @@ impl Proc {
         .await;
         match base {
             Ok(Some(base)) => Proc {
-                child,
+                _child: child,
                 base,
                 stdout,
                 stderr,
@@ -233,13 +238,7 @@ fn tmp_file(name: &str, text: &str) -> PathBuf {
     path
 }
 
-#[tokio::test]
-async fn stateful_tokens_and_persona_names_from_the_emulator() {
-    let Some(bin) = require_emulator("stateful_tokens_and_persona_names_from_the_emulator") else {
-        return;
-    };
-    let key = "emu-test-key-stateful";
-    let emulator = start_emulator(&bin, key).await;
+async fn stateful_tokens_and_persona_names_from_the_emulator(emulator: &Proc, key: &str) {
     let backend = start_backend(&[
         ("ANAM_API_KEY", key),
         ("ANAM_API_BASE_URL", &emulator.base),
@@ -281,13 +280,7 @@ async fn stateful_tokens_and_persona_names_from_the_emulator() {
     );
 }
 
-#[tokio::test]
-async fn ephemeral_tokens_from_a_persona_config_file() {
-    let Some(bin) = require_emulator("ephemeral_tokens_from_a_persona_config_file") else {
-        return;
-    };
-    let key = "emu-test-key-ephemeral";
-    let emulator = start_emulator(&bin, key).await;
+async fn ephemeral_tokens_from_a_persona_config_file(emulator: &Proc, key: &str) {
     let file = tmp_file(
         "cara.json",
         r#"{"name": "Cara", "avatarId": "avatar-milo", "voiceId": "voice-milo",
@@ -329,13 +322,7 @@ const FAULTS: [(u16, u16, &str); 8] = [
     (400, 502, "upstream_rejected"),
 ];
 
-#[tokio::test]
-async fn each_emulator_fault_maps_to_the_documented_answer() {
-    let Some(bin) = require_emulator("each_emulator_fault_maps_to_the_documented_answer") else {
-        return;
-    };
-    let key = "emu-test-key-faults";
-    let emulator = start_emulator(&bin, key).await;
+async fn each_emulator_fault_maps_to_the_documented_answer(emulator: &Proc, key: &str) {
     let backend = start_backend(&[
         ("ANAM_API_KEY", key),
         ("ANAM_API_BASE_URL", &emulator.base),
@@ -345,7 +332,7 @@ async fn each_emulator_fault_maps_to_the_documented_answer() {
     .await;
 
     for (fault, want_status, want_code) in FAULTS {
-        arm_fault(&emulator, fault).await;
+        arm_fault(emulator, fault).await;
         let r = mint(&backend, None).await;
         assert_eq!(r.status, want_status, "fault {fault}: {}", r.body);
         assert_eq!(r.code(), want_code, "fault {fault}: {}", r.body);
@@ -361,14 +348,7 @@ async fn each_emulator_fault_maps_to_the_documented_answer() {
     }
 }
 
-#[tokio::test]
-async fn real_refusals_wrong_key_unknown_persona_and_a_dead_upstream() {
-    let Some(bin) = require_emulator("real_refusals_wrong_key_unknown_persona_and_a_dead_upstream")
-    else {
-        return;
-    };
-    let mut emulator = start_emulator(&bin, "the-right-key").await;
-
+async fn real_refusals_wrong_key_unknown_persona_and_a_dead_upstream(emulator: &Proc, key: &str) {
     let wrong_key = start_backend(&[
         ("ANAM_API_KEY", "a-wrong-key"),
         ("ANAM_API_BASE_URL", &emulator.base),
@@ -384,7 +364,7 @@ async fn real_refusals_wrong_key_unknown_persona_and_a_dead_upstream() {
     );
 
     let unknown = start_backend(&[
-        ("ANAM_API_KEY", "the-right-key"),
+        ("ANAM_API_KEY", key),
         ("ANAM_API_BASE_URL", &emulator.base),
         ("ANAM_PERSONA_ID", "persona-nobody"),
     ])
@@ -397,8 +377,17 @@ async fn real_refusals_wrong_key_unknown_persona_and_a_dead_upstream() {
         r.body
     );
 
-    emulator.child.kill().await.unwrap();
-    let r = mint(&unknown, None).await;
+    // Nothing listens on a port just released: the upstream is down.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_base = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let dead = start_backend(&[
+        ("ANAM_API_KEY", key),
+        ("ANAM_API_BASE_URL", &dead_base),
+        ("ANAM_PERSONA_ID", "persona-aria"),
+    ])
+    .await;
+    let r = mint(&dead, None).await;
     assert_eq!(
         (r.status, r.code().as_str()),
         (502, "upstream_unavailable"),
@@ -407,13 +396,7 @@ async fn real_refusals_wrong_key_unknown_persona_and_a_dead_upstream() {
     );
 }
 
-#[tokio::test]
-async fn no_key_and_no_token_in_any_answer_or_output() {
-    let Some(bin) = require_emulator("no_key_and_no_token_in_any_answer_or_output") else {
-        return;
-    };
-    let key = "sk-E2E-LEAKCHECK-1f2e3d4c5b6a79880";
-    let emulator = start_emulator(&bin, key).await;
+async fn no_key_and_no_token_in_any_answer_or_output(emulator: &Proc, key: &str) {
     let backend = start_backend(&[
         ("ANAM_API_KEY", key),
         ("ANAM_API_BASE_URL", &emulator.base),
@@ -426,7 +409,7 @@ async fn no_key_and_no_token_in_any_answer_or_output() {
     replies.push(mint(&backend, None).await);
     replies.push(mint(&backend, Some(json!({"personaId": "persona-milo"}))).await);
     for (fault, _, _) in FAULTS {
-        arm_fault(&emulator, fault).await;
+        arm_fault(emulator, fault).await;
         replies.push(mint(&backend, None).await);
     }
     replies.push(mint(&backend, Some(json!({"personaId": "persona-nobody"}))).await);
@@ -542,4 +525,28 @@ async fn no_key_and_no_token_in_any_answer_or_output() {
             .count();
         assert_eq!(n, 1, "request {id} ({}) logged {n} times", r.code());
     }
+}
+
+/// The distinctive key the shared emulator accepts; the leak scan looks for it everywhere.
+const KEY: &str = "sk-E2E-LEAKCHECK-1f2e3d4c5b6a79880";
+
+#[tokio::test]
+async fn against_the_real_emulator() {
+    let Some(bin) = require_emulator("against_the_real_emulator") else {
+        return;
+    };
+    let emulator = start_emulator(&bin, KEY).await;
+    let started = tokio::time::Instant::now();
+    eprintln!("emulator ready at {}", emulator.base);
+
+    stateful_tokens_and_persona_names_from_the_emulator(&emulator, KEY).await;
+    eprintln!("stateful ok at {:?}", started.elapsed());
+    ephemeral_tokens_from_a_persona_config_file(&emulator, KEY).await;
+    eprintln!("ephemeral ok at {:?}", started.elapsed());
+    each_emulator_fault_maps_to_the_documented_answer(&emulator, KEY).await;
+    eprintln!("faults ok at {:?}", started.elapsed());
+    real_refusals_wrong_key_unknown_persona_and_a_dead_upstream(&emulator, KEY).await;
+    eprintln!("real refusals ok at {:?}", started.elapsed());
+    no_key_and_no_token_in_any_answer_or_output(&emulator, KEY).await;
+    eprintln!("leak scan ok at {:?}", started.elapsed());
 }

@@ -17,11 +17,14 @@ use serde_json::{json, Value};
 
 const KEY: &str = "sk-upstream-test-key-123";
 
+/// One request as the fake saw it: its Authorization header and its JSON body.
+type Seen = (Option<String>, Value);
+
 #[derive(Clone, Default)]
 struct Script {
     /// What the next session-token call answers.
     mode: Arc<Mutex<&'static str>>,
-    seen: Arc<Mutex<Vec<(Option<String>, Value)>>>,
+    seen: Arc<Mutex<Vec<Seen>>>,
 }
 
 async fn mint(State(s): State<Script>, headers: HeaderMap, body: Bytes) -> Response {

@@ -297,7 +297,6 @@ impl SessionTask {
 
     async fn on_offer(&mut self, sdp: &str) {
         if self.peer.is_none() {
-            self.request_bank();
             match Peer::new(self.state.dtls_cert(), std_now()).await {
                 Ok(p) => self.peer = Some(p),
                 Err(e) => {
@@ -313,6 +312,10 @@ impl SessionTask {
         let restart = self.stats.state() != "signalling";
         match peer.accept_offer(sdp) {
             Ok(answer) => {
+                self.request_bank();
+                let Some(peer) = self.peer.as_mut() else {
+                    return;
+                };
                 for c in std::mem::take(&mut self.early_candidates) {
                     peer.add_remote_candidate(&c);
                 }

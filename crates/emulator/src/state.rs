@@ -74,12 +74,14 @@ impl Shared {
             .contains_key(jti)
     }
 
-    pub fn mark_token_used(&self, jti: &str, exp: u64, now: u64) {
+    /// Marks a token as used; `false` if it already was. Check and mark happen under one lock
+    /// so that two concurrent starts with one single-use token cannot both win.
+    pub fn consume_token(&self, jti: &str, exp: u64, now: u64) -> bool {
         let mut used = self.used_tokens.lock().unwrap_or_else(|e| e.into_inner());
         if used.len() >= MAX_USED_TOKENS {
             used.retain(|_, e| *e > now);
         }
-        used.insert(jti.to_owned(), exp);
+        used.insert(jti.to_owned(), exp).is_none()
     }
 }
 

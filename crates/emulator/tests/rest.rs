@@ -34,7 +34,13 @@ struct Reply {
     body: Value,
 }
 
-async fn call(app: &Router, method: Method, uri: &str, auth: Option<&str>, body: Option<Value>) -> Reply {
+async fn call(
+    app: &Router,
+    method: Method,
+    uri: &str,
+    auth: Option<&str>,
+    body: Option<Value>,
+) -> Reply {
     let mut req = Request::builder().method(method).uri(uri);
     if let Some(a) = auth {
         req = req.header("authorization", format!("Bearer {a}"));
@@ -55,7 +61,11 @@ async fn call(app: &Router, method: Method, uri: &str, auth: Option<&str>, body:
     } else {
         serde_json::from_slice(&bytes).unwrap_or_else(|_| panic!("non-JSON body {bytes:?}"))
     };
-    Reply { status, headers, body }
+    Reply {
+        status,
+        headers,
+        body,
+    }
 }
 
 async fn raw(app: &Router, req: Request<Body>) -> Reply {
@@ -64,7 +74,11 @@ async fn raw(app: &Router, req: Request<Body>) -> Reply {
     let headers = resp.headers().clone();
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();
     let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    Reply { status, headers, body }
+    Reply {
+        status,
+        headers,
+        body,
+    }
 }
 
 async fn mint(app: &Router, persona: Value) -> Reply {
@@ -104,7 +118,11 @@ async fn start(app: &Router, token: &str) -> Reply {
 fn assert_json_error(r: &Reply, status: StatusCode) {
     assert_eq!(r.status, status, "{:?}", r.body);
     assert!(r.body["error"].is_string(), "no error string: {:?}", r.body);
-    assert!(r.body["message"].is_string(), "no message string: {:?}", r.body);
+    assert!(
+        r.body["message"].is_string(),
+        "no message string: {:?}",
+        r.body
+    );
 }
 
 #[tokio::test]
@@ -115,7 +133,10 @@ async fn stateful_and_ephemeral_tokens_carry_the_documented_claims() {
     assert_eq!(c["type"], "stateful");
     assert_eq!(c["personaId"], "persona-milo");
     assert!(c["accountId"].is_string());
-    assert_eq!(c["exp"].as_u64().unwrap() - c["iat"].as_u64().unwrap(), 3600);
+    assert_eq!(
+        c["exp"].as_u64().unwrap() - c["iat"].as_u64().unwrap(),
+        3600
+    );
     // The older `id` spelling is accepted too.
     let t_old = token(&app, json!({"id": "persona-aria"})).await;
     assert_eq!(claims(&t_old)["type"], "stateful");
@@ -136,17 +157,42 @@ async fn stateful_and_ephemeral_tokens_carry_the_documented_claims() {
 async fn token_minting_errors() {
     let app = app();
     let persona = json!({"personaConfig": {"personaId": "persona-aria"}});
-    let r = call(&app, Method::POST, "/v1/auth/session-token", None, Some(persona.clone())).await;
+    let r = call(
+        &app,
+        Method::POST,
+        "/v1/auth/session-token",
+        None,
+        Some(persona.clone()),
+    )
+    .await;
     assert_json_error(&r, StatusCode::UNAUTHORIZED);
-    let r = call(&app, Method::POST, "/v1/auth/session-token", Some("wrong"), Some(persona)).await;
+    let r = call(
+        &app,
+        Method::POST,
+        "/v1/auth/session-token",
+        Some("wrong"),
+        Some(persona),
+    )
+    .await;
     assert_json_error(&r, StatusCode::UNAUTHORIZED);
     let r = mint(&app, json!({"personaId": "persona-nobody"})).await;
     assert_json_error(&r, StatusCode::NOT_FOUND);
-    let r = call(&app, Method::POST, "/v1/auth/session-token", Some(KEY), Some(json!({"x": 1}))).await;
+    let r = call(
+        &app,
+        Method::POST,
+        "/v1/auth/session-token",
+        Some(KEY),
+        Some(json!({"x": 1})),
+    )
+    .await;
     assert_json_error(&r, StatusCode::BAD_REQUEST);
     let r = mint(&app, json!({"name": "no look"})).await;
     assert_json_error(&r, StatusCode::BAD_REQUEST);
-    let r = mint(&app, json!({"name": "n", "avatarId": "a", "voiceId": "v", "directorNotes": {"expressivity": 3}})).await;
+    let r = mint(
+        &app,
+        json!({"name": "n", "avatarId": "a", "voiceId": "v", "directorNotes": {"expressivity": 3}}),
+    )
+    .await;
     assert_json_error(&r, StatusCode::BAD_REQUEST);
     let bad = Request::post("/v1/auth/session-token")
         .header("authorization", format!("Bearer {KEY}"))
@@ -179,7 +225,12 @@ async fn start_session_answers_per_section_3_2() {
     assert_eq!(r.body["engineProtocol"], "http");
     assert_eq!(r.body["signallingEndpoint"], "/ws");
     assert!(r.body["clientConfig"]["iceServers"].is_array());
-    assert!(r.body["clientConfig"]["heartbeatIntervalSeconds"].as_f64().unwrap() > 0.0);
+    assert!(
+        r.body["clientConfig"]["heartbeatIntervalSeconds"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
     // Reuse is allowed by default (the official client retries with the same token).
     let again = start(&app, &t).await;
     assert_eq!(again.status, StatusCode::OK);
@@ -226,7 +277,11 @@ async fn expired_tokens_are_refused() {
     let t = token(&app, json!({"personaId": "persona-aria"})).await;
     let r = start(&app, &t).await;
     assert_json_error(&r, StatusCode::UNAUTHORIZED);
-    assert!(r.body["message"].as_str().unwrap().contains("expired"), "{:?}", r.body);
+    assert!(
+        r.body["message"].as_str().unwrap().contains("expired"),
+        "{:?}",
+        r.body
+    );
 }
 
 #[tokio::test]
@@ -234,23 +289,38 @@ async fn single_use_tokens_start_one_session_and_failed_starts_do_not_count() {
     let app = app_with(|c| c.single_use_tokens = true);
     let t = token(&app, json!({"personaId": "persona-aria"})).await;
     // A start that fails (injected 503) does not consume the token.
-    let f = call(&app, Method::POST, "/_emulator/faults", None, Some(json!({"endpoint": "engine-session", "status": 503}))).await;
+    let f = call(
+        &app,
+        Method::POST,
+        "/_emulator/faults",
+        None,
+        Some(json!({"endpoint": "engine-session", "status": 503})),
+    )
+    .await;
     assert_eq!(f.status, StatusCode::OK);
     assert_json_error(&start(&app, &t).await, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(start(&app, &t).await.status, StatusCode::OK);
     let replay = start(&app, &t).await;
     assert_json_error(&replay, StatusCode::UNAUTHORIZED);
-    assert!(replay.body["message"].as_str().unwrap().contains("already been used"));
+    assert!(replay.body["message"]
+        .as_str()
+        .unwrap()
+        .contains("already been used"));
 }
 
 #[tokio::test]
 async fn faults_fire_count_times_with_the_chosen_body() {
     let app = app();
     let t = token(&app, json!({"personaId": "persona-aria"})).await;
-    let arm = |endpoint: &str, status: u16, count: u32, error: &str| {
-        json!({"endpoint": endpoint, "status": status, "count": count, "error": error, "message": "injected"})
-    };
-    let r = call(&app, Method::POST, "/_emulator/faults", None, Some(arm("engine-session", 429, 2, "Spend cap reached"))).await;
+    let arm = |endpoint: &str, status: u16, count: u32, error: &str| json!({"endpoint": endpoint, "status": status, "count": count, "error": error, "message": "injected"});
+    let r = call(
+        &app,
+        Method::POST,
+        "/_emulator/faults",
+        None,
+        Some(arm("engine-session", 429, 2, "Spend cap reached")),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK);
     for _ in 0..2 {
         let r = start(&app, &t).await;
@@ -261,30 +331,97 @@ async fn faults_fire_count_times_with_the_chosen_body() {
     }
     assert_eq!(start(&app, &t).await.status, StatusCode::OK);
 
-    call(&app, Method::POST, "/_emulator/faults", None, Some(arm("session-token", 402, 1, "No plan"))).await;
-    assert_json_error(&mint(&app, json!({"personaId": "persona-aria"})).await, StatusCode::PAYMENT_REQUIRED);
-    assert_eq!(mint(&app, json!({"personaId": "persona-aria"})).await.status, StatusCode::OK);
+    call(
+        &app,
+        Method::POST,
+        "/_emulator/faults",
+        None,
+        Some(arm("session-token", 402, 1, "No plan")),
+    )
+    .await;
+    assert_json_error(
+        &mint(&app, json!({"personaId": "persona-aria"})).await,
+        StatusCode::PAYMENT_REQUIRED,
+    );
+    assert_eq!(
+        mint(&app, json!({"personaId": "persona-aria"}))
+            .await
+            .status,
+        StatusCode::OK
+    );
 
-    call(&app, Method::POST, "/_emulator/faults", None, Some(arm("talk", 500, 1, "Boom"))).await;
-    let r = call(&app, Method::POST, "/talk?session_id=whatever", None, Some(json!({"content": "hi"}))).await;
+    call(
+        &app,
+        Method::POST,
+        "/_emulator/faults",
+        None,
+        Some(arm("talk", 500, 1, "Boom")),
+    )
+    .await;
+    let r = call(
+        &app,
+        Method::POST,
+        "/talk?session_id=whatever",
+        None,
+        Some(json!({"content": "hi"})),
+    )
+    .await;
     assert_json_error(&r, StatusCode::INTERNAL_SERVER_ERROR);
 
-    let bad = call(&app, Method::POST, "/_emulator/faults", None, Some(json!({"endpoint": "talk", "status": 200}))).await;
+    let bad = call(
+        &app,
+        Method::POST,
+        "/_emulator/faults",
+        None,
+        Some(json!({"endpoint": "talk", "status": 200})),
+    )
+    .await;
     assert_json_error(&bad, StatusCode::BAD_REQUEST);
-    let bad = call(&app, Method::POST, "/_emulator/faults", None, Some(json!({"endpoint": "nope", "status": 500}))).await;
+    let bad = call(
+        &app,
+        Method::POST,
+        "/_emulator/faults",
+        None,
+        Some(json!({"endpoint": "nope", "status": 500})),
+    )
+    .await;
     assert_json_error(&bad, StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test]
 async fn talk_needs_a_live_session() {
     let app = app();
-    let r = call(&app, Method::POST, "/talk?session_id=unknown", None, Some(json!({"content": "hi"}))).await;
+    let r = call(
+        &app,
+        Method::POST,
+        "/talk?session_id=unknown",
+        None,
+        Some(json!({"content": "hi"})),
+    )
+    .await;
     assert_json_error(&r, StatusCode::NOT_FOUND);
     let t = token(&app, json!({"personaId": "persona-aria"})).await;
-    let id = start(&app, &t).await.body["sessionId"].as_str().unwrap().to_owned();
-    let r = call(&app, Method::POST, &format!("/talk?session_id={id}"), None, Some(json!({"content": "hello"}))).await;
+    let id = start(&app, &t).await.body["sessionId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = call(
+        &app,
+        Method::POST,
+        &format!("/talk?session_id={id}"),
+        None,
+        Some(json!({"content": "hello"})),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK);
-    let r = call(&app, Method::POST, &format!("/talk?session_id={id}"), None, Some(json!({"nope": 1}))).await;
+    let r = call(
+        &app,
+        Method::POST,
+        &format!("/talk?session_id={id}"),
+        None,
+        Some(json!({"nope": 1})),
+    )
+    .await;
     assert_json_error(&r, StatusCode::BAD_REQUEST);
     // The text reached the session (the session task records it asynchronously).
     let mut seen = false;
@@ -298,11 +435,25 @@ async fn talk_needs_a_live_session() {
     }
     assert!(seen);
     // Ending it makes /talk a 404.
-    let r = call(&app, Method::POST, &format!("/_emulator/sessions/{id}/end"), None, None).await;
+    let r = call(
+        &app,
+        Method::POST,
+        &format!("/_emulator/sessions/{id}/end"),
+        None,
+        None,
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK);
     let mut gone = false;
     for _ in 0..100 {
-        let r = call(&app, Method::POST, &format!("/talk?session_id={id}"), None, Some(json!({"content": "x"}))).await;
+        let r = call(
+            &app,
+            Method::POST,
+            &format!("/talk?session_id={id}"),
+            None,
+            Some(json!({"content": "x"})),
+        )
+        .await;
         if r.status == StatusCode::NOT_FOUND {
             gone = true;
             break;
@@ -312,20 +463,35 @@ async fn talk_needs_a_live_session() {
     assert!(gone);
     let list = call(&app, Method::GET, "/_emulator/sessions", None, None).await;
     assert_eq!(list.body["sessions"][0]["state"], "ended");
-    let r = call(&app, Method::POST, "/_emulator/sessions/unknown/drop-signalling", None, None).await;
+    let r = call(
+        &app,
+        Method::POST,
+        "/_emulator/sessions/unknown/drop-signalling",
+        None,
+        None,
+    )
+    .await;
     assert_json_error(&r, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
 async fn cors_on_every_route_and_preflights_answer_204() {
     let app = app();
-    for path in ["/v1/auth/session-token", "/v1/engine/session", "/v1/metrics/client", "/talk?session_id=x"] {
+    for path in [
+        "/v1/auth/session-token",
+        "/v1/engine/session",
+        "/v1/metrics/client",
+        "/talk?session_id=x",
+    ] {
         let req = Request::builder()
             .method(Method::OPTIONS)
             .uri(path)
             .header("origin", "http://page.test")
             .header("access-control-request-method", "POST")
-            .header("access-control-request-headers", "authorization, content-type")
+            .header(
+                "access-control-request-headers",
+                "authorization, content-type",
+            )
             .body(Body::empty())
             .unwrap();
         let r = raw(&app, req).await;
@@ -333,7 +499,10 @@ async fn cors_on_every_route_and_preflights_answer_204() {
         assert_eq!(r.headers["access-control-allow-origin"], "http://page.test");
         let allowed = r.headers["access-control-allow-headers"].to_str().unwrap();
         assert!(allowed.contains("authorization") && allowed.contains("content-type"));
-        assert!(r.headers["access-control-allow-methods"].to_str().unwrap().contains("POST"));
+        assert!(r.headers["access-control-allow-methods"]
+            .to_str()
+            .unwrap()
+            .contains("POST"));
     }
     // Errors carry CORS headers too, or the page could not read them.
     let req = Request::post("/v1/engine/session")
@@ -348,7 +517,14 @@ async fn cors_on_every_route_and_preflights_answer_204() {
 #[tokio::test]
 async fn metrics_personas_and_unknown_routes() {
     let app = app();
-    let r = call(&app, Method::POST, "/v1/metrics/client", None, Some(json!({"metrics": []}))).await;
+    let r = call(
+        &app,
+        Method::POST,
+        "/v1/metrics/client",
+        None,
+        Some(json!({"metrics": []})),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     let r = call(&app, Method::GET, "/v1/personas", Some(KEY), None).await;
     assert_eq!(r.status, StatusCode::OK);
@@ -358,8 +534,14 @@ async fn metrics_personas_and_unknown_routes() {
     assert_eq!(list[0]["name"], "Aria");
     assert_ne!(list[0]["avatarId"], list[1]["avatarId"]);
     assert_ne!(list[0]["voiceId"], list[1]["voiceId"]);
-    assert_json_error(&call(&app, Method::GET, "/v1/personas", None, None).await, StatusCode::UNAUTHORIZED);
-    assert_json_error(&call(&app, Method::GET, "/v1/nothing", None, None).await, StatusCode::NOT_FOUND);
+    assert_json_error(
+        &call(&app, Method::GET, "/v1/personas", None, None).await,
+        StatusCode::UNAUTHORIZED,
+    );
+    assert_json_error(
+        &call(&app, Method::GET, "/v1/nothing", None, None).await,
+        StatusCode::NOT_FOUND,
+    );
 }
 
 #[tokio::test]
@@ -367,19 +549,38 @@ async fn control_api_is_off_without_the_flag() {
     let app = app_with(|c| c.control = false);
     let r = call(&app, Method::GET, "/_emulator/sessions", None, None).await;
     assert_json_error(&r, StatusCode::NOT_FOUND);
-    let r = call(&app, Method::POST, "/_emulator/faults", None, Some(json!({"endpoint": "talk", "status": 500}))).await;
+    let r = call(
+        &app,
+        Method::POST,
+        "/_emulator/faults",
+        None,
+        Some(json!({"endpoint": "talk", "status": 500})),
+    )
+    .await;
     assert_json_error(&r, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
 async fn max_session_length_comes_from_ephemeral_configs() {
     let app = app();
-    let t = token(&app, json!({"personaId": "persona-aria", "maxSessionLengthSeconds": 0.2})).await;
-    let id = start(&app, &t).await.body["sessionId"].as_str().unwrap().to_owned();
+    let t = token(
+        &app,
+        json!({"personaId": "persona-aria", "maxSessionLengthSeconds": 0.2}),
+    )
+    .await;
+    let id = start(&app, &t).await.body["sessionId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let mut ended = false;
     for _ in 0..200 {
         let list = call(&app, Method::GET, "/_emulator/sessions", None, None).await;
-        let s = list.body["sessions"].as_array().unwrap().iter().find(|s| s["id"] == id.as_str()).cloned();
+        let s = list.body["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == id.as_str())
+            .cloned();
         if s.is_some_and(|s| s["state"] == "ended") {
             ended = true;
             break;

@@ -168,9 +168,7 @@ pub async fn engine_session(
         .verify(token, now)
         .map_err(|e| ApiError::unauthorized(e.message()))?;
     if state.config.single_use_tokens && state.token_used(&claims.jti) {
-        return Err(ApiError::unauthorized(
-            "session token has already been used to start a session",
-        ));
+        return Err(used_token());
     }
     let req: Option<StartSessionRequest> = parse_json(&body)?;
     // API-key mode sends the full persona config with every start (§3.1); it wins.
@@ -197,8 +195,9 @@ pub async fn engine_session(
             5,
         ));
     }
-    if state.config.single_use_tokens {
-        state.mark_token_used(&claims.jti, claims.exp, now);
+    // Consumed only now that nothing can fail any more: a failed start leaves the token usable.
+    if state.config.single_use_tokens && !state.consume_token(&claims.jti, claims.exp, now) {
+        return Err(used_token());
     }
     let session_id = uuid::Uuid::new_v4().to_string();
     crate::session::spawn(state.clone(), session_id.clone(), persona);
@@ -216,6 +215,10 @@ pub async fn engine_session(
             expected_heartbeat_interval_secs: Some(5.0),
         },
     }))
+}
+
+fn used_token() -> ApiError {
+    ApiError::unauthorized("session token has already been used to start a session")
 }
 
 /// `POST /v1/metrics/client`: telemetry is accepted and dropped.
