@@ -29,6 +29,7 @@ test: setup
 pkg: setup
 	wasm-pack build --target web --release --out-dir pkg . -- $(WASM_RELEASE)
 	node scripts/finish-pkg.mjs pkg
+	node scripts/package-pkg.mjs pkg
 
 # The published types must type-check a consumer under --strict.
 types:

@@ -48,6 +48,13 @@ if [ ! -f node_modules/.package-lock.json ] || ! cmp -s package-lock.json node_m
   cp package-lock.json node_modules/.setup-lock-stamp
 fi
 
+# 6. The Vite fixture app (tests/vite-app): vite 7 only, from its committed lock file.
+if [ ! -f tests/vite-app/node_modules/.setup-lock-stamp ] || ! cmp -s tests/vite-app/package-lock.json tests/vite-app/node_modules/.setup-lock-stamp; then
+  say "npm ci --prefix tests/vite-app"
+  npm ci --prefix tests/vite-app --no-audit --no-fund --loglevel=error
+  cp tests/vite-app/package-lock.json tests/vite-app/node_modules/.setup-lock-stamp
+fi
+
 # Debian's binaryen (wasm-opt 108) silently breaks wasm-bindgen output; the Makefile puts
 # node_modules/.bin first on PATH so wasm-pack finds npm's wasm-opt. Refuse to go on otherwise.
 [ -x node_modules/.bin/wasm-opt ] || { echo "[setup] node_modules/.bin/wasm-opt missing" >&2; exit 1; }

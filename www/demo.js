@@ -96,8 +96,11 @@ function describeError(err) {
   const status = Number(err?.statusCode) || 0;
   const [fallbackTitle, fallbackSolution] = FALLBACK[status] ?? [];
   const message = String(details.message || err?.message || err || "Unknown error");
+  const computed = fallbackTitle
+    ? `${fallbackTitle} (HTTP ${status})`
+    : status >= 500 ? `Server error (HTTP ${status})` : "Something went wrong";
   return {
-    title: fallbackTitle ? `${fallbackTitle} (HTTP ${status})` : status >= 500 ? `Server error (HTTP ${status})` : "Something went wrong",
+    title: typeof err?.title === "string" ? err.title : computed,
     message,
     solution: details.solution || fallbackSolution || "",
     code: [err?.code, details.error].filter(Boolean).join(" · "),
@@ -439,9 +442,10 @@ function listen(c, forAttempt) {
   on(AnamEvent.SERVER_WARNING, (message) => console.warn("server warning:", message));
   on(AnamEvent.CONNECTION_CLOSED, (code, details) => {
     if (code === NORMAL_CLOSE) return;
-    const [message, solution] = CLOSE_REASONS[code] ?? ["The connection closed unexpectedly", "Connect again."];
-    showError({ message: details ? `${message}: ${details}` : message, code, details: { solution } }, "Disconnected");
-    teardown("error", "Disconnected");
+    const [title, solution] = CLOSE_REASONS[code] ?? ["The connection closed unexpectedly", "Connect again."];
+    const message = typeof details === "string" && details ? `Reason given: ${details}` : "No reason was given.";
+    showError({ title, message, code, details: { solution } });
+    teardown("error", "Disconnected", "The session ended. Press Connect to start a new one.");
   });
 }
 
@@ -478,12 +482,12 @@ async function connect() {
   } catch (err) {
     if (forAttempt !== attempt) return;
     showError(err, "Could not connect");
-    await teardown("error", "Not connected");
+    await teardown("error", "Not connected", "Could not connect: see the message above.");
   }
 }
 
 /** Stops the current client (if any) and returns the page to the idle layout. */
-async function teardown(nextState, text) {
+async function teardown(nextState, text, stageText = "Disconnected. Press Connect to talk again.") {
   attempt += 1;
   const old = client;
   client = null;
@@ -502,7 +506,7 @@ async function teardown(nextState, text) {
   ui.video.srcObject = null;
   ui.video.muted = false;
   ui.placeholder.hidden = false;
-  ui.placeholderText.textContent = "Disconnected. Press Connect to talk again.";
+  ui.placeholderText.textContent = stageText;
   ui.unmute.hidden = true;
   ui.mic.replaceChildren(new Option("Available once connected", ""));
   ui.micState.textContent = describeMic("not_requested");

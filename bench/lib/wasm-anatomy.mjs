@@ -135,19 +135,33 @@ export function anatomy(bytes) {
   return { total: buf.length, sections, functions, importedFunctions: imported, hasNames: names.size > 0 };
 }
 
+const CRATE = String.raw`([A-Za-z_][A-Za-z0-9_]*)(?:\[[0-9a-f]+\])?::`;
+const LEADING_PATH = new RegExp(`^${CRATE}`);
+const TRAIT_PATH = new RegExp(` as &?(?:mut )?${CRATE}`);
+
 /**
- * Groups function bytes by the crate a (demangled-ish) name points at: the first path segment
- * of a Rust symbol such as `serde_json::de::…` or `<str0m::X as Y>::z`. Unnamed functions go
- * to "(no name section)".
+ * The crate a Rust symbol belongs to: the first path segment (`serde_json::de::…`), for an
+ * impl on a primitive or a type parameter (`<f64 as core::fmt::Display>::fmt`) the trait's
+ * crate, and for functions without a path (wasm-bindgen's export shims, `__externref_*`) the
+ * group "wasm-bindgen exports and shims".
  */
+export function crateOf(name) {
+  if (!name) return "(no name section)";
+  const bare = name.replace(/^(?:[<&\s*]|dyn |mut |const )+/, "");
+  const own = bare.match(LEADING_PATH);
+  if (own) return own[1];
+  const viaTrait = bare.match(TRAIT_PATH);
+  if (viaTrait) return viaTrait[1];
+  if (/^(?:bool|char|str|[iuf](?:8|16|32|64|128|size))>::/.test(bare)) return "core";
+  if (!name.includes("::")) return "wasm-bindgen exports and shims";
+  return "(other)";
+}
+
+/** Sums function bytes per crate (see crateOf), largest first. */
 export function bytesByCrate(functions) {
   const groups = new Map();
   for (const f of functions) {
-    let key = "(no name section)";
-    if (f.name) {
-      const m = f.name.replace(/^[<&\s*]+|^(?:dyn|mut|const)\s+/g, "").match(/^([A-Za-z_][A-Za-z0-9_]*)(?:\[[0-9a-f]+\])?::/);
-      key = m ? m[1] : f.name.startsWith("__wbg") || f.name.startsWith("__wbindgen") ? "wasm-bindgen glue" : "(other)";
-    }
+    const key = crateOf(f.name);
     const g = groups.get(key) ?? { crate: key, bytes: 0, functions: 0 };
     g.bytes += f.bytes;
     g.functions += 1;

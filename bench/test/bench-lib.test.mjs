@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import zlib from "node:zlib";
 import { percentile, median, summarize, ratio, slope } from "../lib/stats.mjs";
-import { anatomy, bytesByCrate } from "../lib/wasm-anatomy.mjs";
+import { anatomy, bytesByCrate, crateOf } from "../lib/wasm-anatomy.mjs";
 import { pageLoadedFiles, compressedSizes } from "../lib/pkg-files.mjs";
 import { parseWrk, parseDuration } from "../measure/load.mjs";
 import { parseArgs } from "../lib/args.mjs";
@@ -75,6 +75,17 @@ test("the wasm reader finds sections, function bodies and names", () => {
   assert.deepEqual(byCrate.map((c) => [c.crate, c.bytes]), [["other", 6], ["my_crate", 3]]);
   assert.throws(() => anatomy(Buffer.from("not wasm at all")), /not a WebAssembly module/);
   assert.throws(() => anatomy(tinyModule().subarray(0, 28)), /truncated|past the end|runs past/);
+});
+
+test("symbols are attributed to crates, primitives' impls to the trait's crate", () => {
+  assert.equal(crateOf("serde_json::de::from_str::h123"), "serde_json");
+  assert.equal(crateOf("core[c5930c85a12de822]::num::flt2dec::x"), "core");
+  assert.equal(crateOf("<f64 as core[c5930c85a12de822]::fmt::Display>::fmt"), "core");
+  assert.equal(crateOf("<T as alloc::string::ToString>::to_string::h2"), "alloc");
+  assert.equal(crateOf("<&mut serde_json::ser::Serializer<W,F> as serde_core::ser::Serializer>::x"), "serde_json");
+  assert.equal(crateOf("<char>::escape_debug_ext"), "core");
+  assert.equal(crateOf("createClient externref shim multivalue shim"), "wasm-bindgen exports and shims");
+  assert.equal(crateOf(null), "(no name section)");
 });
 
 test("pageLoadedFiles follows imports and the wasm URL, and refuses missing files", () => {

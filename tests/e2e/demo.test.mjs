@@ -61,6 +61,13 @@ async function say(page, text, button = "#talk") {
   await page.click(button);
 }
 
+/** The emulator's view of the live session for `personaId` (what it received). */
+async function liveSession(personaId) {
+  const body = await emulator.sessions();
+  const list = Array.isArray(body) ? body : body?.sessions ?? [];
+  return list.filter((s) => s.personaId === personaId && s.state !== "ended" && s.state !== "closed").at(-1);
+}
+
 async function horizontalOverflow(page) {
   return page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
 }
@@ -173,6 +180,12 @@ test("the demo: connect, timeline, talk, chunks, typed message, interrupt, mute,
   );
   assert.equal(cut.tag, "interrupted");
   assert.ok(cut.text.length < long.length, "the interrupted turn is shorter than the full text");
+  // What the emulator received from the page's buttons.
+  const seen = await liveSession("persona-milo");
+  assert.ok(seen, "the emulator lists the live session");
+  assert.ok(seen.talkStreamChunksReceived >= 3, `chunks: ${seen.talkStreamChunksReceived}`);
+  assert.ok(seen.interruptsReceived >= 1, `interrupts: ${seen.interruptsReceived}`);
+  assert.ok(seen.userMessages.includes("What is WebAssembly?"), `user messages: ${seen.userMessages}`);
   await page.screenshot({ path: path.join(SHOTS, "demo-interrupted.png"), fullPage: true });
 
   // Mute toggles the client's state (the button shows what muteInputAudio() returned).
@@ -262,8 +275,15 @@ test("a shared link (?persona=…&autoconnect=1) connects to that persona on loa
   await waitState(page, "connected");
   assert.equal(await page.inputValue("#persona"), "persona-milo");
   assert.ok((await miloSessions()) > before, "a new session for persona-milo");
-  await page.click("#disconnect");
-  await waitState(page, "idle");
+
+  // The server ends the session: the page says so and offers to connect again.
+  const session = await liveSession("persona-milo");
+  const ended = await emulator.endSession(session.id);
+  assert.ok(ended.ok, `end-session: ${ended.status}`);
+  await waitState(page, "error");
+  assert.equal(await page.textContent("#banner-title"), "The server ended the session");
+  assert.match(await page.textContent("#banner-solution"), /connect again/i);
+  assert.equal(await page.isDisabled("#connect"), false);
   assertSecretAbsent(page, emulator.apiKey);
   await page.context().close();
 });
@@ -286,6 +306,7 @@ test("the error banner explains a rejected API key (401) and an unknown persona 
       solution: await page.textContent("#banner-solution"),
       solutionShown: await page.isVisible("#banner-solution-row"),
     };
+    await page.screenshot({ path: path.join(SHOTS, `demo-error-${c.what}.png`) });
     assert.match(banner.title, c.title, JSON.stringify(banner));
     assert.ok(banner.message.length > 10, JSON.stringify(banner));
     assert.ok(banner.solutionShown && banner.solution.length > 10, `no solution shown: ${JSON.stringify(banner)}`);
