@@ -100,6 +100,19 @@ export interface MessageStreamEvent {
   utteranceId?: string;
 }
 
+export interface ReasoningMessage {
+  id: string;
+  content: string;
+  role: string;
+}
+
+export interface ReasoningStreamEvent {
+  id: string;
+  content: string;
+  endOfThought: boolean;
+  role: string;
+}
+
 export interface InputAudioState {
   isMuted: boolean;
   permissionState: AudioPermissionState;
@@ -123,13 +136,13 @@ export interface AnamEventCallbacks {
   MIC_PERMISSION_GRANTED: () => void;
   MIC_PERMISSION_DENIED: (error: string) => void;
   INPUT_AUDIO_DEVICE_CHANGED: (deviceId: string) => void;
-  /** Tool calls, reasoning and director notes are not produced by this client. */
+  /** Tool calls and director-note cues are not produced by this client. */
   CLIENT_TOOL_EVENT_RECEIVED: (event: unknown) => void;
   TOOL_CALL_STARTED: (payload: unknown) => void;
   TOOL_CALL_COMPLETED: (payload: unknown) => void;
   TOOL_CALL_FAILED: (payload: unknown) => void;
-  REASONING_HISTORY_UPDATED: (messages: unknown[]) => void;
-  REASONING_STREAM_EVENT_RECEIVED: (event: unknown) => void;
+  REASONING_HISTORY_UPDATED: (messages: ReasoningMessage[]) => void;
+  REASONING_STREAM_EVENT_RECEIVED: (event: ReasoningStreamEvent) => void;
   USER_SPEECH_STARTED: (correlationId: string) => void;
   USER_SPEECH_ENDED: (correlationId: string) => void;
   DIRECTOR_NOTE_CUE_APPLIED: (payload: { cueTag: string; correlationId: string }) => void;

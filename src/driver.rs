@@ -706,6 +706,11 @@ impl Driver {
         let args: Vec<JsValue> = match event {
             Event::MessageHistoryUpdated(messages) => vec![to_js(messages)],
             Event::MessageStreamEventReceived(e) => vec![to_js(e)],
+            Event::ReasoningStreamEventReceived(e) => vec![to_js(e)],
+            Event::ReasoningHistoryUpdated(messages) => vec![to_js(messages)],
+            Event::PersonaConfigUpdateApplied(json) => {
+                vec![js_sys::JSON::parse(json).unwrap_or(JsValue::UNDEFINED)]
+            }
             Event::ConnectionClosed { code, details } => vec![
                 text(code),
                 details.as_deref().map(text).unwrap_or(JsValue::UNDEFINED),

@@ -288,6 +288,10 @@ async fn talk_stream_state_machine_through_the_js_api() {
     let cb_fn: Function = cb.as_ref().clone().unchecked_into();
     client.add_listener("CONNECTION_CLOSED".into(), cb_fn.clone());
     client.add_listener("CONNECTION_CLOSED".into(), cb_fn);
+    // A removed listener is not called.
+    let removed = js("window.__removedCalled = true;");
+    client.add_listener("CONNECTION_CLOSED".into(), removed.clone());
+    client.remove_listener("CONNECTION_CLOSED".into(), removed);
     let video = web_sys::window().and_then(|w| w.document()).and_then(|d| {
         let v = d.create_element("video").ok()?;
         v.set_id("tv");
@@ -354,6 +358,7 @@ async fn talk_stream_state_machine_through_the_js_api() {
             .is_err(),
         "session over"
     );
+    assert!(window_value("__removedCalled").is_undefined());
     drop(cb);
 }
 

@@ -82,7 +82,7 @@ export function machine(browserVersion) {
     loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100),
     node: process.version,
     chromium: browserVersion,
-    wrk: firstLine("wrk", ["--version"]),
+    wrk: firstLine("wrk", ["--version"])?.replace(/\s*Copyright.*$/, "") ?? null,
     gitCommit: firstLine("git", ["-C", ROOT, "rev-parse", "--short", "HEAD"]),
     gitDirty: (spawnSync("git", ["-C", ROOT, "status", "--porcelain"], { encoding: "utf8" }).stdout ?? "").trim() !== "",
   };

@@ -38,6 +38,7 @@ export function checkSmoke(results, only) {
         problems.push(`memory ${client}: ${m?.error ?? "missing"}`);
         continue;
       }
+      need(!m.failures?.length, `memory ${client}: failed cycles ${JSON.stringify(m.failures)}`);
       need(m.samples.length === m.cycles + 1, `memory ${client}: ${m.samples.length} samples for ${m.cycles} cycles`);
       need(m.samples.every((s) => positive(s.jsHeapUsed)), `memory ${client}: a JS heap sample is not positive`);
       if (client === "ours") need(m.samples.every((s) => positive(s.wasmMemory)), "memory ours: wasm memory not readable");

@@ -29,8 +29,16 @@ export async function measureMemory(env, client, { cycles, log = () => {} }) {
     const cdp = await page.context().newCDPSession(page);
     await cdp.send("HeapProfiler.enable");
     const samples = [await sample(page, cdp, 0)];
+    const failures = [];
     for (let i = 1; i <= cycles; i++) {
-      await page.evaluate(() => window.__bench.cycle());
+      try {
+        await page.evaluate(() => window.__bench.cycle());
+      } catch (e) {
+        // Keep going: one failed session says something about the client, not about memory.
+        failures.push({ cycle: i, error: String(e.message ?? e).split("\n")[0].slice(0, 300) });
+        log(`memory ${client} cycle ${i} failed: ${failures.at(-1).error}`);
+        await page.evaluate(() => window.__bench.client.stopStreaming()).catch(() => {});
+      }
       samples.push(await sample(page, cdp, i));
       log(`memory ${client} cycle ${i}/${cycles}: heap ${(samples.at(-1).jsHeapUsed / 1024).toFixed(0)} KiB, wasm ${samples.at(-1).wasmMemory ?? "-"}`);
     }
@@ -41,14 +49,18 @@ export async function measureMemory(env, client, { cycles, log = () => {} }) {
     return {
       client,
       cycles,
+      failures,
       samples,
       jsHeapAfterFirst: steady[0]?.jsHeapUsed ?? null,
       jsHeapAfterLast: steady.at(-1)?.jsHeapUsed ?? null,
       jsHeapSlopePerCycle: slope(heaps),
+      // The second half shows whether growth continues once one-time caches have filled.
+      jsHeapSlopeSecondHalf: slope(heaps.slice(Math.floor(heaps.length / 2))),
       jsHeap: summarize(heaps),
       wasmMemoryAfterFirst: wasm[0] ?? null,
       wasmMemoryAfterLast: wasm.at(-1) ?? null,
       wasmMemorySlopePerCycle: wasm.length ? slope(wasm) : null,
+      wasmMemorySlopeSecondHalf: wasm.length ? slope(wasm.slice(Math.floor(wasm.length / 2))) : null,
       domNodesSlopePerCycle: slope(steady.map((s) => s.domNodes)),
       listenersSlopePerCycle: slope(steady.map((s) => s.jsEventListeners)),
     };

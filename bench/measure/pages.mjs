@@ -6,6 +6,7 @@ export const CLIENTS = {
   ours: { page: "ours", label: "anam-wasm (ours)", sdk: true },
   official: { page: "official", label: "@anam-ai/js-sdk", sdk: true },
   floor: { page: "floor", label: "raw-JS floor", sdk: false },
+  "floor-mic": { page: "floor", label: "raw-JS floor + microphone", sdk: false, hash: { mic: "1" } },
   "floor-sdk-order": { page: "floor", label: "raw-JS floor, SDK order", sdk: false, hash: { order: "sdk" } },
 };
 

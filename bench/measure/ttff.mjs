@@ -17,6 +17,8 @@ export const MILESTONES = [
   "video track",
   "first frame",
   "VIDEO_PLAY_STARTED",
+  "microphone requested",
+  "microphone granted",
   "SESSION_READY",
 ];
 
@@ -110,6 +112,10 @@ export async function measureTtff(env, { clients, rounds, warmup = 1, log = () =
     oursVsFloor: {
       createToPlayStarted: ratio(med("ours", "createToPlayStarted"), med("floor", "createToPlayStarted")),
       navToFirstFrame: ratio(med("ours", "navToFirstFrame"), med("floor", "navToFirstFrame")),
+    },
+    oursVsFloorMic: {
+      createToPlayStarted: ratio(med("ours", "createToPlayStarted"), med("floor-mic", "createToPlayStarted")),
+      navToFirstFrame: ratio(med("ours", "navToFirstFrame"), med("floor-mic", "navToFirstFrame")),
     },
     officialVsFloor: {
       createToPlayStarted: ratio(med("official", "createToPlayStarted"), med("floor", "createToPlayStarted")),

@@ -4,10 +4,11 @@
 //  - "parallel" (default): the peer connection, offer and ICE gathering start while the
 //    start-session request is in flight; the offer goes out the moment the socket opens.
 //  - "sdk" (#order=sdk): the official SDK's order, the peer connection created on socket open.
+// With #mic=1 it also asks for the microphone in parallel, as both SDKs do by default.
 const B = window.__bench;
 
 /** One session; resolves with {sessionId, stop()} once the answer is applied. */
-export async function openSession(token, { video = null, order = "parallel", onFrame } = {}) {
+export async function openSession(token, { video = null, order = "parallel", mic = false, onFrame } = {}) {
   let ws = null;
   let sessionId = null;
   let offerSent = false;
@@ -37,6 +38,17 @@ export async function openSession(token, { video = null, order = "parallel", onF
       video.requestVideoFrameCallback(() => onFrame?.());
     });
     offerReady = pc.createOffer().then((offer) => pc.setLocalDescription(offer));
+    if (mic) {
+      // As both SDKs do by default: ask for the microphone in parallel, never waiting for it,
+      // and put the track on the existing audio sender (no renegotiation).
+      navigator.mediaDevices
+        .getUserMedia({ audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true } })
+        .then((stream) => {
+          const sender = pc.getTransceivers().find((t) => t.receiver.track.kind === "audio")?.sender;
+          return sender?.replaceTrack(stream.getAudioTracks()[0]);
+        })
+        .catch((e) => B.errors.push(`microphone: ${e.message}`));
+    }
   }
 
   async function sendOffer() {
@@ -110,7 +122,7 @@ export async function runFloor() {
   const token = await B.token();
   B.mark("createClient");
   const order = B.params.get("order") || "parallel";
-  B.session = await openSession(token, { video, order });
+  B.session = await openSession(token, { video, order, mic: B.params.get("mic") === "1" });
 }
 
 /**

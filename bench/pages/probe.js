@@ -52,7 +52,9 @@
     /** Inbound video counters of every peer connection (for diagnostics). */
     async videoStats() {
       const out = [];
-      for (const pc of B.peers) {
+      for (const ref of B.peers) {
+        const pc = ref.deref();
+        if (!pc || pc.connectionState === "closed") continue;
         const stats = await pc.getStats();
         stats.forEach((r) => {
           if (r.type === "inbound-rtp" && r.kind === "video") {
@@ -103,7 +105,9 @@
     constructor(...args) {
       super(...args);
       B.mark("peer connection created");
-      B.peers.push(this);
+      // Weakly held: the probe must not keep a closed connection (and its listeners) alive,
+      // or the memory measurement would see the probe's leak instead of the client's.
+      B.peers.push(new WeakRef(this));
       this.addEventListener("signalingstatechange", () => {
         if (this.signalingState === "have-local-offer") B.mark("offer set");
         if (this.signalingState === "stable" && "offer set" in marks) B.mark("answer applied");
@@ -120,5 +124,18 @@
     }
   }
   window.RTCPeerConnection = ProbedPeerConnection;
+
+  // The microphone request, whoever makes it (both SDKs ask by default, the floor with #mic=1).
+  const md = navigator.mediaDevices;
+  if (md?.getUserMedia) {
+    const native = md.getUserMedia.bind(md);
+    md.getUserMedia = (constraints) => {
+      B.mark("microphone requested");
+      return native(constraints).then((stream) => {
+        B.mark("microphone granted");
+        return stream;
+      });
+    };
+  }
   window.__bench = B;
 })();

@@ -187,3 +187,25 @@ test("the smoke checker flags missing, failed and non-positive measurements", ()
   bad.load.healthz.requestsPerSec = 0;
   assert.ok(checkSmoke(bad, ["load"]).some((p) => p.includes("healthz")));
 });
+
+test("the report shows measured numbers, judges targets from them, and says what was not measured", async () => {
+  const { renderReport } = await import("../lib/report.mjs");
+  const results = {
+    command: "node bench/run.mjs",
+    machine: { date: "2026-01-01T00:00:00Z", nproc: 2, cpuModel: "cpu", ramGiB: 4, os: "Linux", chromium: "1.2.3", node: "v20" },
+    binaries: { emulator: "e", backend: "b" },
+    pkgDir: "pkg",
+    officialVersion: "4.27.0",
+    size: {
+      ours: { files: [{ file: "a.js", kind: "js", raw: 100, gzip: 50, brotli: 40 }, { file: "a_bg.wasm", kind: "wasm", raw: 1000, gzip: 500, brotli: 400 }], total: { raw: 1100, gzip: 550, brotli: 440 } },
+      official: { file: "dist/umd/anam.js", version: "4.27.0", raw: 2000, gzip: 1100, brotli: 900 },
+      ratios: { raw: 0.55, gzip: 0.5, brotli: 440 / 900 },
+    },
+    load: { error: "no anam-backend binary" },
+  };
+  const md = renderReport(results);
+  assert.match(md, /\| \*\*ours, total a page loads\*\* \| 1,100 B/);
+  assert.match(md, /gzip size ≤ official \(ratio ≤ 1\.0\) \| 0\.50× \| met/);
+  assert.match(md, /time to first frame ≤ 0\.9× official median \| – \| not measured/);
+  assert.match(md, /Not measured: no anam-backend binary/);
+});

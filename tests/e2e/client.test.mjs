@@ -504,3 +504,28 @@ test("changeAudioInputDevice() swaps the microphone", async () => {
   const err = await page.evaluate(() => window.client.changeAudioInputDevice("   ").then(() => null, (e) => e.message));
   assert.match(err, /device id/i);
 });
+
+test("interrupting an open talk stream fires TALK_STREAM_INTERRUPTED and closes the stream", async () => {
+  const { page } = await readyPage();
+  await page.evaluate(() => {
+    window.ts = window.client.createTalkMessageStream("corr-int-1");
+    window.ts.streamMessageChunk(
+      "This talk stream keeps going for quite a while so that it can be interrupted midway ",
+      false,
+    );
+  });
+  await waitEvents(page, "MESSAGE_STREAM_EVENT_RECEIVED");
+  await page.evaluate(() => window.client.interruptPersona());
+  const [interrupted] = await waitEvents(page, "TALK_STREAM_INTERRUPTED");
+  assert.equal(interrupted.args[0], "corr-int-1");
+  const after = await page.evaluate(() => {
+    let threw = false;
+    try {
+      window.ts.streamMessageChunk("more", true);
+    } catch {
+      threw = true;
+    }
+    return { state: window.ts.getState(), active: window.ts.isActive(), threw };
+  });
+  assert.deepEqual(after, { state: 2, active: false, threw: true });
+});

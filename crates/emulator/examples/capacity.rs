@@ -12,7 +12,7 @@ mod client;
 
 use std::time::Duration;
 
-use client::{start_session, std_now, TestClient};
+use client::{http, start_session, std_now, TestClient};
 use serde_json::json;
 
 struct Args {
@@ -44,6 +44,23 @@ fn parse_args() -> Result<Args, String> {
         }
     }
     Ok(a)
+}
+
+/// Frames sent so far by each live session (control API; empty without `--control`).
+async fn frames_sent(host: &str) -> Vec<(String, u64)> {
+    let (status, body) = http(host, "GET", "/_emulator/sessions", None, &serde_json::Value::Null).await;
+    if status != 200 {
+        return Vec::new();
+    }
+    body["sessions"]
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .filter(|s| s["state"] != "ended")
+                .filter_map(|s| Some((s["id"].as_str()?.to_owned(), s["framesSent"].as_u64()?)))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// utime + stime of a process, in clock ticks (USER_HZ, 100 on Linux).
@@ -107,6 +124,7 @@ async fn main() {
     start_gate.wait().await;
     let t0 = std_now();
     let cpu0 = args.pid.and_then(cpu_ticks);
+    let sent0 = frames_sent(&args.host).await;
     let mut rates = Vec::new();
     let mut failed = 0;
     while let Some(r) = rx.recv().await {
@@ -116,6 +134,23 @@ async fn main() {
         }
     }
     let elapsed = std_now().duration_since(t0).as_secs_f64();
+    let sent1 = frames_sent(&args.host).await;
+    // Server side (needs --control): frames each live session sent during the window.
+    let mut sent_rates: Vec<f64> = sent1
+        .iter()
+        .filter_map(|(id, n)| {
+            let before = sent0.iter().find(|(i, _)| i == id)?.1;
+            Some((n - before) as f64 / elapsed)
+        })
+        .collect();
+    sent_rates.sort_by(|a, b| a.total_cmp(b));
+    let sent = match (sent_rates.first(), sent_rates.is_empty()) {
+        (Some(min), false) => format!(
+            "sent_fps_min={min:.1} sent_fps_avg={:.1}",
+            sent_rates.iter().sum::<f64>() / sent_rates.len() as f64
+        ),
+        _ => "sent_fps=n/a".to_owned(),
+    };
     let cpu = match (cpu0, args.pid.and_then(cpu_ticks)) {
         (Some(a), Some(b)) => format!("{:.0}%", (b - a) as f64 / 100.0 / elapsed * 100.0),
         _ => "n/a".to_owned(),
@@ -125,7 +160,7 @@ async fn main() {
     let avg = if rates.is_empty() { 0.0 } else { rates.iter().sum::<f64>() / rates.len() as f64 };
     let at_25 = rates.iter().filter(|r| **r >= 24.0).count();
     println!(
-        "sessions={} ok={} failed={} fps_min={:.1} fps_avg={:.1} at_24fps_or_more={} emulator_cpu={}",
+        "sessions={} ok={} failed={} recv_fps_min={:.1} recv_fps_avg={:.1} recv_at_24fps_or_more={} {sent} emulator_cpu={}",
         args.sessions,
         rates.len(),
         failed,

@@ -56,6 +56,16 @@ pub struct MessageStreamEvent {
     pub utterance_id: Option<String>,
 }
 
+/// `ReasoningStreamEvent` of §9.3 (one chunk of the persona's visible reasoning).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReasoningStreamEvent {
+    pub id: String,
+    pub content: String,
+    pub end_of_thought: bool,
+    pub role: String,
+}
+
 /// One public event with its arguments.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
@@ -81,6 +91,10 @@ pub enum Event {
     InputAudioDeviceChanged(String),
     UserSpeechStarted(String),
     UserSpeechEnded(String),
+    ReasoningStreamEventReceived(ReasoningStreamEvent),
+    ReasoningHistoryUpdated(Vec<Message>),
+    /// `{changedFields}` as JSON text (`{}` when the server sent none).
+    PersonaConfigUpdateApplied(String),
 }
 
 impl Event {
@@ -105,6 +119,9 @@ impl Event {
             Event::InputAudioDeviceChanged(_) => "INPUT_AUDIO_DEVICE_CHANGED",
             Event::UserSpeechStarted(_) => "USER_SPEECH_STARTED",
             Event::UserSpeechEnded(_) => "USER_SPEECH_ENDED",
+            Event::ReasoningStreamEventReceived(_) => "REASONING_STREAM_EVENT_RECEIVED",
+            Event::ReasoningHistoryUpdated(_) => "REASONING_HISTORY_UPDATED",
+            Event::PersonaConfigUpdateApplied(_) => "PERSONA_CONFIG_UPDATE_APPLIED",
         }
     }
 }

@@ -8,7 +8,8 @@
 use serde::Serialize;
 
 use super::events::MessageStreamEvent;
-use crate::wire::datachannel::SpeechText;
+use super::events::ReasoningStreamEvent;
+use crate::wire::datachannel::{ReasoningText, SpeechText};
 
 /// One entry of the message history, serialized with the official keys.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -36,6 +37,31 @@ pub fn stream_event(t: &SpeechText) -> MessageStreamEvent {
         cue_tag: non_empty(&t.cue_tag),
         utterance_id: non_empty(&t.utterance_id),
     }
+}
+
+/// The public event of a `reasoningText` chunk.
+pub fn reasoning_event(t: &ReasoningText) -> ReasoningStreamEvent {
+    ReasoningStreamEvent {
+        id: format!("{}::{}", t.role.as_str(), t.message_id),
+        content: t.content.clone(),
+        end_of_thought: t.end_of_thought,
+        role: t.role.as_str().to_owned(),
+    }
+}
+
+/// Folds a reasoning chunk into `list` (merged by id, `interrupted` unused); returns true when a
+/// `REASONING_HISTORY_UPDATED` is due (end of thought).
+pub fn fold_reasoning(list: &mut Vec<Message>, e: &ReasoningStreamEvent) -> bool {
+    match list.iter_mut().find(|m| m.id == e.id) {
+        Some(m) => m.content.push_str(&e.content),
+        None => list.push(Message {
+            id: e.id.clone(),
+            content: e.content.clone(),
+            role: e.role.clone(),
+            interrupted: None,
+        }),
+    }
+    e.end_of_thought
 }
 
 /// The folded conversation of one session.

@@ -334,6 +334,7 @@ pub struct Session {
     muted: bool,
     permission: AudioPermissionState,
     history: History,
+    reasoning: Vec<history::Message>,
     talk_streams: BTreeMap<u32, TalkStream>,
     next_talk_stream: u32,
     outputs: VecDeque<Output>,
@@ -354,6 +355,7 @@ impl Session {
             muted: false,
             permission: AudioPermissionState::NotRequested,
             history: History::default(),
+            reasoning: Vec::new(),
             talk_streams: BTreeMap::new(),
             next_talk_stream: 0,
             outputs: VecDeque::new(),
@@ -430,6 +432,7 @@ impl Session {
         }
         self.generation += 1;
         self.history.clear();
+        self.reasoning.clear();
         // Fast start: the microphone prompt runs while the token and the session are fetched.
         if !self.config.disable_input_audio && !user_audio {
             self.request_mic();
@@ -1124,7 +1127,19 @@ impl Session {
                 u.user_action_correlation_id
                     .unwrap_or_else(|| "unknown".to_owned()),
             )),
-            // Tool calls, reasoning and director notes are outside this client's scope; unknown
+            ServerDataMessage::ReasoningText(t) => {
+                let event = history::reasoning_event(&t);
+                let done = history::fold_reasoning(&mut self.reasoning, &event);
+                self.emit(Event::ReasoningStreamEventReceived(event));
+                if done {
+                    self.emit(Event::ReasoningHistoryUpdated(self.reasoning.clone()));
+                }
+            }
+            ServerDataMessage::PersonaConfigUpdateApplied(p) => {
+                let changed = serde_json::json!({ "changedFields": p.changed_fields });
+                self.emit(Event::PersonaConfigUpdateApplied(changed.to_string()));
+            }
+            // Tool calls and director notes are outside this client's scope; unknown
             // kinds are ignored for forward compatibility (§11.1 item 10).
             _ => {}
         }

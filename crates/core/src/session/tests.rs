@@ -711,3 +711,44 @@ fn mute_state_is_kept_across_sessions_and_applied() {
     h.s.set_muted(false);
     assert_eq!(h.drain(), [Output::ApplyMute(false)]);
 }
+
+#[test]
+fn reasoning_chunks_fold_and_config_updates_are_reported() {
+    let mut h = H::fixed();
+    h.live();
+    let chunk = |idx: u32, text: &str, end: bool| {
+        format!(
+            r#"{{"messageType":"reasoningText","data":{{"message_id":"r1","content_index":{idx},
+                "content":"{text}","role":"persona","end_of_thought":{end}}}}}"#
+        )
+    };
+    let mut all = h.input(Input::DataChannelMessage(chunk(0, "Let me ", false)));
+    all.extend(h.input(Input::DataChannelMessage(chunk(1, "think.", true))));
+    all.extend(h.input(Input::DataChannelMessage(
+        r#"{"messageType":"personaConfigUpdateApplied","data":{"session_id":"s","changed_fields":{"voice":{"before":"a","after":"b"}}}}"#.into(),
+    )));
+    assert_eq!(
+        events(&all),
+        [
+            "REASONING_STREAM_EVENT_RECEIVED",
+            "REASONING_STREAM_EVENT_RECEIVED",
+            "REASONING_HISTORY_UPDATED",
+            "PERSONA_CONFIG_UPDATE_APPLIED",
+        ]
+    );
+    let history = all.iter().find_map(|o| match o {
+        Output::Emit(Event::ReasoningHistoryUpdated(m)) => Some(m.clone()),
+        _ => None,
+    });
+    let history = history.unwrap_or_default();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].id, "persona::r1");
+    assert_eq!(history[0].content, "Let me think.");
+    let changed = all.iter().find_map(|o| match o {
+        Output::Emit(Event::PersonaConfigUpdateApplied(j)) => Some(j.clone()),
+        _ => None,
+    });
+    let changed: serde_json::Value =
+        serde_json::from_str(&changed.unwrap_or_default()).unwrap_or_default();
+    assert_eq!(changed["changedFields"]["voice"]["after"], "b");
+}
