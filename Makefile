@@ -9,12 +9,13 @@ export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 WASM_RELEASE := --config 'profile.release.opt-level="z"' --config profile.release.lto=true \
 	--config profile.release.codegen-units=1 --config 'profile.release.panic="abort"'
 
-.PHONY: help setup demo test pkg types clean
+.PHONY: help setup demo test pkg types bench clean
 
 help:
 	@echo "make demo   build everything and run emulator + backend + demo page at http://127.0.0.1:8080/"
 	@echo "make test   fmt, clippy, unit, browser and end-to-end tests; ends with 'N passed, N failed'"
 	@echo "make pkg    build the npm package into pkg/"
+	@echo "make bench  measure size, time to first frame, memory and load against the official SDK"
 
 setup:
 	@scripts/setup.sh
@@ -34,6 +35,14 @@ pkg: setup
 # The published types must type-check a consumer under --strict.
 types:
 	tsc -p tests/types/tsconfig.json
+
+# Our client vs @anam-ai/js-sdk and a raw-JS floor: writes docs/BENCHMARKS.md and
+# target/bench/results.json. Runs in a private network namespace when the machine allows it.
+bench: setup pkg
+	cargo build --release -p anam-emulator -p anam-backend
+	@if unshare -n true 2>/dev/null && command -v ip >/dev/null; then \
+		unshare -n -- sh -c 'ip link set lo up && exec node bench/run.mjs'; \
+	else node bench/run.mjs; fi
 
 clean:
 	cargo clean

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The benchmark: our client against @anam-ai/js-sdk 4.27.0 and a raw-JS floor, on one machine,
-// one emulator, one Chromium. Writes target/bench/results.json and docs/BENCHMARKS.md.
+// one emulator, one Chromium. A complete run writes target/bench/results.json and
+// docs/BENCHMARKS.md; an --only run writes target/bench/partial.{json,md} instead.
 //   node bench/run.mjs                 full run (release servers: cargo build --release -p anam-emulator -p anam-backend)
 //   node bench/run.mjs --smoke         one quick pass of every measurement (debug servers are fine),
 //                                      writes target/bench/smoke.json, checks the numbers are sane,
@@ -23,7 +24,7 @@ import { measureTalk } from "./measure/talk.mjs";
 import { measureLoad } from "./measure/load.mjs";
 import { measureCapacity } from "./measure/capacity.mjs";
 import { openClientPage, waitForMarks, closePage } from "./measure/pages.mjs";
-import { parseArgs } from "./lib/args.mjs";
+import { ALL, parseArgs } from "./lib/args.mjs";
 
 const log = (msg) => console.error(`[bench] ${msg}`);
 
@@ -125,7 +126,7 @@ async function main() {
     }
     if (opts.only.includes("capacity")) {
       await section(results, "capacity", () =>
-        measureCapacity(env, { steps: opts.capacitySteps, windowMs: opts.capacityWindowMs, log }));
+        measureCapacity(env, { steps: opts.capacitySteps, windowMs: opts.capacityWindowMs, drainFirst: !opts.smoke, log }));
     }
     if (opts.only.includes("load")) {
       if (backend) await section(results, "load", () => measureLoad(backend.url, { seconds: opts.wrkSeconds, log }));
@@ -142,7 +143,10 @@ async function main() {
   results.machine ??= machine(null);
 
   mkdirSync(OUT_DIR, { recursive: true });
-  const json = path.join(OUT_DIR, opts.smoke ? "smoke.json" : "results.json");
+  // Only a complete run may replace the committed report; smoke and --only runs stay in target/.
+  const complete = !opts.smoke && ALL.every((k) => opts.only.includes(k));
+  const base = opts.smoke ? "smoke" : complete ? "results" : "partial";
+  const json = path.join(OUT_DIR, `${base}.json`);
   writeFileSync(json, JSON.stringify(results, null, 2) + "\n");
   log(`wrote ${path.relative(ROOT, json)}`);
   if (opts.smoke) {
@@ -155,7 +159,7 @@ async function main() {
     }
     return;
   }
-  const md = path.join(ROOT, "docs", "BENCHMARKS.md");
+  const md = complete ? path.join(ROOT, "docs", "BENCHMARKS.md") : path.join(OUT_DIR, "partial.md");
   mkdirSync(path.dirname(md), { recursive: true });
   writeFileSync(md, renderReport(results));
   log(`wrote ${path.relative(ROOT, md)}`);

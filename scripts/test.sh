@@ -62,6 +62,9 @@ step cargo-test       env ANAM_EMULATOR_BIN="$PWD/target/debug/anam-emulator" ca
 step wasm-pack-test   wasm-pack test --headless --chrome
 step wasm-pack-build  make --no-print-directory pkg
 step types            make --no-print-directory types
+step size-budget      node scripts/size-check.mjs
+step bench-unit       node --test --test-reporter=tap bench/test/
+step bench-smoke      isolated node bench/run.mjs --smoke
 step e2e              isolated node --test --test-concurrency=1 --test-reporter=tap tests/e2e/
 
 echo

@@ -89,6 +89,16 @@ function sizeSection(s) {
   return out.join("\n");
 }
 
+/** A warning when the machine was busier than its CPU count during the run. */
+function busyNote(m) {
+  const load = m?.loadAverage?.[0];
+  if (!isNum(load) || !isNum(m?.nproc) || load <= m.nproc) return [];
+  return [
+    `**Caution:** the 1-minute load average was ${load} on ${m.nproc} CPUs when this run started (other work on the machine), so the spread is wide: read differences smaller than the gap between a client's median and p90 as noise, and re-run on an idle machine before relying on them.`,
+    "",
+  ];
+}
+
 function ttffSection(t) {
   const out = ["## Time to first frame", ""];
   if (failed(t)) return [...out, failed(t)].join("\n");
@@ -104,6 +114,7 @@ function ttffSection(t) {
       }),
     ),
     "",
+    ...busyNote(t.machine),
     "For the floor pages \"createClient\" is the moment the page starts the session (token in hand) and \"VIDEO_PLAY_STARTED\" is the first painted frame.",
     "",
     table(
@@ -248,7 +259,7 @@ export function renderReport(results) {
     runSection(results),
     targetsSection(results),
     sizeSection(results.size ?? { error: "not run" }),
-    results.ttff ? ttffSection(results.ttff) : "",
+    results.ttff ? ttffSection({ ...results.ttff, machine: results.machine }) : "",
     memorySection(results.memory),
     talkSection(results.talk),
     loadSection(results.load),

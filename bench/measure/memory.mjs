@@ -5,6 +5,13 @@ import { slope, summarize } from "../lib/stats.mjs";
 import { openClientPage, waitForMarks, closePage } from "./pages.mjs";
 
 async function sample(page, cdp, cycle) {
+  // The probe's own records (Resource Timing entries, dead peer-connection refs) grow with every
+  // session: drop them so the heap shows the client, not the instrumentation.
+  await page.evaluate(() => {
+    performance.clearResourceTimings();
+    const B = window.__bench;
+    B.peers = B.peers.filter((ref) => ref.deref() !== undefined);
+  });
   // Two passes: objects freed by finalizers of the first pass are collected by the second.
   await cdp.send("HeapProfiler.collectGarbage");
   await cdp.send("HeapProfiler.collectGarbage");

@@ -48,7 +48,14 @@ fn parse_args() -> Result<Args, String> {
 
 /// Frames sent so far by each live session (control API; empty without `--control`).
 async fn frames_sent(host: &str) -> Vec<(String, u64)> {
-    let (status, body) = http(host, "GET", "/_emulator/sessions", None, &serde_json::Value::Null).await;
+    let (status, body) = http(
+        host,
+        "GET",
+        "/_emulator/sessions",
+        None,
+        &serde_json::Value::Null,
+    )
+    .await;
     if status != 200 {
         return Vec::new();
     }
@@ -88,13 +95,21 @@ async fn main() {
     let (tx, mut rx) = tokio::sync::mpsc::channel(args.sessions.max(1));
     let start_gate = std::sync::Arc::new(tokio::sync::Barrier::new(args.sessions + 1));
     for i in 0..args.sessions {
-        let (host, key, tx, gate) = (args.host.clone(), args.key.clone(), tx.clone(), start_gate.clone());
+        let (host, key, tx, gate) = (
+            args.host.clone(),
+            args.key.clone(),
+            tx.clone(),
+            start_gate.clone(),
+        );
         let persona = personas[i % personas.len()];
         tokio::spawn(async move {
             let result = async {
                 let id = start_session(&host, &key, json!({ "personaId": persona })).await?;
                 let mut c = TestClient::connect(&host, &id).await?;
-                if !c.run_until(Duration::from_secs(30), |c| c.ready && c.video_frames > 0).await {
+                if !c
+                    .run_until(Duration::from_secs(30), |c| c.ready && c.video_frames > 0)
+                    .await
+                {
                     return Err("not ready with video within 30 s".to_owned());
                 }
                 Ok(c)
@@ -157,7 +172,11 @@ async fn main() {
     };
     rates.sort_by(|a, b| a.total_cmp(b));
     let min = rates.first().copied().unwrap_or(0.0);
-    let avg = if rates.is_empty() { 0.0 } else { rates.iter().sum::<f64>() / rates.len() as f64 };
+    let avg = if rates.is_empty() {
+        0.0
+    } else {
+        rates.iter().sum::<f64>() / rates.len() as f64
+    };
     let at_25 = rates.iter().filter(|r| **r >= 24.0).count();
     println!(
         "sessions={} ok={} failed={} recv_fps_min={:.1} recv_fps_avg={:.1} recv_at_24fps_or_more={} {sent} emulator_cpu={}",

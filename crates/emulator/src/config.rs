@@ -10,6 +10,8 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
 pub const DEFAULT_TOKEN_TTL_SECS: u64 = 3600;
 /// Session tokens one API key may mint per minute before it gets 429.
 pub const DEFAULT_TOKENS_PER_MINUTE: u32 = 120;
+/// Live sessions allowed at once by default.
+pub const DEFAULT_MAX_SESSIONS: usize = 64;
 
 /// Everything the emulator is configured with.
 #[derive(Debug, Clone)]
@@ -25,6 +27,8 @@ pub struct Config {
     pub tokens_per_minute: u32,
     /// How long a session survives without any signalling socket.
     pub orphan_timeout: Duration,
+    /// Live sessions allowed at once; more get 429 "Concurrent session limit reached".
+    pub max_sessions: usize,
 }
 
 impl Default for Config {
@@ -37,6 +41,7 @@ impl Default for Config {
             single_use_tokens: false,
             tokens_per_minute: DEFAULT_TOKENS_PER_MINUTE,
             orphan_timeout: Duration::from_secs(10),
+            max_sessions: DEFAULT_MAX_SESSIONS,
         }
     }
 }
@@ -49,6 +54,7 @@ usage: anam-emulator [options]
   --control                  enable the /_emulator/ test control API
   --single-use-tokens        a token that started a session cannot start another
   --rate-limit PER_MINUTE    session tokens one API key may mint per minute (default 120)
+  --max-sessions N           live sessions allowed at once (default 64)
   -h, --help                 show this help";
 
 /// What the command line asked for.
@@ -108,6 +114,12 @@ impl Config {
                     config.tokens_per_minute = v
                         .parse()
                         .map_err(|_| format!("--rate-limit: `{v}` is not a whole number"))?;
+                }
+                "--max-sessions" => {
+                    let v = value("a number")?;
+                    config.max_sessions = v
+                        .parse()
+                        .map_err(|_| format!("--max-sessions: `{v}` is not a whole number"))?;
                 }
                 "--control" => config.control = true,
                 "--single-use-tokens" => config.single_use_tokens = true,

@@ -35,6 +35,8 @@ const MAX_PENDING_DATA: usize = 512;
 const SYNTH_QUEUE: usize = 64;
 /// The media clock: one Opus frame per tick, one video frame every second tick.
 const AUDIO_TICK: Duration = Duration::from_millis(20);
+/// Audio ticks caught up at most in one go (200 ms).
+const MAX_CATCH_UP_TICKS: u64 = 10;
 
 /// Creates a session, starts its task and registers it.
 pub fn spawn(state: AppState, id: String, persona: SessionPersona) -> SessionHandle {
@@ -72,6 +74,8 @@ struct SessionTask {
     bank: Option<Arc<FrameBank>>,
     bank_rx: Option<oneshot::Receiver<Option<Arc<FrameBank>>>>,
     media_running: bool,
+    media_started: Option<Instant>,
+    last_frame: Option<u64>,
     audio_ticks: u64,
     openness: f32,
     dtls_connected: bool,
@@ -113,6 +117,8 @@ impl SessionTask {
             bank: None,
             bank_rx: None,
             media_running: false,
+            media_started: None,
+            last_frame: None,
             audio_ticks: 0,
             openness: 0.0,
             dtls_connected: false,
@@ -125,7 +131,7 @@ impl SessionTask {
     async fn run(mut self, mut rx: mpsc::Receiver<SessionCmd>) {
         tracing::info!(session = %self.id, persona = %self.persona.id, "session created");
         let mut ticker = tokio::time::interval(AUDIO_TICK);
-        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
         let mut buf = vec![0u8; rtc::MAX_DATAGRAM];
         let orphan_timeout = self.state.config.orphan_timeout;
         while !self.finished {
@@ -391,6 +397,9 @@ impl SessionTask {
             Event::Connected => {
                 self.dtls_connected = true;
                 self.media_running = true;
+                if self.media_started.is_none() {
+                    self.media_started = Some(Instant::now());
+                }
                 self.stats.set_state("connected");
             }
             Event::ChannelData(d) if !d.binary => match String::from_utf8(d.data) {
@@ -456,36 +465,58 @@ impl SessionTask {
     // ---------------------------------------------------------------------------------------
     // Media
 
+    /// Runs the media clock up to now. Ticks are counted from the wall clock, not from timer
+    /// wake-ups: on a loaded machine the timer fires late, and counting wake-ups would slow the
+    /// video down. Late audio ticks are caught up (a short burst the jitter buffer absorbs); for
+    /// video only the newest due frame is sent.
     fn media_tick(&mut self) {
+        let Some(started) = self.media_started else {
+            return;
+        };
         let now = std_now();
-        let tick = self.audio_ticks;
-        self.audio_ticks += 1;
-        if let Some(speaker) = self.speaker.as_mut() {
-            let audio = speaker.tick();
-            self.openness = audio.openness;
-            if !audio.opus.is_empty() {
-                if let Some(peer) = self.peer.as_mut() {
-                    let pos = tick * AUDIO_FRAME_SAMPLES as u64;
-                    if peer.write_audio(now, pos, &audio.opus) {
-                        self.stats
-                            .audio_packets_sent
-                            .fetch_add(1, Ordering::Relaxed);
-                    }
+        let elapsed = Instant::now().saturating_duration_since(started);
+        let due = (elapsed.as_micros() / AUDIO_TICK.as_micros()) as u64 + 1;
+        if due.saturating_sub(self.audio_ticks) > MAX_CATCH_UP_TICKS {
+            // Too far behind (the process was starved): skip ahead rather than flood.
+            self.audio_ticks = due - MAX_CATCH_UP_TICKS;
+        }
+        while self.audio_ticks < due {
+            let tick = self.audio_ticks;
+            self.audio_ticks += 1;
+            self.audio_tick(now, tick);
+        }
+        // 25 fps on the 50 Hz clock: frame n belongs to tick 2n.
+        let frame_no = (self.audio_ticks - 1) / 2;
+        if self.last_frame == Some(frame_no) {
+            return;
+        }
+        if let (Some(bank), Some(peer)) = (self.bank.as_ref(), self.peer.as_mut()) {
+            let frame = bank.frame(frame_no, self.openness);
+            if peer.write_video(now, frame_no, FPS, &frame) {
+                self.stats.frames_sent.fetch_add(1, Ordering::Relaxed);
+            }
+            self.last_frame = Some(frame_no);
+        }
+    }
+
+    fn audio_tick(&mut self, now: StdInstant, tick: u64) {
+        let Some(speaker) = self.speaker.as_mut() else {
+            return;
+        };
+        let audio = speaker.tick();
+        self.openness = audio.openness;
+        if !audio.opus.is_empty() {
+            if let Some(peer) = self.peer.as_mut() {
+                let pos = tick * AUDIO_FRAME_SAMPLES as u64;
+                if peer.write_audio(now, pos, &audio.opus) {
+                    self.stats
+                        .audio_packets_sent
+                        .fetch_add(1, Ordering::Relaxed);
                 }
             }
-            let out = self.conversation.transcript(&audio);
-            self.emit(out);
         }
-        // 25 fps on a 50 Hz clock: a frame on every second tick.
-        if tick.is_multiple_of(2) {
-            if let (Some(bank), Some(peer)) = (self.bank.as_ref(), self.peer.as_mut()) {
-                let frame_no = tick / 2;
-                let frame = bank.frame(frame_no, self.openness);
-                if peer.write_video(now, frame_no, FPS, &frame) {
-                    self.stats.frames_sent.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        }
+        let out = self.conversation.transcript(&audio);
+        self.emit(out);
     }
 
     // ---------------------------------------------------------------------------------------

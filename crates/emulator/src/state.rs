@@ -13,8 +13,6 @@ use crate::ratelimit::RateLimiter;
 use crate::registry::Registry;
 use crate::tokens::TokenSigner;
 
-/// Live sessions allowed at once; more get 429 "Concurrent session limit reached".
-pub const MAX_LIVE_SESSIONS: usize = 64;
 /// Remembered used token ids (single-use mode); expired ones are pruned first.
 const MAX_USED_TOKENS: usize = 100_000;
 

@@ -545,6 +545,16 @@ async fn metrics_personas_and_unknown_routes() {
 }
 
 #[tokio::test]
+async fn sessions_beyond_the_limit_get_the_concurrent_limit_error() {
+    let app = app_with(|c| c.max_sessions = 1);
+    let t = token(&app, json!({"personaId": "persona-aria"})).await;
+    assert_eq!(start(&app, &t).await.status, StatusCode::OK);
+    let r = start(&app, &t).await;
+    assert_json_error(&r, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(r.body["error"], "Concurrent session limit reached");
+}
+
+#[tokio::test]
 async fn control_api_is_off_without_the_flag() {
     let app = app_with(|c| c.control = false);
     let r = call(&app, Method::GET, "/_emulator/sessions", None, None).await;

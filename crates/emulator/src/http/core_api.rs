@@ -14,7 +14,7 @@ use super::{bearer, parse_json, same_secret, ApiError};
 use crate::clock::unix_now;
 use crate::faults::FaultEndpoint;
 use crate::personas::{builtin, SessionPersona, BUILTIN};
-use crate::state::{AppState, MAX_LIVE_SESSIONS};
+use crate::state::AppState;
 use crate::tokens::{Claims, TokenKind};
 
 /// The `accountId` claim of every token (the emulator has one account).
@@ -188,10 +188,11 @@ pub async fn engine_session(
             SessionPersona::from_builtin(p)
         }
     };
-    if state.sessions.live_count() >= MAX_LIVE_SESSIONS {
+    let max = state.config.max_sessions;
+    if state.sessions.live_count() >= max {
         return Err(ApiError::too_many(
             "Concurrent session limit reached",
-            format!("at most {MAX_LIVE_SESSIONS} sessions may run at once"),
+            format!("at most {max} sessions may run at once"),
             5,
         ));
     }

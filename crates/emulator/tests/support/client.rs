@@ -21,10 +21,22 @@ use tokio_tungstenite::{connect_async, MaybeTlsStream, WebSocketStream};
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Minimal HTTP/1.1 request over a raw socket: (status, JSON body or Null).
-pub async fn http(host: &str, method: &str, path: &str, auth: Option<&str>, body: &Value) -> (u16, Value) {
+pub async fn http(
+    host: &str,
+    method: &str,
+    path: &str,
+    auth: Option<&str>,
+    body: &Value,
+) -> (u16, Value) {
     let mut s = TcpStream::connect(host).await.expect("connect");
-    let body = if body.is_null() { String::new() } else { body.to_string() };
-    let auth = auth.map(|a| format!("authorization: Bearer {a}\r\n")).unwrap_or_default();
+    let body = if body.is_null() {
+        String::new()
+    } else {
+        body.to_string()
+    };
+    let auth = auth
+        .map(|a| format!("authorization: Bearer {a}\r\n"))
+        .unwrap_or_default();
     let req = format!(
         "{method} {path} HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/json\r\n{auth}content-length: {}\r\nconnection: close\r\n\r\n{body}",
         body.len()
@@ -33,14 +45,25 @@ pub async fn http(host: &str, method: &str, path: &str, auth: Option<&str>, body
     let mut out = Vec::new();
     s.read_to_end(&mut out).await.expect("read");
     let text = String::from_utf8_lossy(&out).to_string();
-    let status = text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     let body = text.split("\r\n\r\n").nth(1).unwrap_or("");
     (status, serde_json::from_str(body).unwrap_or(Value::Null))
 }
 
 /// Mints a token for `persona` and starts a session: returns the session id.
 pub async fn start_session(host: &str, api_key: &str, persona: Value) -> Result<String, String> {
-    let (status, body) = http(host, "POST", "/v1/auth/session-token", Some(api_key), &json!({"personaConfig": persona})).await;
+    let (status, body) = http(
+        host,
+        "POST",
+        "/v1/auth/session-token",
+        Some(api_key),
+        &json!({"personaConfig": persona}),
+    )
+    .await;
     if status != 200 {
         return Err(format!("token: {status} {body}"));
     }
@@ -78,10 +101,16 @@ impl TestClient {
     pub async fn connect(host: &str, session_id: &str) -> Result<TestClient, String> {
         let url = format!("ws://{host}/ws?session_id={session_id}");
         let (mut ws, _) = connect_async(url).await.map_err(|e| e.to_string())?;
-        let sock = UdpSocket::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
+        let sock = UdpSocket::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| e.to_string())?;
         let local = sock.local_addr().map_err(|e| e.to_string())?;
         let now = Instant::now();
-        let mut rtc = Rtc::builder().clear_codecs().enable_vp8(true).enable_opus(true, false).build(now.into_std());
+        let mut rtc = Rtc::builder()
+            .clear_codecs()
+            .enable_vp8(true)
+            .enable_opus(true, false)
+            .build(now.into_std());
         rtc.add_local_candidate(Candidate::host(local, "udp").map_err(|e| e.to_string())?);
         let mut api = rtc.sdp_api();
         let _channel = api.add_channel("session".to_owned());
@@ -93,7 +122,9 @@ impl TestClient {
             "sessionId": session_id,
             "payload": {"connectionDescription": {"type": "offer", "sdp": offer.to_sdp_string()}, "userUid": session_id},
         });
-        ws.send(Message::Text(msg.to_string().into())).await.map_err(|e| e.to_string())?;
+        ws.send(Message::Text(msg.to_string().into()))
+            .await
+            .map_err(|e| e.to_string())?;
         Ok(TestClient {
             session_id: session_id.to_owned(),
             ws,
@@ -146,7 +177,11 @@ impl TestClient {
     }
 
     /// Runs the client until `done(self)` holds or `timeout` passes; returns whether it held.
-    pub async fn run_until(&mut self, timeout: Duration, mut done: impl FnMut(&TestClient) -> bool) -> bool {
+    pub async fn run_until(
+        &mut self,
+        timeout: Duration,
+        mut done: impl FnMut(&TestClient) -> bool,
+    ) -> bool {
         let deadline = Instant::now() + timeout;
         let mut buf = vec![0u8; 2048];
         loop {
@@ -182,16 +217,23 @@ impl TestClient {
     }
 
     fn on_signal(&mut self, text: &str) {
-        let Ok(v) = serde_json::from_str::<Value>(text) else { return };
+        let Ok(v) = serde_json::from_str::<Value>(text) else {
+            return;
+        };
         match v["actionType"].as_str() {
             Some("answer") => {
                 let sdp = v["payload"]["sdp"].as_str().unwrap_or_default();
-                if let (Some(pending), Ok(answer)) = (self.pending.take(), SdpAnswer::from_sdp_string(sdp)) {
+                if let (Some(pending), Ok(answer)) =
+                    (self.pending.take(), SdpAnswer::from_sdp_string(sdp))
+                {
                     let _ = self.rtc.sdp_api().accept_answer(pending, answer);
                 }
             }
             Some("icecandidate") => {
-                if let Some(c) = v["payload"]["candidate"].as_str().and_then(|c| Candidate::from_sdp_string(c).ok()) {
+                if let Some(c) = v["payload"]["candidate"]
+                    .as_str()
+                    .and_then(|c| Candidate::from_sdp_string(c).ok())
+                {
                     self.rtc.add_remote_candidate(c);
                 }
             }
