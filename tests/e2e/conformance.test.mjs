@@ -259,8 +259,7 @@ describe("official client, injected faults", () => {
       assert.equal(result.error.code, code);
       assert.equal(result.error.statusCode, status);
       assert.equal(result.error.details?.cause, `injected ${status}`);
-      // The fault was used up exactly: the next start works with the same token... unless it
-      // was a 5xx retried to exhaustion, which also used exactly `count` shots.
+      // No attempt got through: every one the client made hit the fault.
       const { sessions } = await emu.sessions();
       assert.equal(sessions.filter((s) => s.state !== "ended").length, 0);
     });
