@@ -172,46 +172,5 @@ fn take_seconds(rest: &mut Map<String, Value>, key: &str) -> Option<i64> {
     Some(seconds)
 }
 
-/// Value of one base64 character in either alphabet (standard `+/` or URL-safe `-_`).
-fn sextet(c: u8) -> Option<u32> {
-    let v = match c {
-        b'A'..=b'Z' => c - b'A',
-        b'a'..=b'z' => c - b'a' + 26,
-        b'0'..=b'9' => c - b'0' + 52,
-        b'+' | b'-' => 62,
-        b'/' | b'_' => 63,
-        _ => return None,
-    };
-    Some(u32::from(v))
-}
-
-/// Decodes base64 like the `buffer` polyfill the SDK relies on: both alphabets, padding
-/// optional, decoding stops at the first `=`, characters outside the alphabet are skipped, and a
-/// lone trailing character (6 bits, not a whole byte) is dropped. Returns `None` when the input
-/// holds no base64 character at all before the first `=`.
-pub fn decode_base64_lenient(input: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(input.len() * 3 / 4);
-    let mut acc: u32 = 0;
-    let mut count = 0u8;
-    let mut seen = false;
-    for &c in input.as_bytes() {
-        if c == b'=' {
-            break;
-        }
-        let Some(v) = sextet(c) else { continue };
-        seen = true;
-        acc = (acc << 6) | v;
-        count += 1;
-        if count == 4 {
-            out.extend_from_slice(&[(acc >> 16) as u8, (acc >> 8) as u8, acc as u8]);
-            acc = 0;
-            count = 0;
-        }
-    }
-    match count {
-        2 => out.push((acc >> 4) as u8),
-        3 => out.extend_from_slice(&[(acc >> 10) as u8, (acc >> 2) as u8]),
-        _ => {}
-    }
-    seen.then_some(out)
-}
+/// Kept under its old name for callers that think of it as part of token decoding.
+pub use crate::base64::decode_lenient as decode_base64_lenient;

@@ -2,6 +2,7 @@
 //! makes. No IO, no clock, no randomness: time and random numbers arrive as inputs, so the whole
 //! client logic is tested natively with a fake clock.
 
+pub mod base64;
 pub mod claims;
 pub mod errors;
 pub mod retry;

@@ -26,7 +26,8 @@ pub fn to_48k(p: &AgentAudioInputPayload) -> Result<Vec<i16>, String> {
     if channels > 8 {
         return Err("agent audio has too many channels".to_owned());
     }
-    let bytes = base64_std_decode(&p.audio_data).ok_or("agent audio is not valid base64")?;
+    let bytes = anam_core::base64::decode_lenient(&p.audio_data)
+        .ok_or("agent audio is not valid base64")?;
     let frames: Vec<i16> = bytes
         .chunks_exact(2 * channels)
         .take(MAX_SAMPLES)
@@ -62,33 +63,6 @@ pub fn resample_linear(input: &[i16], from: u32, to: u32) -> Vec<i16> {
             (a + (b - a) * frac) as i16
         })
         .collect()
-}
-
-/// Standard base64 with optional padding (what `btoa` produces).
-fn base64_std_decode(text: &str) -> Option<Vec<u8>> {
-    let trimmed = text.trim_end_matches('=');
-    let mut out = Vec::with_capacity(trimmed.len() * 3 / 4);
-    let mut acc: u32 = 0;
-    let mut bits = 0u32;
-    for c in trimmed.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            b'\r' | b'\n' | b' ' => continue,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! Session tokens: HS256-signed JWTs minted by `/v1/auth/session-token` and verified by
 //! `/v1/engine/session`.
+use anam_core::base64::{decode_url_strict, encode_url};
 use anam_core::wire::rest::PersonaConfig;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
@@ -83,13 +84,13 @@ impl TokenSigner {
         let payload = serde_json::to_vec(claims).unwrap_or_default();
         let signing_input = format!(
             "{}.{}",
-            base64url_encode(HEADER_JSON.as_bytes()),
-            base64url_encode(&payload)
+            encode_url(HEADER_JSON.as_bytes()),
+            encode_url(&payload)
         );
         let mut mac = self.mac();
         mac.update(signing_input.as_bytes());
         let sig = mac.finalize().into_bytes();
-        format!("{signing_input}.{}", base64url_encode(&sig))
+        format!("{signing_input}.{}", encode_url(&sig))
     }
 
     /// Checks the signature, then the expiry against `now` (Unix seconds).
@@ -100,8 +101,8 @@ impl TokenSigner {
         else {
             return Err(TokenError::Malformed);
         };
-        let sig = base64url_decode(sig).ok_or(TokenError::Malformed)?;
-        let header_bytes = base64url_decode(header).ok_or(TokenError::Malformed)?;
+        let sig = decode_url_strict(sig).ok_or(TokenError::Malformed)?;
+        let header_bytes = decode_url_strict(header).ok_or(TokenError::Malformed)?;
         let header: serde_json::Value =
             serde_json::from_slice(&header_bytes).map_err(|_| TokenError::Malformed)?;
         // Only HS256 is ever issued; refusing anything else blocks `alg: none` style forgeries.
@@ -114,7 +115,7 @@ impl TokenSigner {
         mac.update(signing_input.as_bytes());
         mac.verify_slice(&sig)
             .map_err(|_| TokenError::BadSignature)?;
-        let payload_bytes = base64url_decode(payload).ok_or(TokenError::Malformed)?;
+        let payload_bytes = decode_url_strict(payload).ok_or(TokenError::Malformed)?;
         let claims: Claims =
             serde_json::from_slice(&payload_bytes).map_err(|_| TokenError::Malformed)?;
         if claims.exp <= now {
@@ -122,56 +123,6 @@ impl TokenSigner {
         }
         Ok(claims)
     }
-}
-
-const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-/// Base64url without padding (RFC 7515 §2).
-pub fn base64url_encode(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk.first().copied().unwrap_or(0),
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        let chars = chunk.len() + 1;
-        for i in 0..chars {
-            let idx = ((n >> (18 - 6 * i)) & 0x3f) as usize;
-            out.push(char::from(ALPHABET.get(idx).copied().unwrap_or(b'A')));
-        }
-    }
-    out
-}
-
-/// Strict base64url decoding (no padding, no foreign characters): a token we issued never has
-/// either, so anything else is a forgery or corruption.
-pub fn base64url_decode(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 4 == 1 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let mut acc: u32 = 0;
-    let mut bits = 0u32;
-    for c in text.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'-' => 62,
-            b'_' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
 }
 
 #[cfg(test)]
@@ -188,21 +139,6 @@ mod tests {
             exp,
             jti: "j1".to_owned(),
         }
-    }
-
-    #[test]
-    fn base64url_round_trips_every_length() {
-        for len in 0..40u8 {
-            let data: Vec<u8> = (0..len)
-                .map(|i| i.wrapping_mul(37).wrapping_add(200))
-                .collect();
-            let enc = base64url_encode(&data);
-            assert!(!enc.contains('=') && !enc.contains('+') && !enc.contains('/'));
-            assert_eq!(base64url_decode(&enc).unwrap(), data);
-        }
-        assert_eq!(base64url_encode(b"hello"), "aGVsbG8");
-        assert!(base64url_decode("a").is_none());
-        assert!(base64url_decode("ab+c").is_none());
     }
 
     #[test]
@@ -223,11 +159,11 @@ mod tests {
         // Same signature, edited payload.
         let good = s.mint(&claims(200));
         let parts: Vec<&str> = good.split('.').collect();
-        let forged_payload = base64url_encode(&serde_json::to_vec(&claims(9_999)).unwrap());
+        let forged_payload = encode_url(&serde_json::to_vec(&claims(9_999)).unwrap());
         let forged = format!("{}.{}.{}", parts[0], forged_payload, parts[2]);
         assert_eq!(s.verify(&forged, 150), Err(TokenError::BadSignature));
         // alg none.
-        let none = format!("{}.{}.", base64url_encode(br#"{"alg":"none"}"#), parts[1]);
+        let none = format!("{}.{}.", encode_url(br#"{"alg":"none"}"#), parts[1]);
         assert!(s.verify(&none, 150).is_err());
         for junk in ["", "a.b", "a.b.c.d", "!!.??.**", "e30.e30.e30"] {
             assert!(s.verify(junk, 150).is_err(), "{junk}");
