@@ -20,8 +20,17 @@ trap cleanup INT TERM EXIT
 
 if [ -z "${ANAM_API_KEY:-}" ]; then
   key=anam-emulator-dev-key
-  target/release/anam-emulator --listen 127.0.0.1:8787 --api-key "$key" &
+  log=$(mktemp)
+  target/release/anam-emulator --listen 127.0.0.1:8787 --api-key "$key" > >(tee "$log") 2>&1 &
   pids+=($!)
+  # The backend asks the emulator for persona names at start-up: wait until it is listening
+  # (it first renders and encodes each persona's frames, a few seconds).
+  for _ in $(seq 1 600); do
+    grep -q '^anam-emulator listening on' "$log" && break
+    kill -0 "${pids[-1]}" 2>/dev/null || { echo "anam-emulator exited" >&2; exit 1; }
+    sleep 0.1
+  done
+  rm -f "$log"
   export ANAM_API_KEY=$key ANAM_API_BASE_URL=http://127.0.0.1:8787
   [ -n "${ANAM_PERSONA_CONFIG:-}" ] || export ANAM_PERSONA_ID="${ANAM_PERSONA_ID:-persona-aria,persona-milo}"
 fi
