@@ -3,7 +3,8 @@
 // outcome asserted. Cases already proven by client.test.mjs are not repeated here (see
 // docs/RELIABILITY.md for the full table); this file adds what that suite does not check:
 // attempt counts (bounded retries, no retry of 429), expired tokens, the signalling budget,
-// the microphone after a server end, a real permission denial, and token-endpoint failures.
+// a dead media path (ICE restarts, then WEBRTC_FAILURE), the microphone after a server end, a
+// real permission denial, and token-endpoint failures.
 //
 // Attempts are counted on both sides: in the browser's recorded traffic and on the emulator,
 // by arming more fault shots than the client may use and then probing how many are left.
@@ -75,9 +76,10 @@ function pageUrl() {
   return `${base}?pkg=${encodeURIComponent(`${pkgStatics.url}/${path.basename(PKG_DIR)}/anam_wasm.js`)}`;
 }
 
-async function openPage(onBrowser = browser) {
+async function openPage(onBrowser = browser, { initScript } = {}) {
   const page = await newPage(onBrowser);
   pages.push(page);
+  if (initScript) await page.addInitScript(initScript);
   await page.goto(pageUrl());
   await page.waitForFunction(() => window.ready === true, null, { timeout: 30_000 });
   return page;
@@ -316,6 +318,84 @@ test("signalling dropped more often than the budget closes with SIGNALLING_CLIEN
   assert.equal(after.streaming, false);
   assert.deepEqual(after.mic, ["ended"], "the microphone is released");
   assert.equal((await session())?.wsConnectionsTotal, budget + 1, "no reconnect after giving up");
+});
+
+/**
+ * Runs in the page before its scripts: every RTCPeerConnection the client creates records its
+ * `iceConnectionState` changes in window.iceStates, so a test can see what the browser saw.
+ */
+function recordIceStates() {
+  window.iceStates = [];
+  const Native = window.RTCPeerConnection;
+  window.RTCPeerConnection = class extends Native {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener("iceconnectionstatechange", () =>
+        window.iceStates.push({ state: this.iceConnectionState, at: Date.now() }),
+      );
+    }
+  };
+}
+
+/** Offers the page sent on its signalling sockets, in order (the first one and ICE restarts). */
+function sentOffers(page) {
+  return page.traffic.filter((e) => {
+    if (e.kind !== "ws-sent") return false;
+    try {
+      return JSON.parse(e.body).actionType === "offer";
+    } catch {
+      return false;
+    }
+  });
+}
+
+test("a dead media path is restarted 3 times, then closes once with WEBRTC_FAILURE", async () => {
+  const page = await openPage(browser, { initScript: recordIceStates });
+  const sessionId = await startStreaming(page, { disableInputAudio: true });
+  await waitEvents(page, "SESSION_READY");
+  await waitEvents(page, "VIDEO_PLAY_STARTED");
+  const iceStates = () => page.evaluate(() => window.iceStates.map((e) => e.state));
+  assert.ok((await iceStates()).includes("connected"), `ICE connected first: ${await iceStates()}`);
+  assert.equal(sentOffers(page).length, 1, "one offer before the fault");
+  const socketsBefore = page.traffic.filter((e) => e.kind === "websocket").length;
+
+  const res = await fetch(`${emulator.url}/_emulator/sessions/${encodeURIComponent(sessionId)}/stop-media`, {
+    method: "POST",
+  });
+  assert.equal(res.status, 200, `stop-media answered ${res.status}`);
+  const stoppedAt = Date.now();
+
+  // Bounded by the client's constants (2 s grace after `disconnected`, 3 restarts with a 3 s
+  // watchdog each, which may be extended once while no answer has arrived) plus Chromium's own
+  // few seconds to notice the silence: 45 s is a generous upper bound, polled, not slept.
+  const [closed] = await waitEvents(page, "CONNECTION_CLOSED", 1, 45_000);
+  const tookMs = Date.now() - stoppedAt;
+  assert.equal(closed.args[0], "CONNECTION_CLOSED_CODE_WEBRTC_FAILURE");
+
+  const states = await iceStates();
+  assert.ok(
+    states.some((s) => s === "disconnected" || s === "failed"),
+    `the browser saw the media path die: ${states}`,
+  );
+  // Exactly three ICE-restart offers after the first one, each on a live signalling socket
+  // (the first restart on a fresh socket), and each answered by the emulator.
+  const offers = sentOffers(page);
+  assert.equal(offers.length, 1 + 3, `offers sent: ${offers.length}`);
+  assert.ok(
+    page.traffic.filter((e) => e.kind === "websocket").length > socketsBefore,
+    "the first restart opened a fresh signalling socket",
+  );
+  const answers = page.traffic.filter((e) => e.kind === "ws-received" && e.body.includes('"actionType":"answer"'));
+  assert.equal(answers.length, 4, "signalling stayed up: every offer was answered");
+  // Nothing came back to life and nothing fires twice.
+  await page.waitForTimeout(1000);
+  assert.equal(await count(page, "CONNECTION_CLOSED"), 1, "closed exactly once");
+  assert.equal(sentOffers(page).length, 4, "no restart after giving up");
+  assert.equal(await count(page, "CONNECTION_ESTABLISHED"), 1);
+  assert.equal(await page.evaluate(() => window.client.isStreaming()), false);
+  const session = (await emulator.sessions()).sessions.find((s) => s.id === sessionId);
+  assert.ok(session, "the emulator still knows the session");
+  console.log(`# stop-media -> WEBRTC_FAILURE in ${tookMs} ms; ICE states: ${states.join(" > ")}`);
 });
 
 test("a server endsession closes once, stops streaming and releases the microphone", async () => {

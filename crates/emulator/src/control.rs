@@ -17,6 +17,7 @@ pub fn routes() -> Router<AppState> {
         .route("/sessions", get(sessions))
         .route("/sessions/{id}/drop-signalling", post(drop_signalling))
         .route("/sessions/{id}/end", post(end_session))
+        .route("/sessions/{id}/stop-media", post(stop_media))
 }
 
 async fn arm_fault(State(state): State<AppState>, body: Bytes) -> Result<Json<Value>, ApiError> {
@@ -58,6 +59,15 @@ async fn drop_signalling(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     send(&state, &id, SessionCmd::DropSignalling).await
+}
+
+/// Stops the session's media path for good (no ICE answers, no media, no data channel) while
+/// its signalling stays up: the fault behind a client's ICE restarts and `WEBRTC_FAILURE`.
+async fn stop_media(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    send(&state, &id, SessionCmd::StopMedia).await
 }
 
 #[derive(Deserialize, Default)]

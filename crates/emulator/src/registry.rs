@@ -29,6 +29,8 @@ pub enum SessionCmd {
     DropSignalling,
     /// Control API: send `endsession` and tear down.
     End { reason: String },
+    /// Control API: stop all media for good (no UDP read or written), signalling untouched.
+    StopMedia,
 }
 
 /// What a session task tells one signalling socket.

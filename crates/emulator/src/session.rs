@@ -74,6 +74,9 @@ struct SessionTask {
     bank: Option<Arc<FrameBank>>,
     bank_rx: Option<oneshot::Receiver<Option<Arc<FrameBank>>>>,
     media_running: bool,
+    /// Set by the control API: the peer is frozen, incoming datagrams are dropped and nothing
+    /// is sent, so the browser sees its ICE path die while signalling keeps working.
+    media_stopped: bool,
     media_started: Option<Instant>,
     last_frame: Option<u64>,
     audio_ticks: u64,
@@ -117,6 +120,7 @@ impl SessionTask {
             bank: None,
             bank_rx: None,
             media_running: false,
+            media_stopped: false,
             media_started: None,
             last_frame: None,
             audio_ticks: 0,
@@ -147,7 +151,10 @@ impl SessionTask {
                     None => break,
                 },
                 r = recv_from(socket.as_deref(), &mut buf) => {
-                    if let (Ok((n, from)), Some(peer)) = (r, self.peer.as_mut()) {
+                    // Datagrams are still read after stop-media, so the socket's buffer stays
+                    // empty, but they go nowhere: no STUN answer, no DTLS, no RTCP.
+                    let peer = self.peer.as_mut().filter(|_| !self.media_stopped);
+                    if let (Ok((n, from)), Some(peer)) = (r, peer) {
                         if let Some(data) = buf.get(..n) {
                             peer.receive(std_now(), from, data);
                         }
@@ -182,7 +189,8 @@ impl SessionTask {
     }
 
     fn teardown(&mut self) {
-        if let Some(peer) = self.peer.as_mut() {
+        // A stopped peer stays silent to the end: not even a DTLS close alert goes out.
+        if let Some(peer) = self.peer.as_mut().filter(|_| !self.media_stopped) {
             peer.close();
             let mut drained = Drained::default();
             let _ = peer.drain(&mut drained);
@@ -251,6 +259,7 @@ impl SessionTask {
                 }
             }
             SessionCmd::End { reason } => self.end(&reason),
+            SessionCmd::StopMedia => self.stop_media(),
         }
     }
 
@@ -365,7 +374,23 @@ impl SessionTask {
     // ---------------------------------------------------------------------------------------
     // WebRTC
 
+    /// Control API `stop-media`: from now on the peer is never polled, fed or woken, and the
+    /// media clock stops. Later offers (ICE restarts) are still answered over signalling, so
+    /// only the media path is dead, which is the fault the client must detect and give up on.
+    fn stop_media(&mut self) {
+        if self.media_stopped {
+            return;
+        }
+        tracing::info!(session = %self.id, "media stopped by the control API");
+        self.media_stopped = true;
+        self.media_running = false;
+        self.rtc_wake = None;
+    }
+
     fn drain_peer(&mut self) {
+        if self.media_stopped {
+            return;
+        }
         let Some(peer) = self.peer.as_mut() else {
             return;
         };
@@ -550,6 +575,9 @@ impl SessionTask {
     }
 
     fn send_now(&mut self, text: &str) -> bool {
+        if self.media_stopped {
+            return false; // kept (bounded) in pending_data, never sent
+        }
         self.peer.as_mut().is_some_and(|p| p.send_text(text))
     }
 
