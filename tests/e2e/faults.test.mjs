@@ -71,7 +71,7 @@ afterEach(async () => {
 
 /** URL of the page, importing the client from $E2E_PKG_DIR when set. */
 function pageUrl() {
-  const base = `${statics.url}/tests/e2e/pages/faults.html`;
+  const base = `${statics.url}/tests/e2e/pages/client.html`;
   if (!pkgStatics) return base;
   return `${base}?pkg=${encodeURIComponent(`${pkgStatics.url}/${path.basename(PKG_DIR)}/anam_wasm.js`)}`;
 }
@@ -426,7 +426,13 @@ test("a denied microphone permission fires MIC_PERMISSION_DENIED and the session
   const strict = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
     headless: true,
-    args: CHROMIUM_ARGS.filter((a) => a !== "--use-fake-ui-for-media-stream"),
+    // Without a media permission Chromium hides its host candidates behind mDNS names, which
+    // nothing resolves inside the test's private network namespace; turn that off so the test
+    // is about the denied microphone, not about name resolution.
+    args: [
+      ...CHROMIUM_ARGS.filter((a) => a !== "--use-fake-ui-for-media-stream"),
+      "--disable-features=WebRtcHideLocalIpsWithMdns",
+    ],
   });
   cleanups.push(() => strict.close());
   const page = await openPage(strict);
@@ -499,7 +505,7 @@ test("fetchSessionToken against a stopped backend rejects with a typed network e
 
 test("fetchSessionToken against an HTML page answering 200 rejects with a typed server error", async () => {
   const page = await openPage();
-  const err = await tokenError(page, `${statics.url}/tests/e2e/pages/faults.html`);
+  const err = await tokenError(page, `${statics.url}/tests/e2e/pages/client.html`);
   assert.equal(err.name, "ClientError");
   assert.equal(err.code, "CLIENT_ERROR_CODE_SERVER_ERROR");
   assert.equal(err.statusCode, 500);
