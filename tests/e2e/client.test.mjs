@@ -5,77 +5,21 @@
 //
 // Needs: pkg/ built (`wasm-pack build --target web --dev` + `node scripts/finish-pkg.mjs pkg`)
 // and the debug binaries of anam-emulator and anam-backend (see harness.mjs).
-import { after, afterEach, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
+import { waitFor } from "./harness.mjs";
 import {
-  EMULATOR_API_KEY,
-  assertSecretAbsent,
-  launchBrowser,
-  newPage,
-  serveStatic,
-  startBackend,
-  startEmulator,
-  waitFor,
-} from "./harness.mjs";
+  backend,
+  countEvents as count,
+  emulator,
+  openPage,
+  startStreaming,
+  streamError,
+  useClientPageSuite,
+  waitEvents,
+} from "./client-page.mjs";
 
-let emulator;
-let backend;
-let statics;
-let browser;
-const pages = [];
-
-before(async () => {
-  emulator = await startEmulator();
-  statics = await serveStatic();
-  backend = await startBackend({ apiBaseUrl: emulator.url, env: { ALLOWED_ORIGINS: statics.url } });
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await backend?.stop();
-  await emulator?.stop();
-  await statics?.stop();
-});
-
-afterEach(async () => {
-  for (const page of pages.splice(0)) {
-    await page.evaluate(() => window.client?.stopStreaming()).catch(() => {});
-    assertSecretAbsent(page, EMULATOR_API_KEY);
-    await page.context().close();
-  }
-});
-
-async function openPage() {
-  const page = await newPage(browser);
-  pages.push(page);
-  await page.goto(`${statics.url}/tests/e2e/pages/client.html`);
-  await page.waitForFunction(() => window.ready === true, null, { timeout: 30_000 });
-  return page;
-}
-
-/** Creates a client on the page and starts streaming into <video id="v">; returns the session id. */
-async function startStreaming(page, options = {}) {
-  return page.evaluate(
-    async ([backendUrl, emulatorUrl, options]) => {
-      const client = window.makeClient(backendUrl, { api: { baseUrl: emulatorUrl }, ...options });
-      await client.streamToVideoElement("v");
-      return client.getActiveSessionId();
-    },
-    [backend.url, emulator.url, options],
-  );
-}
-
-/** Waits until `count` events named `name` were recorded; returns them. */
-async function waitEvents(page, name, count = 1, timeoutMs = 20_000) {
-  return waitFor(
-    async () => {
-      const list = await page.evaluate((n) => window.events(n), name);
-      return list.length >= count ? list : null;
-    },
-    { timeoutMs, what: `${count} x ${name}` },
-  );
-}
+useClientPageSuite();
 
 /** Waits for a MESSAGE_HISTORY_UPDATED whose messages satisfy `pred`; returns the messages. */
 async function waitHistory(page, pred, what, timeoutMs = 30_000) {
@@ -87,10 +31,6 @@ async function waitHistory(page, pred, what, timeoutMs = 30_000) {
     },
     { timeoutMs, what },
   );
-}
-
-async function count(page, name) {
-  return page.evaluate((n) => window.events(n).length, name);
 }
 
 const norm = (s) => s.toLowerCase().replace(/[^a-z0-9 ]/g, "").replace(/\s+/g, " ").trim();
@@ -334,22 +274,6 @@ test("a server-side end fires CONNECTION_CLOSED once and stops streaming", async
   await page.evaluate(() => window.client.stopStreaming());
   assert.equal(await count(page, "CONNECTION_CLOSED"), 1, "stop after a server end adds nothing");
 });
-
-/** Runs `streamToVideoElement` and returns the rejection as plain data (or null). */
-async function streamError(page, options = {}, tokenInit = undefined) {
-  return page.evaluate(
-    async ([b, e, options, tokenInit]) => {
-      const client = window.makeClient(b, { api: { baseUrl: e }, ...options }, tokenInit);
-      try {
-        await client.streamToVideoElement("v");
-        return null;
-      } catch (err) {
-        return { ...window.errorInfo(err), streaming: client.isStreaming() };
-      }
-    },
-    [backend.url, emulator.url, options, tokenInit],
-  );
-}
 
 const startSessionCases = [
   [400, "bad", "CLIENT_ERROR_CODE_VALIDATION_ERROR"],

@@ -11,121 +11,25 @@
 //
 // Needs pkg/ (or $E2E_PKG_DIR) and the debug binaries (see harness.mjs). Every page's traffic is
 // checked for the API key after each test.
-import { after, afterEach, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import path from "node:path";
 import { chromium } from "playwright-core";
+import { CHROMIUM_ARGS, startBackend, startEmulator, waitFor } from "./harness.mjs";
 import {
-  CHROMIUM_ARGS,
-  EMULATOR_API_KEY,
-  ROOT,
-  assertSecretAbsent,
-  launchBrowser,
-  newPage,
-  serveStatic,
-  startBackend,
-  startEmulator,
-  waitFor,
-} from "./harness.mjs";
+  backend,
+  browser,
+  countEvents as count,
+  emulator,
+  onCleanup,
+  openPage,
+  startStreaming,
+  statics,
+  streamError,
+  useClientPageSuite,
+  waitEvents,
+} from "./client-page.mjs";
 
-// The page loads /pkg/anam_wasm.js from the static server. E2E_PKG_DIR lets a run use a pkg
-// build of its own: the static server's root is then a directory whose /pkg is that build.
-const PKG_DIR = process.env.E2E_PKG_DIR ? path.resolve(process.env.E2E_PKG_DIR) : path.join(ROOT, "pkg");
-
-let emulator;
-let backend;
-let statics;
-let pkgStatics;
-let browser;
-const pages = [];
-const cleanups = [];
-
-before(async () => {
-  emulator = await startEmulator();
-  statics = await serveStatic();
-  // A second static server for the pkg build only when it lives elsewhere; the page is told
-  // where to import it from.
-  if (PKG_DIR !== path.join(ROOT, "pkg")) pkgStatics = await serveStatic(path.dirname(PKG_DIR));
-  backend = await startBackend({ apiBaseUrl: emulator.url, env: { ALLOWED_ORIGINS: statics.url } });
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await backend?.stop();
-  await emulator?.stop();
-  await statics?.stop();
-  await pkgStatics?.stop();
-});
-
-afterEach(async () => {
-  for (const page of pages.splice(0)) {
-    await page.evaluate(() => window.client?.stopStreaming()).catch(() => {});
-    assertSecretAbsent(page, EMULATOR_API_KEY);
-    await page.context().close();
-  }
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  // A test that failed half-way must not leave armed faults behind for the next one.
-  await fetch(`${emulator.url}/_emulator/faults`, { method: "DELETE" });
-});
-
-/** URL of the page, importing the client from $E2E_PKG_DIR when set. */
-function pageUrl() {
-  const base = `${statics.url}/tests/e2e/pages/client.html`;
-  if (!pkgStatics) return base;
-  return `${base}?pkg=${encodeURIComponent(`${pkgStatics.url}/${path.basename(PKG_DIR)}/anam_wasm.js`)}`;
-}
-
-async function openPage(onBrowser = browser, { initScript } = {}) {
-  const page = await newPage(onBrowser);
-  pages.push(page);
-  if (initScript) await page.addInitScript(initScript);
-  await page.goto(pageUrl());
-  await page.waitForFunction(() => window.ready === true, null, { timeout: 30_000 });
-  return page;
-}
-
-/** Creates a client (token from `backendUrl`) and starts streaming; returns the session id. */
-async function startStreaming(page, options = {}, { backendUrl = backend.url, emulatorUrl = emulator.url } = {}) {
-  return page.evaluate(
-    async ([b, e, options]) => {
-      const client = window.makeClient(b, { api: { baseUrl: e }, ...options });
-      await client.streamToVideoElement("v");
-      return client.getActiveSessionId();
-    },
-    [backendUrl, emulatorUrl, options],
-  );
-}
-
-/** Like startStreaming, but returns the rejection as plain data (or null if it streamed). */
-async function streamError(page, options = {}) {
-  return page.evaluate(
-    async ([b, e, options]) => {
-      const client = window.makeClient(b, { api: { baseUrl: e }, ...options });
-      try {
-        await client.streamToVideoElement("v");
-        return null;
-      } catch (err) {
-        return { ...window.errorInfo(err), streaming: client.isStreaming() };
-      }
-    },
-    [backend.url, emulator.url, options],
-  );
-}
-
-async function waitEvents(page, name, count = 1, timeoutMs = 20_000) {
-  return waitFor(
-    async () => {
-      const list = await page.evaluate((n) => window.events(n), name);
-      return list.length >= count ? list : null;
-    },
-    { timeoutMs, what: `${count} x ${name}` },
-  );
-}
-
-async function count(page, name) {
-  return page.evaluate((n) => window.events(n).length, name);
-}
+useClientPageSuite();
 
 /** Start-session requests the page sent (the POST carries a JSON body; preflights do not). */
 function startSessionRequests(page) {
@@ -217,9 +121,9 @@ for (const [error, code] of limits) {
 test("an expired token from the provider is refreshed before start-session", async () => {
   // Its own emulator: every token lives one second.
   const shortEmu = await startEmulator(["--token-ttl", "1"]);
-  cleanups.push(() => shortEmu.stop());
+  onCleanup(() => shortEmu.stop());
   const shortBackend = await startBackend({ apiBaseUrl: shortEmu.url, env: { ALLOWED_ORIGINS: statics.url } });
-  cleanups.push(() => shortBackend.stop());
+  onCleanup(() => shortBackend.stop());
   const page = await openPage();
   const result = await page.evaluate(
     async ([b, e]) => {
@@ -434,7 +338,7 @@ test("a denied microphone permission fires MIC_PERMISSION_DENIED and the session
       "--disable-features=WebRtcHideLocalIpsWithMdns",
     ],
   });
-  cleanups.push(() => strict.close());
+  onCleanup(() => strict.close());
   const page = await openPage(strict);
   const sessionId = await startStreaming(page);
   const [denied] = await waitEvents(page, "MIC_PERMISSION_DENIED");
