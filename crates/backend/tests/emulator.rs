@@ -16,7 +16,6 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use base64::Engine;
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -153,6 +152,26 @@ struct Reply {
 }
 
 impl Reply {
+    /// Status, headers and body of a response, kept for assertions and the key-leak scan.
+    async fn read(resp: reqwest::Response) -> Reply {
+        let status = resp.status().as_u16();
+        let headers = resp
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let body = resp.text().await.unwrap_or_default();
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
     fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap_or(Value::Null)
     }
@@ -176,24 +195,7 @@ async fn call(method: reqwest::Method, url: &str, body: Option<Value>) -> Reply 
     if let Some(b) = body {
         req = req.json(&b);
     }
-    let resp = req.send().await.expect("request failed");
-    let status = resp.status().as_u16();
-    let headers = resp
-        .headers()
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.to_string(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
-    let body = resp.text().await.unwrap_or_default();
-    Reply {
-        status,
-        headers,
-        body,
-    }
+    Reply::read(req.send().await.expect("request failed")).await
 }
 
 async fn mint(backend: &Proc, body: Option<Value>) -> Reply {
@@ -225,9 +227,7 @@ fn jwt_payload(token: &str) -> Value {
         .split('.')
         .nth(1)
         .expect("token has no payload segment");
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload.trim_end_matches('='))
-        .expect("payload is not base64url");
+    let bytes = anam_core::base64::decode_url_strict(payload).expect("payload is not base64url");
     serde_json::from_slice(&bytes).expect("payload is not JSON")
 }
 
@@ -438,23 +438,7 @@ async fn no_key_and_no_token_in_any_answer_or_output(emulator: &Proc, key: &str)
         if let Some(o) = origin {
             req = req.header("origin", o);
         }
-        let resp = req.send().await.unwrap();
-        let status = resp.status().as_u16();
-        let headers = resp
-            .headers()
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
-        replies.push(Reply {
-            status,
-            headers,
-            body: resp.text().await.unwrap_or_default(),
-        });
+        replies.push(Reply::read(req.send().await.unwrap()).await);
     }
     // Spend the budget until our own limit answers.
     for _ in 0..60 {

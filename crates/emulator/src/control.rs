@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::faults::FaultRequest;
-use crate::http::{parse_json, ApiError};
+use crate::http::{parse_json, send_to_session, ApiError};
 use crate::registry::SessionCmd;
 use crate::state::AppState;
 
@@ -42,15 +42,7 @@ async fn sessions(State(state): State<AppState>) -> Json<Value> {
 }
 
 async fn send(state: &AppState, id: &str, cmd: SessionCmd) -> Result<Json<Value>, ApiError> {
-    let session = state
-        .sessions
-        .get(id)
-        .ok_or_else(|| ApiError::not_found("no live session with that id"))?;
-    session
-        .tx
-        .send(cmd)
-        .await
-        .map_err(|_| ApiError::not_found("the session has ended"))?;
+    send_to_session(state, id, cmd).await?;
     Ok(Json(json!({ "ok": true, "sessionId": id })))
 }
 

@@ -9,7 +9,7 @@ use axum::response::Response;
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::{parse_json, ApiError};
+use super::{parse_json, send_to_session, ApiError};
 use crate::faults::FaultEndpoint;
 use crate::registry::SessionCmd;
 use crate::state::AppState;
@@ -29,17 +29,14 @@ pub async fn talk(
         .ok_or_else(|| ApiError::bad_request("session_id query parameter is required"))?;
     let req: TalkRequest =
         parse_json(&body)?.ok_or_else(|| ApiError::bad_request("a JSON body is required"))?;
-    let session = state
-        .sessions
-        .get(id)
-        .ok_or_else(|| ApiError::not_found("no live session with that id"))?;
-    session
-        .tx
-        .send(SessionCmd::Talk {
+    send_to_session(
+        &state,
+        id,
+        SessionCmd::Talk {
             content: req.content,
-        })
-        .await
-        .map_err(|_| ApiError::not_found("the session has ended"))?;
+        },
+    )
+    .await?;
     Ok(Json(json!({ "ok": true })))
 }
 

@@ -12,6 +12,7 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use crate::faults::Fault;
+use crate::registry::SessionCmd;
 use crate::state::AppState;
 
 /// Largest request body accepted on any route.
@@ -160,6 +161,20 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// Parses an optional JSON body: empty means `None`.
+/// Hands `cmd` to the live session `id`; 404 when there is none or it ended meanwhile. Shared by
+/// the engine's `/talk` and the control API, which differ only in the command.
+pub async fn send_to_session(state: &AppState, id: &str, cmd: SessionCmd) -> Result<(), ApiError> {
+    let session = state
+        .sessions
+        .get(id)
+        .ok_or_else(|| ApiError::not_found("no live session with that id"))?;
+    session
+        .tx
+        .send(cmd)
+        .await
+        .map_err(|_| ApiError::not_found("the session has ended"))
+}
+
 pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<Option<T>, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
