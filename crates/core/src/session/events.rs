@@ -6,9 +6,9 @@ use serde::Serialize;
 
 use super::history::Message;
 
-/// Every public event name, in the order of §10.6. `js/enums.js` must list exactly these (a test
-/// in the root crate checks it).
-pub const EVENT_NAMES: [&str; 26] = [
+/// Every public event name, in the order of §10.6, then this client's extensions. `js/enums.js`
+/// must list exactly these (a test in the root crate checks it).
+pub const EVENT_NAMES: [&str; 28] = [
     "MESSAGE_HISTORY_UPDATED",
     "MESSAGE_STREAM_EVENT_RECEIVED",
     "CONNECTION_ESTABLISHED",
@@ -35,6 +35,9 @@ pub const EVENT_NAMES: [&str; 26] = [
     "USER_SPEECH_ENDED",
     "DIRECTOR_NOTE_CUE_APPLIED",
     "PERSONA_CONFIG_UPDATE_APPLIED",
+    // Extensions (automatic resume).
+    "RECONNECTING",
+    "RECONNECTED",
 ];
 
 /// `MessageStreamEvent` of §9.3, serialized with the official camelCase keys.
@@ -95,6 +98,14 @@ pub enum Event {
     ReasoningHistoryUpdated(Vec<Message>),
     /// `{changedFields}` as JSON text (`{}` when the server sent none).
     PersonaConfigUpdateApplied(String),
+    /// A lost session is being replaced: try `attempt` (from 1) starts; `reason` is the close
+    /// code string the lost session ended with.
+    Reconnecting {
+        attempt: u32,
+        reason: &'static str,
+    },
+    /// The replacement session delivers media; the new session id.
+    Reconnected(String),
 }
 
 impl Event {
@@ -122,6 +133,8 @@ impl Event {
             Event::ReasoningStreamEventReceived(_) => "REASONING_STREAM_EVENT_RECEIVED",
             Event::ReasoningHistoryUpdated(_) => "REASONING_HISTORY_UPDATED",
             Event::PersonaConfigUpdateApplied(_) => "PERSONA_CONFIG_UPDATE_APPLIED",
+            Event::Reconnecting { .. } => "RECONNECTING",
+            Event::Reconnected(_) => "RECONNECTED",
         }
     }
 }
@@ -140,6 +153,11 @@ mod tests {
             Event::ConnectionEstablished,
             Event::SessionReady(String::new()),
             Event::UserSpeechEnded(String::new()),
+            Event::Reconnecting {
+                attempt: 1,
+                reason: "",
+            },
+            Event::Reconnected(String::new()),
         ] {
             assert!(EVENT_NAMES.contains(&e.name()));
         }

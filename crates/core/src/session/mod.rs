@@ -12,6 +12,7 @@ pub mod clock;
 pub mod events;
 pub mod history;
 mod negotiation;
+pub mod resume;
 pub mod signalling;
 pub mod talk;
 
@@ -34,6 +35,7 @@ use clock::{iso_millis, Rng};
 use events::Event;
 use history::History;
 use negotiation::{IceState, Negotiation, NegotiationEffect};
+use resume::Resume;
 use signalling::{Signalling, SocketCommand};
 use talk::{TalkStream, TalkStreamError, TalkStreamState};
 
@@ -66,6 +68,9 @@ pub struct SessionConfig {
     pub end_of_speech_sensitivity: Option<f64>,
     pub disable_input_audio: bool,
     pub token: TokenSource,
+    /// `autoResume`: how many fresh sessions to try after a lost one (`None`: never resume).
+    /// Only meaningful with [`TokenSource::Provider`]; the shell refuses it with a fixed token.
+    pub auto_resume: Option<u32>,
 }
 
 impl SessionConfig {
@@ -78,6 +83,7 @@ impl SessionConfig {
             end_of_speech_sensitivity: None,
             disable_input_audio: false,
             token,
+            auto_resume: None,
         }
     }
 }
@@ -162,7 +168,7 @@ pub enum StartFailure {
         code: ConnectionClosedCode,
         details: Option<String>,
     },
-    /// The app called `stopStreaming()` first.
+    /// The app called `stopStreaming()` or aborted the call's signal first (an `AbortError`).
     Stopped,
 }
 
@@ -252,6 +258,10 @@ pub enum Output {
     ApplyMute(bool),
     /// Close the peer connection, stop input tracks, drop every listener and timer.
     Teardown,
+    /// A lost session is being resumed: close its peer connection and socket and drop its
+    /// timers, but keep what the next session reuses (the `<video>`, the microphone or the app's
+    /// input stream with their mute state and device, the page listeners).
+    SuspendForResume,
     Emit(Event),
     /// A console warning.
     Warn(String),
@@ -297,13 +307,40 @@ struct Starting {
     refreshed: bool,
     attempt: u32,
     wait: Wait,
+    /// Set when this start is a try of an automatic resume.
+    resume: Option<Resume>,
+}
+
+impl Starting {
+    fn new(token: Option<String>, resume: Option<Resume>) -> Starting {
+        Starting {
+            token,
+            refreshed: false,
+            attempt: 0,
+            wait: Wait::Token,
+            resume,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Wait {
     Token,
-    Answer { deadline: Option<Millis> },
+    Answer {
+        deadline: Option<Millis>,
+    },
     Backoff(Millis),
+    /// Waiting before the next resume try asks the provider for a token.
+    ResumeBackoff(Millis),
+}
+
+/// What [`Session::start`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartOutcome {
+    /// A new session is starting.
+    Started,
+    /// A session is already starting or live: the call shares it (no second start-session).
+    Joined,
 }
 
 #[derive(Debug)]
@@ -318,7 +355,10 @@ struct Live {
     fired_ready: bool,
     video_track: bool,
     audio_track: bool,
+    /// Media (both remote tracks) has not arrived yet.
     start_pending: bool,
+    /// Set while this session is a resume try that has not delivered media yet.
+    resume: Option<Resume>,
 }
 
 /// The session machine of one client object.
@@ -395,6 +435,20 @@ impl Session {
         }
     }
 
+    /// Whether both remote tracks of the current session arrived (`stream()` can resolve).
+    pub fn media_ready(&self) -> bool {
+        matches!(&self.phase, Phase::Live(live) if !live.start_pending)
+    }
+
+    /// Whether an automatic resume is under way (between the loss and `RECONNECTED`).
+    pub fn is_resuming(&self) -> bool {
+        match &self.phase {
+            Phase::Starting(s) => s.resume.is_some(),
+            Phase::Live(live) => live.resume.is_some(),
+            Phase::Idle => false,
+        }
+    }
+
     pub fn config(&self) -> &SessionConfig {
         &self.config
     }
@@ -411,7 +465,7 @@ impl Session {
             Phase::Starting(s) => match s.wait {
                 Wait::Token => None,
                 Wait::Answer { deadline } => deadline,
-                Wait::Backoff(at) => Some(at),
+                Wait::Backoff(at) | Wait::ResumeBackoff(at) => Some(at),
             },
             Phase::Live(live) => [live.signalling.next_timeout(), live.neg.next_timeout()]
                 .into_iter()
@@ -424,11 +478,13 @@ impl Session {
     // Commands (the app's API calls)
 
     /// `stream()` / `streamToVideoElement()`: starts a session. `user_audio` says the app passed
-    /// its own input stream (then no microphone is requested).
-    pub fn start(&mut self, now: Millis, user_audio: bool) -> Result<(), CommandError> {
+    /// its own input stream (then no microphone is requested). While a session is starting or
+    /// live, the call joins it instead: two concurrent starts (React StrictMode mounts twice)
+    /// must not create, and bill, two sessions.
+    pub fn start(&mut self, now: Millis, user_audio: bool) -> StartOutcome {
         self.now = now;
         if self.is_streaming() {
-            return Err(CommandError("Already streaming"));
+            return StartOutcome::Joined;
         }
         self.generation += 1;
         self.history.clear();
@@ -438,36 +494,34 @@ impl Session {
             self.request_mic();
         }
         let starting = match self.config.token.clone() {
-            TokenSource::Fixed(token) => Starting {
-                token: Some(token),
-                refreshed: false,
-                attempt: 0,
-                wait: Wait::Token,
-            },
+            TokenSource::Fixed(token) => Starting::new(Some(token), None),
             TokenSource::Provider => {
                 self.outputs.push_back(Output::FetchToken);
-                Starting {
-                    token: None,
-                    refreshed: false,
-                    attempt: 0,
-                    wait: Wait::Token,
-                }
+                Starting::new(None, None)
             }
         };
         self.phase = Phase::Starting(starting);
         if matches!(self.config.token, TokenSource::Fixed(_)) {
             self.next_attempt();
         }
-        Ok(())
+        StartOutcome::Started
     }
 
-    /// `stopStreaming()`: ends the session (no-op without one). `CONNECTION_CLOSED(NORMAL)` fires
-    /// first, unless this session already reported its end.
+    /// `stopStreaming()`, an aborted signal or the page going away: ends the session in any
+    /// state (no-op without one); a pending start fails with [`StartFailure::Stopped`].
+    /// `CONNECTION_CLOSED(NORMAL)` fires first for a session the app saw start (live, or being
+    /// resumed), unless this session already reported its end.
     pub fn stop(&mut self, now: Millis) {
         self.now = now;
         match std::mem::replace(&mut self.phase, Phase::Idle) {
             Phase::Idle => {}
             Phase::Starting(s) => {
+                if s.resume.is_some() {
+                    self.emit(Event::ConnectionClosed {
+                        code: ConnectionClosedCode::Normal.as_str(),
+                        details: None,
+                    });
+                }
                 if let Wait::Answer { .. } = s.wait {
                     self.outputs
                         .push_back(Output::AbortStartSession { attempt: s.attempt });
@@ -475,6 +529,7 @@ impl Session {
                 self.outputs
                     .push_back(Output::StartFailed(StartFailure::Stopped));
                 self.outputs.push_back(Output::Teardown);
+                self.release_pending_mic();
             }
             Phase::Live(mut live) => {
                 self.emit(Event::ConnectionClosed {
@@ -734,6 +789,7 @@ impl Session {
         if s.wait != Wait::Token {
             return;
         }
+        // A fixed token never reaches here; a provider's token is checked like one.
         match TokenClaims::decode(&token) {
             Err(e) => return self.fail_start(StartFailure::BadToken(e.to_string())),
             Ok(claims) => {
@@ -796,7 +852,10 @@ impl Session {
             return;
         };
         match result {
-            Ok(info) => self.go_live(info),
+            Ok(info) => {
+                let resume = s.resume.take();
+                self.go_live(info, resume)
+            }
             Err(failure) => {
                 // A 401 with a provider: the token may have expired in flight; ask once more.
                 if failure.status == 401
@@ -823,12 +882,65 @@ impl Session {
     }
 
     fn fail_start(&mut self, failure: StartFailure) {
-        self.phase = Phase::Idle;
+        let phase = std::mem::replace(&mut self.phase, Phase::Idle);
+        if let Phase::Starting(Starting {
+            resume: Some(resume),
+            ..
+        }) = phase
+        {
+            // A resume try failed: the next one, or the end of the resume.
+            return self.next_resume_try(resume);
+        }
         self.outputs.push_back(Output::StartFailed(failure));
         self.outputs.push_back(Output::Teardown);
+        self.release_pending_mic();
     }
 
-    fn go_live(&mut self, info: StartSessionResponse) {
+    /// A capture still waiting for the user dies with the session; the next session asks again.
+    fn release_pending_mic(&mut self) {
+        if self.permission == AudioPermissionState::Pending {
+            self.permission = AudioPermissionState::NotRequested;
+        }
+    }
+
+    /// Starts try `resume.attempt + 1` of a resume, or gives up after the last one with the
+    /// original session's `CONNECTION_CLOSED` (as if there had been no resume).
+    fn next_resume_try(&mut self, mut resume: Resume) {
+        let max = self.config.auto_resume.unwrap_or(0);
+        if resume.attempt >= max {
+            self.emit(Event::ConnectionClosed {
+                code: resume.code.as_str(),
+                details: resume.details.clone(),
+            });
+            // Starts that joined during the resume wait for nothing any more.
+            self.outputs
+                .push_back(Output::StartFailed(StartFailure::Closed {
+                    code: resume.code,
+                    details: resume.details,
+                }));
+            self.outputs.push_back(Output::Teardown);
+            self.release_pending_mic();
+            self.phase = Phase::Idle;
+            return;
+        }
+        resume.attempt += 1;
+        self.emit(Event::Reconnecting {
+            attempt: resume.attempt,
+            reason: resume.code.as_str(),
+        });
+        // Each try is a new session: talk streams of the lost one are over.
+        self.generation += 1;
+        let delay = resume::delay_before(resume.attempt);
+        let mut starting = Starting::new(None, Some(resume));
+        if delay == 0 {
+            self.outputs.push_back(Output::FetchToken);
+        } else {
+            starting.wait = Wait::ResumeBackoff(self.now + delay);
+        }
+        self.phase = Phase::Starting(starting);
+    }
+
+    fn go_live(&mut self, info: StartSessionResponse, resume: Option<Resume>) {
         let heartbeat =
             SignalMessage::new(info.session_id.clone(), SignalAction::Heartbeat).encode();
         self.next_socket += 1;
@@ -868,6 +980,7 @@ impl Session {
             video_track: false,
             audio_track: false,
             start_pending: true,
+            resume,
         }));
     }
 
@@ -876,6 +989,10 @@ impl Session {
         if let Phase::Starting(s) = &mut self.phase {
             match s.wait {
                 Wait::Backoff(at) if now >= at => self.next_attempt(),
+                Wait::ResumeBackoff(at) if now >= at => {
+                    s.wait = Wait::Token;
+                    self.outputs.push_back(Output::FetchToken);
+                }
                 Wait::Answer { deadline: Some(at) } if now >= at => {
                     let attempt = s.attempt;
                     self.outputs
@@ -1025,6 +1142,9 @@ impl Session {
                 if live.video_track && live.audio_track && live.start_pending {
                     live.start_pending = false;
                     self.outputs.push_back(Output::MediaReady);
+                    if live.resume.take().is_some() {
+                        self.emit(Event::Reconnected(live.info.session_id.clone()));
+                    }
                 }
             }
             Input::FirstFrame if !live.fired_play => {
@@ -1183,10 +1303,37 @@ impl Session {
         }
     }
 
-    /// Ends the live session with `code` (fires `CONNECTION_CLOSED` once) and tears down.
+    /// Ends the live session with `code` (fires `CONNECTION_CLOSED` once) and tears down, or
+    /// hands it to the automatic resume.
     fn close_with(&mut self, live: &mut Live, code: ConnectionClosedCode, details: Option<String>) {
         if self.ended_generation == Some(self.generation) {
             return;
+        }
+        let resume = match live.resume.take() {
+            // A resume try lost before its media arrived, whatever the cause: the next try.
+            Some(r) => Some(r),
+            // A session that was up, lost beyond what reconnection and ICE restarts save.
+            None if self.config.auto_resume.is_some()
+                && self.config.token == TokenSource::Provider
+                && !live.start_pending
+                && resume::is_resumable(code) =>
+            {
+                Some(Resume::new(code, details.clone()))
+            }
+            None => None,
+        };
+        if let Some(r) = resume {
+            let mut cmds = Vec::new();
+            live.signalling.stop(&mut cmds);
+            self.outputs.extend(cmds.into_iter().map(Output::Socket));
+            self.outputs.push_back(Output::SuspendForResume);
+            self.ended_generation = Some(self.generation);
+            if self.permission == AudioPermissionState::Pending {
+                // The shell drops the capture of the suspended session: ask again.
+                self.permission = AudioPermissionState::NotRequested;
+                self.request_mic();
+            }
+            return self.next_resume_try(r);
         }
         self.emit(Event::ConnectionClosed {
             code: code.as_str(),
@@ -1207,10 +1354,7 @@ impl Session {
         self.outputs.extend(cmds.into_iter().map(Output::Socket));
         self.outputs.push_back(Output::Teardown);
         self.phase = Phase::Idle;
-        if self.permission == AudioPermissionState::Pending {
-            // The capture is abandoned with the session; the next one asks again.
-            self.permission = AudioPermissionState::NotRequested;
-        }
+        self.release_pending_mic();
     }
 
     // -----------------------------------------------------------------------------------------

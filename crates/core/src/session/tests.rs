@@ -93,7 +93,7 @@ impl H {
 
     /// Starts a session and brings it up to an open socket, applied answer and connected ICE.
     fn live(&mut self) -> Vec<Output> {
-        self.s.start(self.now, false).expect("idle client starts");
+        assert_eq!(self.s.start(self.now, false), StartOutcome::Started);
         let mut out = self.drain();
         out.extend(self.input(Input::StartSessionAnswered {
             attempt: 1,
@@ -161,7 +161,7 @@ fn closed_codes(out: &[Output]) -> Vec<&'static str> {
 #[test]
 fn happy_path_requests_events_and_ordering() {
     let mut h = H::fixed();
-    h.s.start(h.now, false).expect("starts");
+    assert_eq!(h.s.start(h.now, false), StartOutcome::Started);
     let out = h.drain();
     assert_eq!(events(&out), ["MIC_PERMISSION_PENDING"]);
     assert!(out.contains(&Output::RequestMic));
@@ -477,7 +477,7 @@ fn interrupts_reach_talk_streams_and_the_data_channel() {
 #[test]
 fn start_session_retries_5xx_with_backoff_then_fails_typed() {
     let mut h = H::fixed();
-    h.s.start(h.now, true).expect("starts");
+    assert_eq!(h.s.start(h.now, true), StartOutcome::Started);
     h.drain();
     let busy = r#"{"error":"busy","message":"try later"}"#;
     let mut delays = Vec::new();
@@ -510,7 +510,7 @@ fn start_session_retries_5xx_with_backoff_then_fails_typed() {
 #[test]
 fn client_errors_are_not_retried_and_timeouts_are() {
     let mut h = H::fixed();
-    h.s.start(h.now, true).expect("starts");
+    assert_eq!(h.s.start(h.now, true), StartOutcome::Started);
     h.drain();
     let out = h.input(Input::StartSessionAnswered {
         attempt: 1,
@@ -521,7 +521,7 @@ fn client_errors_are_not_retried_and_timeouts_are() {
         if f.code == ErrorCode::MaxConcurrentSessionsReached && f.status == 429));
 
     let mut h = H::fixed();
-    h.s.start(h.now, true).expect("starts");
+    assert_eq!(h.s.start(h.now, true), StartOutcome::Started);
     h.drain();
     let out = h.advance(10_000);
     assert!(out.contains(&Output::AbortStartSession { attempt: 1 }));
@@ -540,7 +540,7 @@ fn client_errors_are_not_retried_and_timeouts_are() {
 #[test]
 fn token_provider_is_asked_again_once_for_expired_tokens_and_401() {
     let mut h = H::new(TokenSource::Provider);
-    h.s.start(h.now, true).expect("starts");
+    assert_eq!(h.s.start(h.now, true), StartOutcome::Started);
     assert_eq!(h.drain(), [Output::FetchToken]);
     // Expired by `exp`: asked again once before any request.
     let out = h.input(Input::Token(token(T0 / 1000 - 10)));
@@ -558,7 +558,7 @@ fn token_provider_is_asked_again_once_for_expired_tokens_and_401() {
 
     // Without an expired `exp`, a 401 triggers the one refresh.
     let mut h = H::new(TokenSource::Provider);
-    h.s.start(h.now, true).expect("starts");
+    assert_eq!(h.s.start(h.now, true), StartOutcome::Started);
     h.drain();
     h.input(Input::Token(token(T0 / 1000 + 3600)));
     let out = h.input(Input::StartSessionAnswered {
@@ -572,7 +572,7 @@ fn token_provider_is_asked_again_once_for_expired_tokens_and_401() {
 
     // A provider failure rejects with the app's own error.
     let mut h = H::new(TokenSource::Provider);
-    h.s.start(h.now, true).expect("starts");
+    assert_eq!(h.s.start(h.now, true), StartOutcome::Started);
     h.drain();
     let out = h.input(Input::TokenFailed);
     assert_eq!(out[0], Output::StartFailed(StartFailure::TokenProvider));
@@ -617,13 +617,15 @@ fn server_end_and_stop_close_exactly_once() {
         h.s.talk_stream_chunk(old, "x", true, None),
         Err(TalkStreamError::SessionEnded)
     );
-    assert!(h.s.start(h.now, false).is_err(), "already streaming");
+    // A second start while live shares the session: no second start-session.
+    assert_eq!(h.s.start(h.now, false), StartOutcome::Joined);
+    assert!(h.drain().is_empty());
 }
 
 #[test]
 fn stream_promise_rejects_when_the_session_fails_before_media() {
     let mut h = H::fixed();
-    h.s.start(h.now, true).expect("starts");
+    assert_eq!(h.s.start(h.now, true), StartOutcome::Started);
     h.input(Input::StartSessionAnswered {
         attempt: 1,
         status: 200,
@@ -752,3 +754,5 @@ fn reasoning_chunks_fold_and_config_updates_are_reported() {
         serde_json::from_str(&changed.unwrap_or_default()).unwrap_or_default();
     assert_eq!(changed["changedFields"]["voice"]["after"], "b");
 }
+
+mod lifecycle;
