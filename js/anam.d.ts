@@ -28,6 +28,10 @@ export declare const AnamEvent: {
   readonly USER_SPEECH_ENDED: "USER_SPEECH_ENDED";
   readonly DIRECTOR_NOTE_CUE_APPLIED: "DIRECTOR_NOTE_CUE_APPLIED";
   readonly PERSONA_CONFIG_UPDATE_APPLIED: "PERSONA_CONFIG_UPDATE_APPLIED";
+  /** Extension: a lost session is being replaced (`autoResume`). */
+  readonly RECONNECTING: "RECONNECTING";
+  /** Extension: the replacement session delivers media (`autoResume`). */
+  readonly RECONNECTED: "RECONNECTED";
 };
 export type AnamEvent = (typeof AnamEvent)[keyof typeof AnamEvent];
 
@@ -147,6 +151,17 @@ export interface AnamEventCallbacks {
   USER_SPEECH_ENDED: (correlationId: string) => void;
   DIRECTOR_NOTE_CUE_APPLIED: (payload: { cueTag: string; correlationId: string }) => void;
   PERSONA_CONFIG_UPDATE_APPLIED: (payload: { changedFields: Record<string, { before?: unknown; after?: unknown }> }) => void;
+  /** Extension (`autoResume`): try `attempt` (from 1) to replace a session lost with `reason`. */
+  RECONNECTING: (info: ReconnectingInfo) => void;
+  /** Extension (`autoResume`): the new session's id, once its media arrived. */
+  RECONNECTED: (sessionId: string) => void;
+}
+
+/** Argument of `RECONNECTING`. */
+export interface ReconnectingInfo {
+  attempt: number;
+  /** How the lost session ended. */
+  reason: ConnectionClosedCode;
 }
 
 export interface AnamClientOptions {
@@ -164,6 +179,22 @@ export interface AnamClientOptions {
   disableInputAudio?: boolean;
   iceServers?: RTCIceServer[];
   rtcConfiguration?: RTCConfiguration;
+  /**
+   * Extension: when a session is lost beyond what reconnection and ICE restarts save, or the
+   * server ends it, start a new one (fresh token, same video element, mute state, microphone
+   * and message history kept), firing `RECONNECTING` then `RECONNECTED`. `true` means 3 tries;
+   * `maxAttempts` may be 1 to 10. Needs a token provider function (a fixed token is a
+   * `CONFIGURATION_ERROR`).
+   */
+  autoResume?: boolean | { maxAttempts?: number };
+}
+
+/** Extension: the last argument of `stream` / `streamToVideoElement` instead of a `MediaStream`. */
+export interface StreamOptions {
+  /** Aborting cancels the start (the promise rejects with an `AbortError` `DOMException`) or ends the session. */
+  signal?: AbortSignal;
+  /** Input audio to send instead of the microphone, as the official `MediaStream` argument. */
+  userAudio?: MediaStream;
 }
 
 /** A token, or a function the client calls for a fresh one (each session, and once on expiry). */
@@ -188,8 +219,12 @@ export declare class AnamClient {
   free(): void;
   /** Resolves with the remote streams once video and audio arrived; rejects if the session cannot start. */
   stream(userAudio?: MediaStream): Promise<MediaStream[]>;
+  /** Extension: `{signal, userAudio}`; a call while a session starts or runs shares it. */
+  stream(options: StreamOptions): Promise<MediaStream[]>;
   /** Resolves once the session is started (`talk()` works from then on); rejects on failure. */
   streamToVideoElement(videoElementId: string, userAudio?: MediaStream): Promise<void>;
+  /** Extension: `{signal, userAudio}`; a call while a session starts or runs shares it. */
+  streamToVideoElement(videoElementId: string, options: StreamOptions): Promise<void>;
   talk(content: string): Promise<void>;
   createTalkMessageStream(correlationId?: string): TalkMessageStream;
   sendUserMessage(content: string): void;
@@ -198,6 +233,7 @@ export declare class AnamClient {
   unmuteInputAudio(): InputAudioState;
   getInputAudioState(): InputAudioState;
   changeAudioInputDevice(deviceId: string): Promise<void>;
+  /** Works in every state: no-op when idle, cancels a start (AbortError) or a resume. */
   stopStreaming(): Promise<void>;
   isStreaming(): boolean;
   getActiveSessionId(): string | null;

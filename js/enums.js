@@ -29,6 +29,9 @@ export const AnamEvent = Object.freeze({
   USER_SPEECH_ENDED: "USER_SPEECH_ENDED",
   DIRECTOR_NOTE_CUE_APPLIED: "DIRECTOR_NOTE_CUE_APPLIED",
   PERSONA_CONFIG_UPDATE_APPLIED: "PERSONA_CONFIG_UPDATE_APPLIED",
+  // Extensions of this client (automatic resume).
+  RECONNECTING: "RECONNECTING",
+  RECONNECTED: "RECONNECTED",
 });
 
 export const ConnectionClosedCode = Object.freeze({

@@ -6,9 +6,9 @@ use anam_core::claims::TokenClaims;
 use anam_core::session::{Session, TokenSource};
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
-use web_sys::{HtmlVideoElement, MediaStream};
+use web_sys::{AbortSignal, HtmlVideoElement, MediaStream};
 
-use crate::driver::{input_audio_state_js, Driver, PendingKind};
+use crate::driver::{input_audio_state_js, Driver, PendingKind, StartArgs};
 use crate::errors::{configuration_error, plain_error};
 use crate::io::now;
 use crate::options;
@@ -48,27 +48,29 @@ pub struct AnamClient {
 #[wasm_bindgen]
 impl AnamClient {
     /// Starts a session and resolves with the remote streams once video and audio arrived;
-    /// rejects when the session cannot start.
-    pub fn stream(&self, user_audio: Option<MediaStream>) -> Promise {
-        self.driver.start(PendingKind::Streams, None, user_audio)
+    /// rejects when the session cannot start. The argument is the official input
+    /// `MediaStream`, or `{signal?, userAudio?}` (an extension: an aborted signal cancels).
+    pub fn stream(&self, last: JsValue) -> Promise {
+        match start_args(&last) {
+            Ok(args) => self.driver.start(PendingKind::Streams, None, args),
+            Err(e) => Promise::reject(&e),
+        }
     }
 
     /// Starts a session that plays in the `<video>` with this id; resolves once the session
     /// is started (then `talk()` works), rejects when it cannot start.
     #[wasm_bindgen(js_name = streamToVideoElement)]
-    pub fn stream_to_video_element(
-        &self,
-        video_element_id: String,
-        user_audio: Option<MediaStream>,
-    ) -> Promise {
+    pub fn stream_to_video_element(&self, video_element_id: String, last: JsValue) -> Promise {
+        let args = match start_args(&last) {
+            Ok(args) => args,
+            Err(e) => return Promise::reject(&e),
+        };
         let element = web_sys::window()
             .and_then(|w| w.document())
             .and_then(|d| d.get_element_by_id(&video_element_id))
             .and_then(|e| e.dyn_into::<HtmlVideoElement>().ok());
         match element {
-            Some(video) => self
-                .driver
-                .start(PendingKind::Element, Some(video), user_audio),
+            Some(video) => self.driver.start(PendingKind::Element, Some(video), args),
             None => Promise::reject(&plain_error(&format!(
                 "No video element with id \"{video_element_id}\""
             ))),
@@ -163,7 +165,9 @@ impl AnamClient {
         }
     }
 
-    /// Ends the session; `CONNECTION_CLOSED` (`NORMAL`) fires first unless it already ended.
+    /// Ends the session in any state: a no-op when idle, cancels a start (its promise rejects
+    /// with an `AbortError`) or a resume; `CONNECTION_CLOSED` (`NORMAL`) fires first for a
+    /// session that was up, unless it already ended.
     #[wasm_bindgen(js_name = stopStreaming)]
     pub fn stop_streaming(&self) -> Promise {
         self.driver.command(|s| s.stop(now()));
@@ -264,6 +268,44 @@ impl TalkMessageStream {
 #[wasm_bindgen(js_name = fetchSessionToken, skip_typescript)]
 pub fn fetch_session_token(url: String, init: JsValue) -> Promise {
     wasm_bindgen_futures::future_to_promise(crate::token::fetch_session_token(url, init))
+}
+
+/// Reads the last argument of `stream` / `streamToVideoElement`: nothing, the official input
+/// `MediaStream`, or the extension's `{signal?: AbortSignal, userAudio?: MediaStream}`.
+fn start_args(last: &JsValue) -> Result<StartArgs, JsValue> {
+    if last.is_undefined() || last.is_null() {
+        return Ok(StartArgs::default());
+    }
+    if let Some(stream) = last.dyn_ref::<MediaStream>() {
+        return Ok(StartArgs {
+            user_audio: Some(stream.clone()),
+            signal: None,
+        });
+    }
+    if !last.is_object() {
+        return Err(plain_error(
+            "The last argument must be a MediaStream or {signal, userAudio}",
+        ));
+    }
+    let field = |key: &str| {
+        let v = crate::io::http::get(last, key);
+        (!v.is_undefined() && !v.is_null()).then_some(v)
+    };
+    let signal = match field("signal") {
+        None => None,
+        Some(v) => Some(
+            v.dyn_into::<AbortSignal>()
+                .map_err(|_| plain_error("signal must be an AbortSignal"))?,
+        ),
+    };
+    let user_audio = match field("userAudio") {
+        None => None,
+        Some(v) => Some(
+            v.dyn_into::<MediaStream>()
+                .map_err(|_| plain_error("userAudio must be a MediaStream"))?,
+        ),
+    };
+    Ok(StartArgs { user_audio, signal })
 }
 
 /// `string | null`, as the official getters return (wasm-bindgen maps `None` to `undefined`).

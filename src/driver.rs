@@ -14,14 +14,15 @@ use std::rc::{Rc, Weak};
 use anam_core::errors::ErrorCode;
 use anam_core::session::events::Event;
 use anam_core::session::signalling::SocketCommand;
-use anam_core::session::{Input, Output, Session, StartFailure, TrackKind};
+use anam_core::session::{Input, Output, Session, StartFailure, StartOutcome, TrackKind};
 use js_sys::{Array, Function, Object, Promise};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{AbortController, HtmlVideoElement, MediaStream};
+use web_sys::{AbortController, AbortSignal, HtmlVideoElement, MediaStream};
 
 use crate::errors::{cause_details, client_error, plain_error};
 use crate::io::http::{describe_js_error, get, post_json};
+use crate::io::listener::Listener;
 use crate::io::media::{audio_tracks, capture_microphone, set_enabled, stop_all};
 use crate::io::now;
 use crate::io::peer::{attach_input, configuration, Peer, PeerEvent};
@@ -39,9 +40,18 @@ pub enum PendingKind {
 }
 
 struct Pending {
+    /// Identifies the call for its abort signal.
+    id: u32,
     kind: PendingKind,
     resolve: Function,
     reject: Function,
+}
+
+/// What a `stream…()` call passed as its last argument.
+#[derive(Default)]
+pub struct StartArgs {
+    pub user_audio: Option<MediaStream>,
+    pub signal: Option<AbortSignal>,
 }
 
 /// `requestVideoFrameCallback` registration, cancelled when dropped.
@@ -70,6 +80,10 @@ struct Io {
     generation: u64,
     start_abort: Option<(u32, AbortController)>,
     pending: Vec<Pending>,
+    next_pending: u32,
+    /// `abort` listeners of the calls' signals and the window's `pagehide` listener: they live
+    /// as long as the session (a resume keeps them), so an abort after streaming ends it too.
+    session_listeners: Vec<Listener>,
     video_element: Option<HtmlVideoElement>,
     user_audio: Option<MediaStream>,
     mic: Option<MediaStream>,
@@ -177,15 +191,20 @@ impl Driver {
     // -----------------------------------------------------------------------------------------
     // App calls
 
-    /// Starts a session for `stream()` (`kind = Streams`) or `streamToVideoElement()`.
+    /// Starts a session for `stream()` (`kind = Streams`) or `streamToVideoElement()`, or
+    /// joins the one already starting or live.
     pub fn start(
         &self,
         kind: PendingKind,
         element: Option<HtmlVideoElement>,
-        user_audio: Option<MediaStream>,
+        args: StartArgs,
     ) -> Promise {
+        if args.signal.as_ref().is_some_and(AbortSignal::aborted) {
+            // Aborted before the call: no token, no request, nothing to undo.
+            return Promise::reject(&abort_error());
+        }
         let disable = self.io.borrow().disable_input_audio;
-        let user_audio = match user_audio {
+        let user_audio = match args.user_audio {
             Some(_) if disable => {
                 warn("disableInputAudio is set: the provided input stream is ignored");
                 None
@@ -197,26 +216,131 @@ impl Driver {
             }
             other => other,
         };
-        if let Err(e) = self.core.borrow_mut().start(now(), user_audio.is_some()) {
-            return Promise::reject(&plain_error(e.0));
-        }
+        let outcome = self.core.borrow_mut().start(now(), user_audio.is_some());
         let mut resolve_reject = None;
         let promise = Promise::new(&mut |resolve, reject| resolve_reject = Some((resolve, reject)));
-        {
+        let id = {
             let mut io = self.io.borrow_mut();
-            io.video_element = element;
-            io.user_audio = user_audio;
-            io.provider_error = None;
-            if let Some((resolve, reject)) = resolve_reject {
-                io.pending.push(Pending {
-                    kind,
-                    resolve,
-                    reject,
-                });
+            io.next_pending += 1;
+            io.next_pending
+        };
+        match outcome {
+            StartOutcome::Started => {
+                let mut io = self.io.borrow_mut();
+                io.video_element = element;
+                io.user_audio = user_audio;
+                io.provider_error = None;
+                io.session_listeners.clear();
+                if let Some(window) = web_sys::window() {
+                    let weak = self.this.clone();
+                    // The server session must not outlive the page: close socket and peer
+                    // connection while the page can still run code (see README, pagehide).
+                    io.session_listeners
+                        .push(Listener::new(&window, "pagehide", move |_| {
+                            if let Some(d) = weak.upgrade() {
+                                d.command(|s| s.stop(now()));
+                            }
+                        }));
+                }
+            }
+            StartOutcome::Joined => self.join(element, user_audio.is_some()),
+        }
+        if let Some(signal) = &args.signal {
+            let weak = self.this.clone();
+            let listener = Listener::new(signal, "abort", move |_| {
+                if let Some(d) = weak.upgrade() {
+                    d.on_abort(id);
+                }
+            });
+            self.io.borrow_mut().session_listeners.push(listener);
+        }
+        if let Some((resolve, reject)) = resolve_reject {
+            self.io.borrow_mut().pending.push(Pending {
+                id,
+                kind,
+                resolve,
+                reject,
+            });
+        }
+        if outcome == StartOutcome::Joined {
+            // The shared session may already be where this call resolves.
+            let core = self.core.borrow();
+            let ready = match kind {
+                PendingKind::Element => core.session_id().is_some(),
+                PendingKind::Streams => core.media_ready(),
+            };
+            drop(core);
+            if ready {
+                let value = match kind {
+                    PendingKind::Element => JsValue::UNDEFINED,
+                    PendingKind::Streams => self.remote_streams(),
+                };
+                self.settle(kind, Ok(value));
             }
         }
         self.pump();
         promise
+    }
+
+    /// A call that shares the session under way: it may bring the `<video>` the first call
+    /// (a `stream()`) did not have; its own input stream cannot replace the one in use.
+    fn join(&self, element: Option<HtmlVideoElement>, has_user_audio: bool) {
+        if has_user_audio {
+            warn("a session is already starting or live: the provided input stream is ignored");
+        }
+        let adopted = {
+            let mut io = self.io.borrow_mut();
+            match (&io.video_element, element) {
+                (None, Some(video)) => {
+                    io.video_element = Some(video);
+                    io.remote
+                        .iter()
+                        .rev()
+                        .find(|(k, _)| *k == TrackKind::Video)
+                        .map(|(_, s)| s.clone())
+                }
+                (Some(current), Some(other)) if current != &other => {
+                    warn("a session is already starting or live: it keeps its video element");
+                    None
+                }
+                _ => None,
+            }
+        };
+        if let Some(stream) = adopted {
+            self.show_video(&stream);
+        }
+    }
+
+    /// The abort signal of call `id` fired. While other calls still wait for the shared
+    /// session, only this call gives up; otherwise the session ends (in any state).
+    fn on_abort(&self, id: u32) {
+        let (mine, others_wait) = {
+            let mut io = self.io.borrow_mut();
+            let mine = io
+                .pending
+                .iter()
+                .position(|p| p.id == id)
+                .map(|i| io.pending.remove(i));
+            (mine, !io.pending.is_empty())
+        };
+        let waiting = mine.is_some();
+        if let Some(p) = mine {
+            let _ = p.reject.call1(&JsValue::NULL, &abort_error());
+        }
+        if !(waiting && others_wait) {
+            self.command(|s| s.stop(now()));
+        }
+    }
+
+    fn remote_streams(&self) -> JsValue {
+        let streams: Array = self
+            .io
+            .borrow()
+            .remote
+            .iter()
+            .map(|(_, s)| JsValue::from(s))
+            .collect();
+        streams.into()
     }
 
     /// `addListener`: set semantics, the same callback is stored once per event.
@@ -317,14 +441,8 @@ impl Driver {
                 self.settle(PendingKind::Element, Ok(JsValue::UNDEFINED));
             }
             Output::MediaReady => {
-                let streams: Array = self
-                    .io
-                    .borrow()
-                    .remote
-                    .iter()
-                    .map(|(_, s)| JsValue::from(s))
-                    .collect();
-                self.settle(PendingKind::Streams, Ok(streams.into()));
+                let streams = self.remote_streams();
+                self.settle(PendingKind::Streams, Ok(streams));
             }
             Output::StartFailed(failure) => {
                 let error = self.start_error(&failure);
@@ -397,6 +515,7 @@ impl Driver {
                 }
             }
             Output::Teardown => self.teardown(),
+            Output::SuspendForResume => self.suspend_for_resume(),
             Output::Emit(event) => self.emit(event),
             Output::Warn(text) => warn(&text),
         }
@@ -420,10 +539,15 @@ impl Driver {
     }
 
     fn start_error(&self, failure: &StartFailure) -> JsValue {
-        if let StartFailure::TokenProvider = failure {
-            if let Some(e) = self.io.borrow_mut().provider_error.take() {
-                return e;
+        match failure {
+            StartFailure::TokenProvider => {
+                if let Some(e) = self.io.borrow_mut().provider_error.take() {
+                    return e;
+                }
             }
+            // stopStreaming(), an aborted signal or pagehide: the start was cancelled.
+            StartFailure::Stopped => return abort_error(),
+            _ => {}
         }
         let (code, status, message) = failure.describe();
         client_error(code, status, &message, cause_details(failure.cause()))
@@ -645,8 +769,30 @@ impl Driver {
         }
     }
 
+    /// Closes the lost session's connection for a resume; the `<video>`, the input audio (with
+    /// its device and mute state) and the session listeners stay for the next session.
+    fn suspend_for_resume(&self) {
+        let (peer, socket, frame, abort) = {
+            let mut io = self.io.borrow_mut();
+            io.generation += 1;
+            io.remote.clear();
+            (
+                io.peer.take(),
+                io.socket.take(),
+                io.frame_callback.take(),
+                io.start_abort.take(),
+            )
+        };
+        if let Some((_, c)) = abort {
+            c.abort();
+        }
+        drop(frame);
+        drop(socket);
+        drop(peer);
+    }
+
     fn teardown(&self) {
-        let (peer, socket, frame, mic, abort, video) = {
+        let (peer, socket, frame, mic, abort, video, listeners) = {
             let mut io = self.io.borrow_mut();
             io.generation += 1;
             io.remote.clear();
@@ -658,8 +804,10 @@ impl Driver {
                 io.mic.take(),
                 io.start_abort.take(),
                 io.video_element.take(),
+                std::mem::take(&mut io.session_listeners),
             )
         };
+        drop(listeners);
         if let Some((_, c)) = abort {
             c.abort();
         }
@@ -730,6 +878,13 @@ impl Driver {
             | Event::InputAudioDeviceChanged(s)
             | Event::UserSpeechStarted(s)
             | Event::UserSpeechEnded(s) => vec![text(s)],
+            Event::Reconnecting { attempt, reason } => {
+                let info = Object::new();
+                crate::io::http::set(&info, "attempt", &JsValue::from_f64(f64::from(*attempt)));
+                crate::io::http::set(&info, "reason", &text(reason));
+                vec![info.into()]
+            }
+            Event::Reconnected(id) => vec![text(id)],
             Event::ConnectionEstablished
             | Event::DataChannelOpen
             | Event::VideoPlayStarted
@@ -746,6 +901,13 @@ pub fn to_js<T: serde::Serialize + ?Sized>(value: &T) -> JsValue {
         .ok()
         .and_then(|s| js_sys::JSON::parse(&s).ok())
         .unwrap_or(JsValue::UNDEFINED)
+}
+
+/// The rejection of a cancelled start: a `DOMException` named `AbortError`, as `fetch` gives.
+pub fn abort_error() -> JsValue {
+    web_sys::DomException::new_with_message_and_name("The operation was aborted", "AbortError")
+        .map(JsValue::from)
+        .unwrap_or_else(|_| plain_error("The operation was aborted"))
 }
 
 pub fn warn(text: &str) {

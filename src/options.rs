@@ -1,6 +1,7 @@
 //! `createClient` options: reading the app's object and validating it (§2.3, §10.2).
 
 use anam_core::retry::RetryPolicy;
+use anam_core::session::resume::{DEFAULT_MAX_ATTEMPTS, MAX_ATTEMPTS_LIMIT};
 use anam_core::session::{SessionConfig, TokenSource};
 use js_sys::{Array, Object};
 use wasm_bindgen::{JsCast, JsValue};
@@ -130,5 +131,44 @@ pub fn parse(
             config.end_of_speech_sensitivity = Some(s);
         }
     }
+    config.auto_resume = auto_resume(options, &config.token)?;
     Ok((config, shell))
+}
+
+/// `autoResume`: `true` or `{maxAttempts?}` (an extension). A resume needs a fresh token for
+/// each new session, so it is a configuration error with a fixed token rather than a silent
+/// no-op the app would only discover when a session dies.
+fn auto_resume(options: &JsValue, token: &TokenSource) -> Result<Option<u32>, JsValue> {
+    let value = get(options, "autoResume");
+    let tries = match present(&value) {
+        None => return Ok(None),
+        Some(v) if v.as_bool() == Some(false) => return Ok(None),
+        Some(v) if v.as_bool() == Some(true) => DEFAULT_MAX_ATTEMPTS,
+        Some(v) if v.is_object() && !Array::is_array(v) => {
+            match optional_number(v, "maxAttempts", "autoResume.maxAttempts")? {
+                None => DEFAULT_MAX_ATTEMPTS,
+                Some(n)
+                    if n.fract() == 0.0 && (1.0..=f64::from(MAX_ATTEMPTS_LIMIT)).contains(&n) =>
+                {
+                    n as u32
+                }
+                Some(_) => {
+                    return Err(configuration_error(&format!(
+                    "autoResume.maxAttempts must be a whole number from 1 to {MAX_ATTEMPTS_LIMIT}"
+                )))
+                }
+            }
+        }
+        Some(_) => {
+            return Err(configuration_error(
+                "autoResume must be true, false or {maxAttempts}",
+            ))
+        }
+    };
+    if !matches!(token, TokenSource::Provider) {
+        return Err(configuration_error(
+            "autoResume needs a token provider function: each new session needs a fresh token",
+        ));
+    }
+    Ok(Some(tries))
 }

@@ -257,7 +257,7 @@ fn window_value(key: &str) -> JsValue {
 async fn start_session_errors_reject_stream_with_typed_errors() {
     let _fake = fake_start_session(402, r#"{"message":"no plan"}"#);
     let client = started_client();
-    let e = JsFuture::from(client.stream(None))
+    let e = JsFuture::from(client.stream(JsValue::UNDEFINED))
         .await
         .err()
         .unwrap_or(JsValue::NULL);
@@ -299,7 +299,8 @@ async fn talk_stream_state_machine_through_the_js_api() {
         Some(v)
     });
     assert!(video.is_some());
-    let started = JsFuture::from(client.stream_to_video_element("tv".into(), None)).await;
+    let started =
+        JsFuture::from(client.stream_to_video_element("tv".into(), JsValue::UNDEFINED)).await;
     assert!(started.is_ok(), "resolves once the session started");
     assert_eq!(
         client.get_active_session_id().as_string().as_deref(),
@@ -337,8 +338,11 @@ async fn talk_stream_state_machine_through_the_js_api() {
         .unwrap_or_else(|_| panic!("live"));
     assert!(!generated.get_correlation_id().is_empty());
 
-    let second = JsFuture::from(client.stream(None)).await.err();
-    assert!(second.is_some(), "already streaming");
+    // A second start while live shares the session: it resolves at once, no second request.
+    let second =
+        JsFuture::from(client.stream_to_video_element("tv".into(), JsValue::UNDEFINED)).await;
+    assert!(second.is_ok(), "joins the live session");
+    assert_eq!(window_value("__starts").as_f64(), Some(1.0));
 
     JsFuture::from(client.stop_streaming()).await.ok();
     assert!(!client.is_streaming());
@@ -365,9 +369,96 @@ async fn talk_stream_state_machine_through_the_js_api() {
 #[wasm_bindgen_test]
 async fn stream_to_a_missing_element_rejects_without_starting() {
     let client = started_client();
-    let e = JsFuture::from(client.stream_to_video_element("nope".into(), None))
+    let e = JsFuture::from(client.stream_to_video_element("nope".into(), JsValue::UNDEFINED))
         .await
         .err();
     assert!(e.is_some_and(|e| e.is_instance_of::<js_sys::Error>()));
     assert!(!client.is_streaming());
+}
+
+fn abort_signal(abort_now: bool) -> (web_sys::AbortController, JsValue) {
+    let controller = web_sys::AbortController::new().unwrap_or_else(|_| panic!("controller"));
+    if abort_now {
+        controller.abort();
+    }
+    let args = js_sys::Object::new();
+    let _ = Reflect::set(&args, &JsValue::from_str("signal"), &controller.signal());
+    (controller, args.into())
+}
+
+fn assert_abort_error(e: &JsValue) {
+    assert_eq!(
+        get(e, "name").as_string().as_deref(),
+        Some("AbortError"),
+        "rejects with an AbortError"
+    );
+    assert!(e.is_instance_of::<web_sys::DomException>());
+}
+
+#[wasm_bindgen_test]
+async fn an_aborted_signal_rejects_at_once_without_any_request() {
+    let _fake = fake_start_session(200, START_BODY);
+    let client = started_client();
+    let (_c, args) = abort_signal(true);
+    let e = JsFuture::from(client.stream(args))
+        .await
+        .err()
+        .unwrap_or(JsValue::NULL);
+    assert_abort_error(&e);
+    assert!(!client.is_streaming());
+    assert_eq!(window_value("__starts").as_f64(), Some(0.0));
+}
+
+#[wasm_bindgen_test]
+async fn aborting_or_stopping_a_start_rejects_with_abort_error() {
+    // The fake start-session never answers, so the start is caught mid-request.
+    let _fake = FakeFetch::install("return new Promise(() => {})");
+    let client = started_client();
+    let (controller, args) = abort_signal(false);
+    let pending = JsFuture::from(client.stream(args));
+    assert!(client.is_streaming());
+    controller.abort();
+    let e = pending.await.err().unwrap_or(JsValue::NULL);
+    assert_abort_error(&e);
+    assert!(!client.is_streaming());
+
+    let pending = JsFuture::from(client.stream(JsValue::UNDEFINED));
+    JsFuture::from(client.stop_streaming()).await.ok();
+    let e = pending.await.err().unwrap_or(JsValue::NULL);
+    assert_abort_error(&e);
+    // Idle: a no-op.
+    assert!(JsFuture::from(client.stop_streaming()).await.is_ok());
+}
+
+#[wasm_bindgen_test]
+async fn bad_last_arguments_are_rejected() {
+    let client = started_client();
+    let e = JsFuture::from(client.stream(JsValue::from_str("nope"))).await;
+    assert!(e.is_err());
+    let args = js_sys::Object::new();
+    let _ = Reflect::set(&args, &JsValue::from_str("signal"), &JsValue::from(1));
+    assert!(JsFuture::from(client.stream(args.into())).await.is_err());
+    assert!(!client.is_streaming());
+}
+
+#[wasm_bindgen_test]
+fn auto_resume_needs_a_token_provider() {
+    let tok = token(r#"{"type":"stateful"}"#);
+    let fixed = create_client(JsValue::from_str(&tok), options(r#"{"autoResume":true}"#));
+    assert!(
+        fixed.is_err(),
+        "a fixed token cannot be refreshed for a new session"
+    );
+    let provider = js("return Promise.resolve('x')");
+    assert!(create_client(
+        provider.clone().into(),
+        options(r#"{"autoResume":{"maxAttempts":2}}"#)
+    )
+    .is_ok());
+    assert!(create_client(
+        provider.clone().into(),
+        options(r#"{"autoResume":{"maxAttempts":0}}"#)
+    )
+    .is_err());
+    assert!(create_client(provider.into(), options(r#"{"autoResume":"yes"}"#)).is_err());
 }

@@ -1,4 +1,5 @@
-//! The signalling WebSocket: one socket with its listeners; dropping it closes it silently.
+//! The signalling WebSocket: one socket with its listeners; dropping it closes it (code 1000)
+//! without reporting back.
 
 use std::rc::Rc;
 
@@ -61,6 +62,7 @@ impl Drop for Socket {
     fn drop(&mut self) {
         // Detach first, so closing does not report back into a session that moved on.
         self.listeners.clear();
-        let _ = self.ws.close();
+        // 1000: a deliberate close (stop, replaced socket, page going away), not a failure.
+        let _ = self.ws.close_with_code(1000);
     }
 }
