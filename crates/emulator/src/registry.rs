@@ -21,8 +21,8 @@ pub enum SessionCmd {
     WsText { conn: u64, text: String },
     /// A frame that could not be used (binary, oversized); the session answers with a warning.
     WsInvalid { conn: u64, reason: String },
-    /// Socket `conn` is gone.
-    WsClosed { conn: u64 },
+    /// Socket `conn` is gone; `deliberate` when the client closed it with code 1000.
+    WsClosed { conn: u64, deliberate: bool },
     /// `POST /talk`.
     Talk { content: String },
     /// Control API: drop the signalling socket without a close frame.

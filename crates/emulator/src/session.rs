@@ -29,6 +29,9 @@ const CMD_QUEUE: usize = 256;
 pub const WS_QUEUE: usize = 256;
 /// Remote candidates held until the offer arrives.
 const MAX_EARLY_CANDIDATES: usize = 64;
+/// How long a session waits for a new socket after the client closed its socket with 1000: a
+/// client replacing its socket (ICE restart) opens the new one right away.
+pub const DELIBERATE_CLOSE_GRACE: Duration = Duration::from_secs(1);
 /// Data-channel messages held until the channel opens.
 const MAX_PENDING_DATA: usize = 512;
 /// Synthesis requests queued per session.
@@ -63,6 +66,9 @@ struct SessionTask {
     stats: Arc<SessionStats>,
     ws: Option<(u64, mpsc::Sender<WsOut>)>,
     no_ws_since: Option<Instant>,
+    /// How long the session may stay without a socket: the orphan timeout, or a short grace
+    /// after the client closed its socket on purpose.
+    orphan_grace: Duration,
     peer: Option<Peer>,
     rtc_wake: Option<Instant>,
     early_candidates: Vec<String>,
@@ -102,6 +108,7 @@ impl SessionTask {
         };
         let now = Instant::now();
         SessionTask {
+            orphan_grace: state.config.orphan_timeout,
             deadline: persona.max_session_length.map(|d| now + d),
             conversation: Conversation::new(&persona.name),
             state,
@@ -137,14 +144,14 @@ impl SessionTask {
         let mut ticker = tokio::time::interval(AUDIO_TICK);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
         let mut buf = vec![0u8; rtc::MAX_DATAGRAM];
-        let orphan_timeout = self.state.config.orphan_timeout;
         while !self.finished {
             self.drain_peer();
             if self.finished {
                 break;
             }
             let socket = self.peer.as_ref().map(Peer::socket);
-            let orphan_at = self.no_ws_since.map(|t| t + orphan_timeout);
+            let orphan_grace = self.orphan_grace;
+            let orphan_at = self.no_ws_since.map(|t| t + orphan_grace);
             tokio::select! {
                 cmd = rx.recv() => match cmd {
                     Some(cmd) => self.on_cmd(cmd).await,
@@ -177,7 +184,7 @@ impl SessionTask {
                     self.bank = bank;
                 }
                 _ = sleep_until(orphan_at) => {
-                    tracing::info!(session = %self.id, "no signalling socket for {orphan_timeout:?}: ending");
+                    tracing::info!(session = %self.id, "no signalling socket for {orphan_grace:?}: ending");
                     self.finished = true;
                 }
                 _ = sleep_until(self.deadline) => {
@@ -226,6 +233,7 @@ impl SessionTask {
                     });
                 }
                 self.no_ws_since = None;
+                self.orphan_grace = self.state.config.orphan_timeout;
                 self.stats.ws_connections.fetch_add(1, Ordering::Relaxed);
                 self.stats
                     .ws_connections_total
@@ -234,7 +242,7 @@ impl SessionTask {
                     self.stats.set_state("signalling");
                 }
             }
-            SessionCmd::WsClosed { conn } => {
+            SessionCmd::WsClosed { conn, deliberate } => {
                 let _ = self.stats.ws_connections.fetch_update(
                     Ordering::Relaxed,
                     Ordering::Relaxed,
@@ -243,6 +251,16 @@ impl SessionTask {
                 if self.ws.as_ref().is_some_and(|(c, _)| *c == conn) {
                     self.ws = None;
                     self.no_ws_since = Some(Instant::now());
+                    // A client that closes with 1000 and opens no new socket at once has left
+                    // (stop, abort, page gone): the protocol has no end message (§7.3), so this
+                    // is the signal. Before its media path is up there is no DTLS close to see
+                    // either; without this the session would linger for the whole timeout.
+                    let timeout = self.state.config.orphan_timeout;
+                    self.orphan_grace = if deliberate {
+                        DELIBERATE_CLOSE_GRACE.min(timeout)
+                    } else {
+                        timeout
+                    };
                 }
             }
             SessionCmd::WsText { conn: _, text } => self.on_signal_text(&text).await,

@@ -12,6 +12,8 @@ use crate::registry::{SessionCmd, SessionHandle, WsOut};
 pub const MAX_FRAME_BYTES: usize = 256 * 1024;
 /// Close code for a session id that does not exist (policy violation).
 pub const CLOSE_UNKNOWN_SESSION: u16 = 1008;
+/// Close code of a deliberate close by the client (a stop, or the page going away).
+pub const CLOSE_NORMAL: u16 = 1000;
 
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
 
@@ -41,6 +43,7 @@ pub async fn serve(mut socket: WebSocket, session: Option<SessionHandle>) {
             .await;
         return;
     }
+    let mut deliberate = false;
     loop {
         tokio::select! {
             incoming = socket.recv() => {
@@ -55,8 +58,12 @@ pub async fn serve(mut socket: WebSocket, session: Option<SessionHandle>) {
                     },
                     // Pings are answered by the WebSocket layer itself.
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                    // Close, a protocol error (including an oversized frame) or EOF.
-                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
+                    Some(Ok(Message::Close(frame))) => {
+                        deliberate = frame.is_some_and(|f| f.code == CLOSE_NORMAL);
+                        break;
+                    }
+                    // A protocol error (including an oversized frame) or EOF.
+                    Some(Err(_)) | None => break,
                 };
                 if session.tx.send(cmd).await.is_err() {
                     break;
@@ -80,5 +87,8 @@ pub async fn serve(mut socket: WebSocket, session: Option<SessionHandle>) {
         }
     }
     drop(socket);
-    let _ = session.tx.send(SessionCmd::WsClosed { conn }).await;
+    let _ = session
+        .tx
+        .send(SessionCmd::WsClosed { conn, deliberate })
+        .await;
 }

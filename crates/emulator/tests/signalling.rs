@@ -296,3 +296,74 @@ async fn ending_a_session_sends_endsession_then_closes() {
     assert_eq!(msg["payload"], "bye");
     assert_eq!(close_code(&mut ws).await, Some(1000));
 }
+
+/// A client closing its socket with 1000 has left (stop, abort, page gone): the session ends
+/// within a short grace instead of the whole orphan timeout; a replacement socket inside the
+/// grace keeps it, and an abrupt drop still gets the whole timeout.
+#[tokio::test]
+async fn a_deliberate_close_ends_the_session_after_a_short_grace() {
+    let config = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        api_key: KEY.to_owned(),
+        control: true,
+        orphan_timeout: Duration::from_secs(30),
+        ..Config::default()
+    };
+    let emu = Emulator::bind(config).await.unwrap();
+    let addr = emu.local_addr().unwrap();
+    tokio::spawn(emu.serve());
+    let server = Server {
+        base: format!("http://{addr}"),
+        host: addr.to_string(),
+    };
+    let state = |id: String| {
+        let server = &server;
+        async move {
+            get_sessions(server)
+                .await
+                .iter()
+                .find(|s| s["id"] == id.as_str())
+                .map(|s| s["state"].as_str().unwrap_or("").to_owned())
+                .unwrap_or_default()
+        }
+    };
+
+    // Closed with 1000 and never replaced: ended well before the 30 s timeout.
+    let left = new_session(&server).await;
+    let mut ws = connect(&server, &left).await;
+    ws.close(Some(normal_close())).await.unwrap();
+    let closed_at = tokio::time::Instant::now();
+    wait_until("the left session to end", || async {
+        state(left.clone()).await == "ended"
+    })
+    .await;
+    assert!(closed_at.elapsed() < Duration::from_secs(5));
+
+    // Closed with 1000 and replaced at once (an ICE restart's fresh socket): kept.
+    let replaced = new_session(&server).await;
+    let mut ws = connect(&server, &replaced).await;
+    ws.close(Some(normal_close())).await.unwrap();
+    let mut back = connect(&server, &replaced).await;
+    tokio::time::sleep(DELIBERATE_GRACE_AND_MARGIN).await;
+    assert_eq!(state(replaced.clone()).await, "signalling");
+    back.send(Message::Text("junk".into())).await.unwrap();
+    assert_eq!(next_json(&mut back).await.unwrap()["actionType"], "warning");
+
+    // Dropped without a close frame (a network loss): the whole timeout, room to reconnect.
+    let dropped = new_session(&server).await;
+    let ws = connect(&server, &dropped).await;
+    drop(ws);
+    tokio::time::sleep(DELIBERATE_GRACE_AND_MARGIN).await;
+    assert_eq!(state(dropped).await, "signalling");
+    let _ = server.base;
+}
+
+fn normal_close() -> tokio_tungstenite::tungstenite::protocol::CloseFrame {
+    tokio_tungstenite::tungstenite::protocol::CloseFrame {
+        code: tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode::Normal,
+        reason: "bye".into(),
+    }
+}
+
+/// The emulator's grace after a deliberate close (1 s) plus room for a slow machine.
+const DELIBERATE_GRACE_AND_MARGIN: Duration = Duration::from_millis(2_000);
