@@ -1,0 +1,361 @@
+// Lifecycle extensions end to end (issue 9, items 1, 2 and their tests): automatic resume after
+// the server ends a session, cancelling a start at each phase with an AbortSignal, concurrent
+// starts sharing one session, and pagehide ending the server session.
+//
+// "Nothing left behind" is checked on both sides after every cancel: in the page (no live input
+// track, no unclosed peer connection or WebSocket: tests/e2e/pages/client.html tracks them) and
+// on the emulator (GET /_emulator/sessions lists no session that is not ended).
+//
+// Needs pkg/ (or $E2E_PKG_DIR) and the debug binaries (see harness.mjs).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { waitFor } from "./harness.mjs";
+import { backend, countEvents as count, emulator, openPage, useClientPageSuite, waitEvents } from "./client-page.mjs";
+
+useClientPageSuite();
+
+/** No test may hang the suite: each has a hard limit well above its own waits. */
+const LIMIT = { timeout: 90_000 };
+
+const SERVER_CLOSED = "CONNECTION_CLOSED_CODE_SERVER_CLOSED_CONNECTION";
+
+/** Start-session POSTs the page sent (preflights carry no body). */
+function startSessionRequests(page) {
+  return page.traffic.filter((e) => e.kind === "request" && e.url.includes("/v1/engine/session") && e.body);
+}
+
+/** Token requests the page sent to the backend. */
+function tokenRequests(page) {
+  return page.traffic.filter((e) => e.kind === "request" && e.url.includes("/api/session-token") && !e.headers["access-control-request-method"]);
+}
+
+/** Emulator sessions that are not ended. */
+async function runningSessions() {
+  const { sessions } = await emulator.sessions();
+  return sessions.filter((s) => s.state !== "ended");
+}
+
+/**
+ * Waits until the page holds no live input track, peer connection or socket, and the emulator
+ * runs no session; `serverMs` bounds the second wait.
+ */
+async function assertNothingLeft(page, { serverMs = 5_000 } = {}) {
+  const open = await waitFor(
+    async () => {
+      const r = await page.evaluate(() => window.openResources());
+      return r.liveTracks + r.openPeers + r.openSockets === 0 ? r : null;
+    },
+    { timeoutMs: 5_000, what: "every track, peer connection and socket of the page closed" },
+  );
+  assert.deepEqual(open, { liveTracks: 0, openPeers: 0, openSockets: 0 });
+  await waitFor(async () => (await runningSessions()).length === 0, {
+    timeoutMs: serverMs,
+    what: "no running session on the emulator",
+  });
+  assert.equal(await page.evaluate(() => window.client.isStreaming()), false);
+  assert.equal(await page.evaluate(() => window.pagehideListeners), 0, "the pagehide listener is removed");
+}
+
+/**
+ * Creates a client and starts `streamToVideoElement("v", {signal})` (or `stream({signal})`),
+ * keeping the promise's outcome in window.outcome; window.abort() aborts the signal.
+ */
+async function startAbortable(page, { method = "element", options = {} } = {}) {
+  await page.evaluate(
+    ([b, e, method, options]) => {
+      const client = window.makeClient(b, { api: { baseUrl: e }, ...options });
+      const controller = new AbortController();
+      window.abort = () => controller.abort();
+      window.outcome = null;
+      const started =
+        method === "element"
+          ? client.streamToVideoElement("v", { signal: controller.signal })
+          : client.stream({ signal: controller.signal });
+      started.then(
+        () => (window.outcome = { resolved: true }),
+        (err) => (window.outcome = { resolved: false, name: err?.name, isDomException: err instanceof DOMException }),
+      );
+    },
+    [backend.url, emulator.url, method, options],
+  );
+}
+
+async function outcome(page) {
+  return waitFor(() => page.evaluate(() => window.outcome), { timeoutMs: 10_000, what: "the start to settle" });
+}
+
+async function assertAborted(page) {
+  assert.deepEqual(await outcome(page), { resolved: false, name: "AbortError", isDomException: true });
+}
+
+test("autoResume: a session the server ends is replaced; video, mute and history are kept", LIMIT, async () => {
+  const page = await openPage();
+  const firstId = await page.evaluate(
+    async ([b, e]) => {
+      const client = window.makeClient(b, { api: { baseUrl: e }, autoResume: true });
+      await client.streamToVideoElement("v");
+      return client.getActiveSessionId();
+    },
+    [backend.url, emulator.url],
+  );
+  await waitEvents(page, "DATA_CHANNEL_OPEN");
+  await waitEvents(page, "VIDEO_PLAY_STARTED");
+  await page.evaluate(() => window.client.sendUserMessage("the first question"));
+  await waitFor(
+    async () =>
+      (await page.evaluate(() => window.events("MESSAGE_HISTORY_UPDATED"))).some((e) =>
+        e.args[0].some((m) => m.role === "user" && m.content === "the first question"),
+      ),
+    { timeoutMs: 20_000, what: "the first message in the history" },
+  );
+  await page.evaluate(() => window.client.muteInputAudio());
+
+  const ended = await emulator.endSession(firstId);
+  assert.ok(ended.ok, `end-session answered ${ended.status}`);
+  const [reconnected] = await waitEvents(page, "RECONNECTED", 1, 30_000);
+  const newId = reconnected.args[0];
+  assert.notEqual(newId, firstId, "a new session");
+  assert.equal(await page.evaluate(() => window.client.getActiveSessionId()), newId);
+
+  const names = (await page.evaluate(() => window.log.map((e) => e.name))).filter((n) =>
+    ["RECONNECTING", "RECONNECTED", "CONNECTION_CLOSED"].includes(n),
+  );
+  assert.deepEqual(names, ["RECONNECTING", "RECONNECTED"], "no CONNECTION_CLOSED on the way");
+  const [reconnecting] = await page.evaluate(() => window.events("RECONNECTING"));
+  assert.deepEqual(reconnecting.args, [{ attempt: 1, reason: SERVER_CLOSED }]);
+  assert.equal(tokenRequests(page).length, 2, "a fresh token for the new session");
+
+  // The same <video> plays the new session.
+  await waitEvents(page, "VIDEO_PLAY_STARTED", 2, 20_000);
+  const video = await page.evaluate(async () => {
+    const v = document.getElementById("v");
+    const t0 = v.currentTime;
+    await new Promise((r) => setTimeout(r, 600));
+    return { advanced: v.currentTime > t0, live: v.srcObject?.getVideoTracks()[0]?.readyState };
+  });
+  assert.deepEqual(video, { advanced: true, live: "live" });
+
+  // Mute state and microphone survive: the same muted track feeds the new session.
+  const audio = await page.evaluate(() => ({
+    state: window.client.getInputAudioState(),
+    enabled: window.inputStream?.getAudioTracks().map((t) => [t.enabled, t.readyState]),
+    captures: window.captured.length,
+  }));
+  assert.deepEqual(audio.state, { isMuted: true, permissionState: "granted" });
+  assert.deepEqual(audio.enabled, [[false, "live"]]);
+  assert.equal(audio.captures, 1, "no second microphone prompt");
+
+  // The history goes on from where it was.
+  await waitEvents(page, "DATA_CHANNEL_OPEN", 2);
+  await page.evaluate(() => window.client.sendUserMessage("the second question"));
+  const history = await waitFor(
+    async () => {
+      const list = await page.evaluate(() => window.events("MESSAGE_HISTORY_UPDATED"));
+      const last = list.at(-1)?.args[0] ?? [];
+      return last.some((m) => m.content === "the second question") ? last : null;
+    },
+    { timeoutMs: 20_000, what: "the second message in the history" },
+  );
+  const users = history.filter((m) => m.role === "user").map((m) => m.content);
+  assert.deepEqual(users, ["the first question", "the second question"]);
+
+  const running = await runningSessions();
+  assert.deepEqual(
+    running.map((s) => s.id),
+    [newId],
+    "only the new session runs",
+  );
+});
+
+test("autoResume gives up after its tries with the original CONNECTION_CLOSED", LIMIT, async () => {
+  const page = await openPage();
+  const firstId = await page.evaluate(
+    async ([b, e]) => {
+      const client = window.makeClient(b, { api: { baseUrl: e, retry: { maxAttempts: 1 } }, autoResume: { maxAttempts: 2 } });
+      await client.streamToVideoElement("v");
+      return client.getActiveSessionId();
+    },
+    [backend.url, emulator.url],
+  );
+  await waitEvents(page, "DATA_CHANNEL_OPEN");
+  // Every new session is refused: both tries fail.
+  await emulator.fault({ endpoint: "engine-session", status: 403, count: 10 });
+  await emulator.endSession(firstId);
+  const [closed] = await waitEvents(page, "CONNECTION_CLOSED", 1, 20_000);
+  assert.equal(closed.args[0], SERVER_CLOSED);
+  const attempts = (await page.evaluate(() => window.events("RECONNECTING"))).map((e) => e.args[0].attempt);
+  assert.deepEqual(attempts, [1, 2]);
+  assert.equal(await count(page, "RECONNECTED"), 0);
+  assert.equal(startSessionRequests(page).length, 3, "the first session, then one per try");
+  await assertNothingLeft(page);
+});
+
+test("stopStreaming() during a resume cancels it", LIMIT, async () => {
+  const page = await openPage();
+  const firstId = await page.evaluate(
+    async ([b, e]) => {
+      const client = window.makeClient(b, { api: { baseUrl: e }, autoResume: true });
+      await client.streamToVideoElement("v");
+      return client.getActiveSessionId();
+    },
+    [backend.url, emulator.url],
+  );
+  await waitEvents(page, "DATA_CHANNEL_OPEN");
+  // Hold the token of the first try, so the resume is surely under way when stop comes.
+  await page.evaluate(() => {
+    window.tokenGate = new Promise((r) => (window.releaseToken = r));
+  });
+  await emulator.endSession(firstId);
+  await waitEvents(page, "RECONNECTING");
+  await page.evaluate(() => window.client.stopStreaming());
+  await page.evaluate(() => window.releaseToken());
+  const [closed] = await waitEvents(page, "CONNECTION_CLOSED");
+  assert.equal(closed.args[0], "CONNECTION_CLOSED_CODE_NORMAL");
+  await assertNothingLeft(page);
+  assert.equal(startSessionRequests(page).length, 1, "no session was started for the cancelled try");
+  assert.equal(await count(page, "RECONNECTED"), 0);
+});
+
+test("abort: an already aborted signal rejects at once without any request", LIMIT, async () => {
+  const page = await openPage();
+  const result = await page.evaluate(
+    async ([b, e]) => {
+      const client = window.makeClient(b, { api: { baseUrl: e } });
+      try {
+        await client.streamToVideoElement("v", { signal: AbortSignal.abort() });
+        return { resolved: true };
+      } catch (err) {
+        return { name: err.name, isDomException: err instanceof DOMException, streaming: client.isStreaming() };
+      }
+    },
+    [backend.url, emulator.url],
+  );
+  assert.deepEqual(result, { name: "AbortError", isDomException: true, streaming: false });
+  assert.equal(tokenRequests(page).length, 0);
+  assert.equal(startSessionRequests(page).length, 0);
+  assert.equal(await page.evaluate(() => window.captured.length), 0, "no microphone prompt");
+  await assertNothingLeft(page);
+});
+
+test("abort during the token fetch", LIMIT, async () => {
+  const page = await openPage();
+  await page.evaluate(() => {
+    window.tokenGate = new Promise((r) => (window.releaseToken = r));
+  });
+  await startAbortable(page);
+  await waitEvents(page, "MIC_PERMISSION_PENDING");
+  await page.evaluate(() => window.abort());
+  await assertAborted(page);
+  await page.evaluate(() => window.releaseToken());
+  await assertNothingLeft(page);
+  assert.equal(startSessionRequests(page).length, 0, "the late token starts nothing");
+});
+
+test("abort during the start-session request", LIMIT, async () => {
+  const page = await openPage();
+  let held;
+  const reached = new Promise((resolve) => {
+    page.route("**/v1/engine/session", (route) => {
+      if (route.request().method() !== "POST") return route.continue();
+      held = route;
+      resolve();
+    });
+  });
+  await startAbortable(page);
+  await reached;
+  await page.evaluate(() => window.abort());
+  await assertAborted(page);
+  // The browser cancelled the request: letting it through now must fail, not start a session.
+  await held.continue().catch(() => {});
+  await assertNothingLeft(page);
+});
+
+test("abort during negotiation (the session exists on the server)", LIMIT, async () => {
+  const page = await openPage();
+  // Keep the server's answer from the page, so negotiation cannot finish.
+  await page.routeWebSocket(/\/ws/, (ws) => {
+    const server = ws.connectToServer();
+    server.onMessage((m) => {
+      if (!String(m).includes('"answer"')) ws.send(m);
+    });
+  });
+  await startAbortable(page, { method: "stream" });
+  const id = await waitFor(async () => (await runningSessions())[0]?.id, { what: "the session on the emulator" });
+  await waitFor(() => page.evaluate(() => window.peers.length === 1), { what: "the peer connection" });
+  await page.evaluate(() => window.abort());
+  await assertAborted(page);
+  await assertNothingLeft(page);
+  assert.match(id, /\S/);
+});
+
+test("abort after streaming ends the session like stopStreaming()", LIMIT, async () => {
+  const page = await openPage();
+  await startAbortable(page);
+  assert.deepEqual(await outcome(page), { resolved: true });
+  await waitEvents(page, "DATA_CHANNEL_OPEN");
+  assert.equal(await page.evaluate(() => window.pagehideListeners), 1, "listening for pagehide while live");
+  await page.evaluate(() => window.abort());
+  const [closed] = await waitEvents(page, "CONNECTION_CLOSED");
+  assert.equal(closed.args[0], "CONNECTION_CLOSED_CODE_NORMAL");
+  await assertNothingLeft(page);
+});
+
+test("two concurrent starts share one session", LIMIT, async () => {
+  const page = await openPage();
+  const result = await page.evaluate(
+    async ([b, e]) => {
+      const client = window.makeClient(b, { api: { baseUrl: e } });
+      const [a, streams] = await Promise.all([client.streamToVideoElement("v"), client.stream()]);
+      const kinds = new Set(streams.flatMap((s) => s.getTracks()).map((t) => t.kind));
+      return { a: a ?? null, kinds: [...kinds].sort(), id: client.getActiveSessionId() };
+    },
+    [backend.url, emulator.url],
+  );
+  assert.equal(result.a, null);
+  assert.deepEqual(result.kinds, ["audio", "video"]);
+  assert.equal(startSessionRequests(page).length, 1, "one start-session request");
+  assert.equal(tokenRequests(page).length, 1, "one token");
+  const running = await runningSessions();
+  assert.deepEqual(running.map((s) => s.id), [result.id], "one session on the emulator");
+  assert.equal(await page.evaluate(() => window.peers.length), 1);
+  await waitEvents(page, "SESSION_READY");
+});
+
+test("pagehide ends the server session", LIMIT, async () => {
+  const page = await openPage();
+  const id = await page.evaluate(
+    async ([b, e]) => {
+      const client = window.makeClient(b, { api: { baseUrl: e } });
+      await client.streamToVideoElement("v");
+      return client.getActiveSessionId();
+    },
+    [backend.url, emulator.url],
+  );
+  await waitEvents(page, "DATA_CHANNEL_OPEN");
+  assert.equal((await runningSessions()).map((s) => s.id).includes(id), true);
+  const t0 = Date.now();
+  await page.goto("about:blank");
+  // The emulator keeps a session without a socket for 10 s (room for a reconnect); ending it
+  // well before that shows the close came from the page, not from that timeout.
+  await waitFor(async () => !(await runningSessions()).some((s) => s.id === id), {
+    timeoutMs: 8_000,
+    what: "the emulator to end the session of the page that went away",
+  });
+  assert.ok(Date.now() - t0 < 8_000);
+});
+
+test("a pagehide event stops the session in place", LIMIT, async () => {
+  const page = await openPage();
+  await page.evaluate(
+    async ([b, e]) => {
+      const client = window.makeClient(b, { api: { baseUrl: e } });
+      await client.streamToVideoElement("v");
+    },
+    [backend.url, emulator.url],
+  );
+  await waitEvents(page, "DATA_CHANNEL_OPEN");
+  await page.evaluate(() => window.dispatchEvent(new PageTransitionEvent("pagehide", { persisted: false })));
+  const [closed] = await waitEvents(page, "CONNECTION_CLOSED");
+  assert.equal(closed.args[0], "CONNECTION_CLOSED_CODE_NORMAL");
+  await assertNothingLeft(page);
+});
