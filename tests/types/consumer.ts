@@ -12,6 +12,7 @@ import init, {
   type InputAudioState,
   type Message,
   type MessageStreamEvent,
+  type ReconnectingInfo,
   type TalkMessageStream,
 } from "../../pkg/anam_wasm.js";
 
@@ -44,6 +45,22 @@ export async function positive(): Promise<void> {
   const perm: AudioPermissionState = audio.permissionState;
   const sid: string | null = client.getActiveSessionId();
   await client.stopStreaming();
+
+  // Extensions: autoResume, RECONNECTING/RECONNECTED, {signal, userAudio}.
+  const resuming = createClient(async () => "token", { autoResume: { maxAttempts: 2 } });
+  createClient(async () => "token", { autoResume: true });
+  resuming.addListener(AnamEvent.RECONNECTING, (info: ReconnectingInfo) => {
+    const reason: ConnectionClosedCode = info.reason;
+    return [info.attempt + 1, reason];
+  });
+  resuming.addListener("RECONNECTED", (sessionId: string) => sessionId.length);
+  const controller = new AbortController();
+  await resuming.streamToVideoElement("v", { signal: controller.signal });
+  const mic = await navigator.mediaDevices.getUserMedia({ audio: true });
+  await resuming.streamToVideoElement("v", mic);
+  const more: MediaStream[] = await resuming.stream({ signal: controller.signal, userAudio: mic });
+  await resuming.stream(mic);
+  void more;
   try {
     await fetchSessionToken("/api/session-token", { method: "POST" });
   } catch (e) {
@@ -76,5 +93,11 @@ export function negative(client: AnamClient): void {
   client.createTalkMessageStream().streamMessageChunk("x");
   // @ts-expect-error: getActiveSessionId may be null
   const sid: string = client.getActiveSessionId();
+  // @ts-expect-error: autoResume is a boolean or {maxAttempts}
+  createClient(async () => "t", { autoResume: 3 });
+  // @ts-expect-error: signal must be an AbortSignal
+  void client.stream({ signal: "stop" });
+  // @ts-expect-error: RECONNECTED passes the new session id
+  client.addListener(AnamEvent.RECONNECTED, (info: ReconnectingInfo) => info);
   void [code, sid];
 }
