@@ -79,6 +79,9 @@ struct Io {
     /// Bumped on every teardown; async completions of older generations are dropped.
     generation: u64,
     start_abort: Option<(u32, AbortController)>,
+    /// Numbers the start-session requests, so an abandoned one is recognised when it ends.
+    start_request: u64,
+    abandoned_request: u64,
     pending: Vec<Pending>,
     next_pending: u32,
     /// `abort` listeners of the calls' signals and the window's `pagehide` listener: they live
@@ -403,28 +406,14 @@ impl Driver {
                 url,
                 token,
                 body,
-            } => {
-                let controller = AbortController::new().ok();
-                let signal = controller.as_ref().map(AbortController::signal);
-                if let Some(c) = controller {
-                    self.io.borrow_mut().start_abort = Some((attempt, c));
+            } => self.start_session_request(attempt, url, token, body),
+            Output::AbandonStartSession { attempt } => {
+                let mut io = self.io.borrow_mut();
+                if io.start_abort.as_ref().is_some_and(|(a, _)| *a == attempt) {
+                    // Not aborted: the request finishes and `end_abandoned` ends its session.
+                    io.start_abort = None;
+                    io.abandoned_request = io.start_request;
                 }
-                self.spawn_for_session(
-                    async move { post_json(&url, &body, Some(&token), signal.as_ref()).await },
-                    move |result| {
-                        Some(match result {
-                            Ok(answer) => Input::StartSessionAnswered {
-                                attempt,
-                                status: answer.status,
-                                body: answer.body,
-                            },
-                            Err(e) => Input::StartSessionUnreachable {
-                                attempt,
-                                detail: describe_js_error(&e),
-                            },
-                        })
-                    },
-                );
             }
             Output::AbortStartSession { attempt } => {
                 let mut io = self.io.borrow_mut();
@@ -519,6 +508,44 @@ impl Driver {
             Output::Emit(event) => self.emit(event),
             Output::Warn(text) => warn(&text),
         }
+    }
+
+    fn start_session_request(&self, attempt: u32, url: String, token: String, body: String) {
+        let controller = AbortController::new().ok();
+        let signal = controller.as_ref().map(AbortController::signal);
+        let (request, generation) = {
+            let mut io = self.io.borrow_mut();
+            io.start_request += 1;
+            if let Some(c) = controller {
+                io.start_abort = Some((attempt, c));
+            }
+            (io.start_request, io.generation)
+        };
+        let weak = self.this.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let result = post_json(&url, &body, Some(&token), signal.as_ref()).await;
+            let Some(d) = weak.upgrade() else { return };
+            if d.io.borrow().abandoned_request == request {
+                if let Ok(answer) = result {
+                    end_abandoned(answer.status, &answer.body);
+                }
+                return;
+            }
+            if d.io.borrow().generation != generation {
+                return;
+            }
+            d.input(match result {
+                Ok(answer) => Input::StartSessionAnswered {
+                    attempt,
+                    status: answer.status,
+                    body: answer.body,
+                },
+                Err(e) => Input::StartSessionUnreachable {
+                    attempt,
+                    detail: describe_js_error(&e),
+                },
+            });
+        });
     }
 
     fn settle(&self, kind: PendingKind, result: Result<JsValue, JsValue>) {
@@ -892,6 +919,27 @@ impl Driver {
             | Event::MicPermissionGranted => Vec::new(),
         };
         args.into_iter().collect()
+    }
+}
+
+/// Ends the session an abandoned start-session request created: Anam's protocol has no
+/// end-session call, a client ends a session by closing its signalling socket (§7.3), so the
+/// socket is opened and closed with 1000 as soon as it is open. Nothing is reported back.
+fn end_abandoned(status: u16, body: &str) {
+    let Ok(info) = anam_core::errors::classify_start_session(status, body) else {
+        return; // no session was created
+    };
+    // The socket keeps itself alive through its callback until it has opened (or failed).
+    let slot: Rc<RefCell<Option<Socket>>> = Rc::new(RefCell::new(None));
+    let inner = slot.clone();
+    let on: Rc<dyn Fn(SocketEvent)> = Rc::new(move |event| {
+        if matches!(event, SocketEvent::Open | SocketEvent::Close { .. }) {
+            // Dropping the socket closes it with 1000 and detaches this callback.
+            drop(inner.borrow_mut().take());
+        }
+    });
+    if let Ok(socket) = Socket::open(0, &info.signalling_url(), on) {
+        *slot.borrow_mut() = Some(socket);
     }
 }
 

@@ -253,6 +253,7 @@ test("abort during the token fetch", LIMIT, async () => {
 
 test("abort during the start-session request", LIMIT, async () => {
   const page = await openPage();
+  const before = new Set((await emulator.sessions()).sessions.map((x) => x.id));
   let held;
   const reached = new Promise((resolve) => {
     page.route("**/v1/engine/session", (route) => {
@@ -265,9 +266,21 @@ test("abort during the start-session request", LIMIT, async () => {
   await reached;
   await page.evaluate(() => window.abort());
   await assertAborted(page);
-  // The browser cancelled the request: letting it through now must fail, not start a session.
-  await held.continue().catch(() => {});
+  // Only now does the request reach the emulator, which creates a session: the client, which
+  // kept the request running, learns its id and ends it (opens its socket, closes it with 1000).
+  await held.continue();
+  const created = await waitFor(
+    async () => {
+      const { sessions } = await emulator.sessions();
+      return sessions.find((x) => !before.has(x.id)) ?? null;
+    },
+    { what: "the session the abandoned request created" },
+  );
   await assertNothingLeft(page);
+  const ended = (await emulator.sessions()).sessions.find((s) => s.id === created.id);
+  assert.equal(ended.state, "ended");
+  assert.equal(ended.wsConnectionsTotal, 1, "ended through its one signalling socket");
+  assert.equal(await count(page, "CONNECTION_CLOSED"), 0, "the app saw no session start");
 });
 
 test("abort during negotiation (the session exists on the server)", LIMIT, async () => {

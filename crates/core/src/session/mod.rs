@@ -224,6 +224,13 @@ pub enum Output {
     AbortStartSession {
         attempt: u32,
     },
+    /// The app cancelled the start while attempt `attempt` was in flight: let the request
+    /// finish, and if it created a session, end it (open its signalling socket and close it
+    /// with 1000, the protocol's only way to end a session). Aborting the request instead could
+    /// leave a session on the server whose id the client never learns.
+    AbandonStartSession {
+        attempt: u32,
+    },
     /// The Core API accepted the session: `streamToVideoElement()` resolves.
     SessionStarted {
         session_id: String,
@@ -524,7 +531,7 @@ impl Session {
                 }
                 if let Wait::Answer { .. } = s.wait {
                     self.outputs
-                        .push_back(Output::AbortStartSession { attempt: s.attempt });
+                        .push_back(Output::AbandonStartSession { attempt: s.attempt });
                 }
                 self.outputs
                     .push_back(Output::StartFailed(StartFailure::Stopped));

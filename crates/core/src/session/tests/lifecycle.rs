@@ -367,14 +367,15 @@ fn stop_works_in_every_state_and_late_answers_are_ignored() {
         "the abandoned prompt does not block the next start"
     );
 
-    // Waiting for start-session: the request is aborted; a late answer changes nothing.
+    // Waiting for start-session: the request is abandoned (the shell ends whatever session it
+    // creates); its answer no longer reaches the machine, and would change nothing if it did.
     assert_eq!(h.s.start(h.now, false), StartOutcome::Started);
     let out = h.drain();
     assert!(out.contains(&Output::RequestMic), "asks for the mic again");
     h.input(Input::Token(fresh_token()));
     h.s.stop(h.now);
     let out = h.drain();
-    assert!(out.contains(&Output::AbortStartSession { attempt: 1 }));
+    assert!(out.contains(&Output::AbandonStartSession { attempt: 1 }));
     assert!(out.contains(&Output::StartFailed(StartFailure::Stopped)));
     assert!(h
         .input(Input::StartSessionAnswered {
