@@ -167,6 +167,39 @@ test("autoResume: a session the server ends is replaced; video, mute and history
   );
 });
 
+test("autoResume: a dead media path (WEBRTC_FAILURE after ICE restarts) is resumed", { timeout: 120_000 }, async () => {
+  const page = await openPage();
+  const firstId = await page.evaluate(
+    async ([b, e]) => {
+      const client = window.makeClient(b, { api: { baseUrl: e }, autoResume: true });
+      await client.streamToVideoElement("v");
+      return client.getActiveSessionId();
+    },
+    [backend.url, emulator.url],
+  );
+  await waitEvents(page, "VIDEO_PLAY_STARTED");
+  const res = await fetch(`${emulator.url}/_emulator/sessions/${encodeURIComponent(firstId)}/stop-media`, {
+    method: "POST",
+  });
+  await res.arrayBuffer();
+  assert.equal(res.status, 200);
+  // ICE restarts run first (about 17 s, see RELIABILITY F11); only their failure resumes.
+  const [reconnecting] = await waitEvents(page, "RECONNECTING", 1, 60_000);
+  assert.deepEqual(reconnecting.args, [{ attempt: 1, reason: "CONNECTION_CLOSED_CODE_WEBRTC_FAILURE" }]);
+  const [reconnected] = await waitEvents(page, "RECONNECTED", 1, 30_000);
+  assert.notEqual(reconnected.args[0], firstId);
+  await waitEvents(page, "VIDEO_PLAY_STARTED", 2, 20_000);
+  assert.equal(await count(page, "CONNECTION_CLOSED"), 0);
+  // The lost session is ended on the emulator (its socket was closed with 1000), the new runs.
+  await waitFor(
+    async () => {
+      const running = await runningSessions();
+      return running.length === 1 && running[0].id === reconnected.args[0];
+    },
+    { timeoutMs: 5_000, what: "only the new session running" },
+  );
+});
+
 test("autoResume gives up after its tries with the original CONNECTION_CLOSED", LIMIT, async () => {
   const page = await openPage();
   const firstId = await page.evaluate(
