@@ -326,7 +326,15 @@ test("abort during negotiation (the session exists on the server)", LIMIT, async
     });
   });
   await startAbortable(page, { method: "stream" });
-  const id = await waitFor(async () => (await runningSessions())[0]?.id, { what: "the session on the emulator" });
+  // Negotiating: the session's socket is attached on the emulator and the page has its peer
+  // connection, but no answer.
+  const id = await waitFor(
+    async () => {
+      const [s] = await runningSessions();
+      return s?.wsConnections === 1 ? s.id : null;
+    },
+    { what: "the session with its socket on the emulator" },
+  );
   await waitFor(() => page.evaluate(() => window.peers.length === 1), { what: "the peer connection" });
   await page.evaluate(() => window.abort());
   await assertAborted(page);
