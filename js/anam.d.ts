@@ -118,6 +118,98 @@ export interface InputAudioState {
   permissionState: AudioPermissionState;
 }
 
+/** The legacy client-tool message. */
+export interface ClientToolEvent {
+  eventUid: string;
+  sessionId: string;
+  eventName: string;
+  eventData: Record<string, unknown>;
+  timestamp: string;
+  timestampUserAction: string;
+  userActionCorrelationId: string;
+}
+
+export interface ToolCallStartedPayload {
+  eventUid: string;
+  sessionId: string;
+  toolCallId: string;
+  toolName: string;
+  /** `"client"`, `"server"`, … */
+  toolType: string;
+  /** `"webhook"`, `"rag"`, … */
+  toolSubtype?: string;
+  arguments: Record<string, unknown>;
+  timestamp: string;
+  timestampUserAction: string;
+  userActionCorrelationId: string;
+}
+
+export interface ToolCallCompletedPayload extends ToolCallStartedPayload {
+  result: unknown;
+  /** Milliseconds from start to completion; 0 when unknown. */
+  executionTime: number;
+  documentsAccessed?: string[];
+}
+
+export interface ToolCallFailedPayload extends ToolCallStartedPayload {
+  errorMessage: string;
+  /** Milliseconds from start to failure; 0 when unknown. */
+  executionTime: number;
+}
+
+/** Handlers of one tool; `onStart` of a client tool may return (or resolve with) its result. */
+export interface ToolCallHandler {
+  onStart?: (payload: ToolCallStartedPayload) => string | void | Promise<string | void>;
+  onComplete?: (payload: ToolCallCompletedPayload) => void | Promise<void>;
+  onFail?: (payload: ToolCallFailedPayload) => void | Promise<void>;
+}
+
+export type DirectorNoteCueTag =
+  | "happy" | "warm" | "playful" | "laughter" | "curious" | "supportive"
+  | "concerned" | "sad" | "surprised" | "angry" | "distressed";
+export declare const DIRECTOR_NOTE_CUE_TAGS: readonly DirectorNoteCueTag[];
+
+/** When a cue applies: from now (`inSeconds`) or into the current speech (`atSeconds`). */
+export type DirectorNoteCueTiming = { inSeconds: number; atSeconds?: never } | { atSeconds: number; inSeconds?: never };
+
+export type PresetStyle = "happy" | "warm" | "playful" | "supportive" | "sad" | "angry" | "distressed";
+export type DirectorNotes =
+  | { presetStyle: PresetStyle; customStylePrompt?: never; expressivity?: number }
+  | { customStylePrompt: string; presetStyle?: never; expressivity?: number }
+  | { expressivity: number; presetStyle?: never; customStylePrompt?: never };
+
+/** Sent with the next start-session after `setPersonaConfig`. */
+export interface PersonaConfig {
+  personaId?: string;
+  name?: string;
+  avatarId?: string;
+  voiceId?: string;
+  llmId?: string;
+  systemPrompt?: string;
+  maxSessionLengthSeconds?: number;
+  languageCode?: string;
+  directorNotes?: DirectorNotes;
+  [key: string]: unknown;
+}
+
+export interface AgentAudioInputConfig {
+  encoding: "pcm_s16le";
+  sampleRate: number;
+  channels: number;
+}
+
+/** Audio passthrough: PCM the persona speaks instead of its own voice. */
+export declare class AgentAudioInputStream {
+  private constructor();
+  free(): void;
+  /** Bytes of 16-bit little-endian PCM, or the same as base64 text. */
+  sendAudioChunk(chunk: ArrayBuffer | ArrayBufferView | string): void;
+  /** Ends the current sequence; numbering starts again at 0. */
+  endSequence(): void;
+  getSequenceNumber(): number;
+  getConfig(): AgentAudioInputConfig;
+}
+
 /** Callback signature of every event, for `addListener` / `removeListener`. */
 export interface AnamEventCallbacks {
   MESSAGE_HISTORY_UPDATED: (messages: Message[]) => void;
@@ -136,11 +228,11 @@ export interface AnamEventCallbacks {
   MIC_PERMISSION_GRANTED: () => void;
   MIC_PERMISSION_DENIED: (error: string) => void;
   INPUT_AUDIO_DEVICE_CHANGED: (deviceId: string) => void;
-  /** Tool calls and director-note cues are not produced by this client. */
-  CLIENT_TOOL_EVENT_RECEIVED: (event: unknown) => void;
-  TOOL_CALL_STARTED: (payload: unknown) => void;
-  TOOL_CALL_COMPLETED: (payload: unknown) => void;
-  TOOL_CALL_FAILED: (payload: unknown) => void;
+  CLIENT_TOOL_EVENT_RECEIVED: (event: ClientToolEvent) => void;
+  TOOL_CALL_STARTED: (payload: ToolCallStartedPayload) => void;
+  /** Fires once per call (the official client can fire it twice for a client tool). */
+  TOOL_CALL_COMPLETED: (payload: ToolCallCompletedPayload) => void;
+  TOOL_CALL_FAILED: (payload: ToolCallFailedPayload) => void;
   REASONING_HISTORY_UPDATED: (messages: ReasoningMessage[]) => void;
   REASONING_STREAM_EVENT_RECEIVED: (event: ReasoningStreamEvent) => void;
   USER_SPEECH_STARTED: (correlationId: string) => void;
@@ -164,6 +256,11 @@ export interface AnamClientOptions {
   disableInputAudio?: boolean;
   iceServers?: RTCIceServer[];
   rtcConfiguration?: RTCConfiguration;
+  metrics?: {
+    /** Print a summary of the final peer-connection stats when a session ends. */
+    showPeerConnectionStatsReport?: boolean;
+    peerConnectionStatsReportOutputFormat?: "console" | "json";
+  };
 }
 
 /** A token, or a function the client calls for a fresh one (each session, and once on expiry). */
@@ -194,6 +291,17 @@ export declare class AnamClient {
   createTalkMessageStream(correlationId?: string): TalkMessageStream;
   sendUserMessage(content: string): void;
   interruptPersona(): void;
+  /** Silent context for the persona (dropped while the data channel is not open). */
+  addContext(content: string): void;
+  /** Sends `raw` on the data channel as given. */
+  sendDataMessage(raw: string): void;
+  /** Throws on an unknown tag, a bad timing, or a closed data channel. */
+  sendDirectorNoteCue(tag: DirectorNoteCueTag, timing?: DirectorNoteCueTiming): void;
+  setPersonaConfig(config: PersonaConfig | undefined): void;
+  getPersonaConfig(): PersonaConfig | undefined;
+  /** Returns the function that unregisters these handlers. */
+  registerToolCallHandler(toolName: string, handler: ToolCallHandler): () => void;
+  createAgentAudioInputStream(config: AgentAudioInputConfig): AgentAudioInputStream;
   muteInputAudio(): InputAudioState;
   unmuteInputAudio(): InputAudioState;
   getInputAudioState(): InputAudioState;

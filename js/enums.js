@@ -63,3 +63,18 @@ export const MessageRole = Object.freeze({
   USER: "user",
   PERSONA: "persona",
 });
+
+/** Tags `sendDirectorNoteCue` accepts. */
+export const DIRECTOR_NOTE_CUE_TAGS = Object.freeze([
+  "happy",
+  "warm",
+  "playful",
+  "laughter",
+  "curious",
+  "supportive",
+  "concerned",
+  "sad",
+  "surprised",
+  "angry",
+  "distressed",
+]);

@@ -14,6 +14,7 @@ use std::rc::{Rc, Weak};
 use anam_core::errors::ErrorCode;
 use anam_core::session::events::Event;
 use anam_core::session::signalling::SocketCommand;
+use anam_core::session::tools::{ToolCallEvent, ToolStage};
 use anam_core::session::{Input, Output, Session, StartFailure, TrackKind};
 use js_sys::{Array, Function, Object, Promise};
 use wasm_bindgen::closure::Closure;
@@ -27,7 +28,8 @@ use crate::io::now;
 use crate::io::peer::{attach_input, configuration, Peer, PeerEvent};
 use crate::io::socket::{Socket, SocketEvent};
 use crate::io::timer::Timeout;
-use crate::options::ShellOptions;
+use crate::options::{ShellOptions, StatsReportFormat};
+use crate::tool_handlers::{start_outcome, ToolHandlers};
 
 /// Which promise a pending `stream…()` call returned.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -86,6 +88,7 @@ pub struct Driver {
     listeners: RefCell<BTreeMap<String, Vec<Function>>>,
     pumping: Cell<bool>,
     timer: RefCell<Option<Timeout>>,
+    pub tool_handlers: Rc<ToolHandlers>,
     this: Weak<Driver>,
 }
 
@@ -103,6 +106,7 @@ impl Driver {
             listeners: RefCell::new(BTreeMap::new()),
             pumping: Cell::new(false),
             timer: RefCell::new(None),
+            tool_handlers: Rc::default(),
             this: this.clone(),
         })
     }
@@ -160,6 +164,19 @@ impl Driver {
     where
         F: Future + 'static,
     {
+        self.spawn_then(fut, move |d, out| {
+            if let Some(input) = map(out) {
+                d.input(input);
+            }
+        });
+    }
+
+    /// Spawns `fut`, then runs `then` with its result only if the session generation did not
+    /// change meanwhile.
+    fn spawn_then<F>(&self, fut: F, then: impl FnOnce(&Driver, F::Output) + 'static)
+    where
+        F: Future + 'static,
+    {
         let weak = self.this.clone();
         let generation = self.io.borrow().generation;
         wasm_bindgen_futures::spawn_local(async move {
@@ -168,9 +185,7 @@ impl Driver {
             if d.io.borrow().generation != generation {
                 return;
             }
-            if let Some(input) = map(out) {
-                d.input(input);
-            }
+            then(&d, out);
         });
     }
 
@@ -399,7 +414,64 @@ impl Driver {
             Output::Teardown => self.teardown(),
             Output::Emit(event) => self.emit(event),
             Output::Warn(text) => warn(&text),
+            Output::RunToolHandler { stage, event } => self.run_tool_handler(stage, &event),
+            Output::SendRtpStats => self.send_rtp_stats(),
         }
+    }
+
+    fn run_tool_handler(&self, stage: ToolStage, event: &ToolCallEvent) {
+        let Some(settled) =
+            self.tool_handlers
+                .call(&event.tool_name, stage.handler_key(), &to_js(event))
+        else {
+            return;
+        };
+        if stage == ToolStage::Start {
+            let tool_call_id = event.tool_call_id.clone();
+            self.spawn_for_session(settled, move |result| {
+                Some(Input::ToolStartHandled {
+                    tool_call_id,
+                    outcome: start_outcome(result),
+                })
+            });
+        } else {
+            // onComplete / onFail only observe: a failure there is the app's bug, logged only.
+            wasm_bindgen_futures::spawn_local(async move {
+                if let Err(e) = settled.await {
+                    web_sys::console::error_2(&JsValue::from_str("a tool call handler threw"), &e);
+                }
+            });
+        }
+    }
+
+    /// Sends each `inbound-rtp` stats entry as a `remote_rtp_stats` message (§8.7).
+    fn send_rtp_stats(&self) {
+        let Some(stats) = self.io.borrow().peer.as_ref().map(Peer::stats) else {
+            return;
+        };
+        self.spawn_then(stats, |d, stats| {
+            let io = d.io.borrow();
+            let (Ok(stats), Some(peer)) = (stats, io.peer.as_ref()) else {
+                return;
+            };
+            for stat in stats {
+                if get(&stat, "type").as_string().as_deref() == Some("inbound-rtp") {
+                    let msg = Object::new();
+                    crate::io::http::set(
+                        &msg,
+                        "message_type",
+                        &JsValue::from_str("remote_rtp_stats"),
+                    );
+                    crate::io::http::set(&msg, "data", &stat);
+                    if let Some(text) = js_sys::JSON::stringify(&msg)
+                        .ok()
+                        .and_then(|t| t.as_string())
+                    {
+                        peer.send_data(&text);
+                    }
+                }
+            }
+        });
     }
 
     fn settle(&self, kind: PendingKind, result: Result<JsValue, JsValue>) {
@@ -668,6 +740,10 @@ impl Driver {
         }
         drop(frame);
         drop(socket);
+        if let (Some(p), Some(format)) = (peer.as_ref(), self.io.borrow().shell.stats_report) {
+            // Asked before the connection closes; the report prints when the browser answers.
+            print_stats_report(p.stats(), format);
+        }
         drop(peer);
         if let Some(v) = video {
             v.set_src_object(None);
@@ -711,6 +787,19 @@ impl Driver {
             Event::PersonaConfigUpdateApplied(json) => {
                 vec![js_sys::JSON::parse(json).unwrap_or(JsValue::UNDEFINED)]
             }
+            Event::ClientToolEventReceived(e) => vec![to_js(e)],
+            Event::ToolCallStarted(e) | Event::ToolCallCompleted(e) | Event::ToolCallFailed(e) => {
+                vec![to_js(e)]
+            }
+            Event::DirectorNoteCueApplied {
+                cue_tag,
+                correlation_id,
+            } => {
+                let obj = Object::new();
+                crate::io::http::set(&obj, "cueTag", &text(cue_tag));
+                crate::io::http::set(&obj, "correlationId", &text(correlation_id));
+                vec![obj.into()]
+            }
             Event::ConnectionClosed { code, details } => vec![
                 text(code),
                 details.as_deref().map(text).unwrap_or(JsValue::UNDEFINED),
@@ -738,6 +827,31 @@ impl Driver {
         };
         args.into_iter().collect()
     }
+}
+
+/// Prints the teardown stats report (`metrics.showPeerConnectionStatsReport`, §8.7).
+fn print_stats_report(
+    stats: impl Future<Output = Result<Vec<JsValue>, JsValue>> + 'static,
+    format: StatsReportFormat,
+) {
+    wasm_bindgen_futures::spawn_local(async move {
+        let Ok(stats) = stats.await else { return };
+        let entries: Vec<serde_json::Value> = stats
+            .iter()
+            .filter_map(|s| js_sys::JSON::stringify(s).ok()?.as_string())
+            .filter_map(|text| serde_json::from_str(&text).ok())
+            .collect();
+        let report = anam_core::stats_report::StatsReport::from_stats(&entries);
+        match format {
+            StatsReportFormat::Console => {
+                web_sys::console::log_1(&JsValue::from_str(&report.to_text()))
+            }
+            StatsReportFormat::Json => web_sys::console::log_2(
+                &JsValue::from_str("Anam peer connection stats report"),
+                &to_js(&report),
+            ),
+        }
+    });
 }
 
 /// A serde value as a fresh JS value (through JSON, which the core already depends on).

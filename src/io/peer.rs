@@ -185,6 +185,20 @@ impl Peer {
         }
     }
 
+    /// The entries of a `getStats()` report, each a plain stats dictionary.
+    pub fn stats(&self) -> impl std::future::Future<Output = Result<Vec<JsValue>, JsValue>> {
+        let report = JsFuture::from(self.pc.get_stats());
+        async move {
+            let report = report.await?;
+            let values = get(&report, "values")
+                .dyn_into::<js_sys::Function>()?
+                .call0(&report)?;
+            Ok(js_sys::try_iter(&values)?
+                .map(|it| it.filter_map(Result::ok).collect())
+                .unwrap_or_default())
+        }
+    }
+
     /// Sends on the data channel when it is open (silently dropped otherwise, like the SDK).
     pub fn send_data(&self, text: &str) {
         if get(&self.dc, "readyState").as_string().as_deref() == Some("open") {

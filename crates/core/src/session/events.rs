@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 use super::history::Message;
+use super::tools::{ClientToolEventPayload, ToolCallEvent};
 
 /// Every public event name, in the order of §10.6. `js/enums.js` must list exactly these (a test
 /// in the root crate checks it).
@@ -95,6 +96,15 @@ pub enum Event {
     ReasoningHistoryUpdated(Vec<Message>),
     /// `{changedFields}` as JSON text (`{}` when the server sent none).
     PersonaConfigUpdateApplied(String),
+    ClientToolEventReceived(ClientToolEventPayload),
+    ToolCallStarted(ToolCallEvent),
+    ToolCallCompleted(ToolCallEvent),
+    ToolCallFailed(ToolCallEvent),
+    /// `{cueTag, correlationId}`, `"unknown"` where the server sent none.
+    DirectorNoteCueApplied {
+        cue_tag: String,
+        correlation_id: String,
+    },
 }
 
 impl Event {
@@ -122,6 +132,11 @@ impl Event {
             Event::ReasoningStreamEventReceived(_) => "REASONING_STREAM_EVENT_RECEIVED",
             Event::ReasoningHistoryUpdated(_) => "REASONING_HISTORY_UPDATED",
             Event::PersonaConfigUpdateApplied(_) => "PERSONA_CONFIG_UPDATE_APPLIED",
+            Event::ClientToolEventReceived(_) => "CLIENT_TOOL_EVENT_RECEIVED",
+            Event::ToolCallStarted(_) => "TOOL_CALL_STARTED",
+            Event::ToolCallCompleted(_) => "TOOL_CALL_COMPLETED",
+            Event::ToolCallFailed(_) => "TOOL_CALL_FAILED",
+            Event::DirectorNoteCueApplied { .. } => "DIRECTOR_NOTE_CUE_APPLIED",
         }
     }
 }

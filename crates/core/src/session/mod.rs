@@ -9,11 +9,13 @@
 //! [`Session::poll_output`], and wakes it at [`Session::poll_timeout`].
 
 pub mod clock;
+pub mod conversation;
 pub mod events;
 pub mod history;
 mod negotiation;
 pub mod signalling;
 pub mod talk;
+pub mod tools;
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -36,10 +38,14 @@ use history::History;
 use negotiation::{IceState, Negotiation, NegotiationEffect};
 use signalling::{Signalling, SocketCommand};
 use talk::{TalkStream, TalkStreamError, TalkStreamState};
+use tools::{ToolCallEvent, ToolCalls, ToolStage};
 
 /// Milliseconds. The shell passes Unix-epoch milliseconds (`Date.now()`), which also serve as
 /// the monotonic clock of every timer here; tests pass any fake clock.
 pub type Millis = u64;
+
+/// Interval of the `remote_rtp_stats` reports (§8.7, §12).
+const STATS_INTERVAL_MS: Millis = 5000;
 
 /// Name sent as `clientMetadata.client`.
 pub const CLIENT_NAME: &str = "anam-wasm";
@@ -146,6 +152,11 @@ pub enum Input {
     InputAudioAttached,
     /// `changeAudioInputDevice` succeeded.
     InputDeviceChanged(String),
+    /// `onStart` of a tool handler finished (see [`Output::RunToolHandler`]).
+    ToolStartHandled {
+        tool_call_id: String,
+        outcome: tools::StartOutcome,
+    },
 }
 
 /// Why a session could not start.
@@ -255,6 +266,14 @@ pub enum Output {
     Emit(Event),
     /// A console warning.
     Warn(String),
+    /// Run the `stage` handler registered for `event.tool_name`, if any, with `event`; after
+    /// `onStart` the shell reports back with [`Session::tool_start_handled`].
+    RunToolHandler {
+        stage: ToolStage,
+        event: ToolCallEvent,
+    },
+    /// Send the peer connection's `inbound-rtp` stats as `remote_rtp_stats` messages (§8.7).
+    SendRtpStats,
 }
 
 /// `InputAudioState` of §10.9.
@@ -319,6 +338,8 @@ struct Live {
     video_track: bool,
     audio_track: bool,
     start_pending: bool,
+    /// When the next `remote_rtp_stats` report is due (set once ICE first connects).
+    stats_due: Option<Millis>,
 }
 
 /// The session machine of one client object.
@@ -337,6 +358,12 @@ pub struct Session {
     reasoning: Vec<history::Message>,
     talk_streams: BTreeMap<u32, TalkStream>,
     next_talk_stream: u32,
+    tools: ToolCalls,
+    /// `setPersonaConfig()`: sent with the next start-session.
+    persona_config: Option<serde_json::Value>,
+    /// Agent-audio streams by handle (a list: apps open one or two).
+    agent_audio: Vec<(u32, conversation::AgentAudioStream)>,
+    next_agent_audio: u32,
     outputs: VecDeque<Output>,
     /// Generation whose session has already reported its end (so it reports it only once).
     ended_generation: Option<u64>,
@@ -358,6 +385,10 @@ impl Session {
             reasoning: Vec::new(),
             talk_streams: BTreeMap::new(),
             next_talk_stream: 0,
+            tools: ToolCalls::default(),
+            persona_config: None,
+            agent_audio: Vec::new(),
+            next_agent_audio: 0,
             outputs: VecDeque::new(),
             ended_generation: None,
         }
@@ -413,10 +444,14 @@ impl Session {
                 Wait::Answer { deadline } => deadline,
                 Wait::Backoff(at) => Some(at),
             },
-            Phase::Live(live) => [live.signalling.next_timeout(), live.neg.next_timeout()]
-                .into_iter()
-                .flatten()
-                .min(),
+            Phase::Live(live) => [
+                live.signalling.next_timeout(),
+                live.neg.next_timeout(),
+                live.stats_due,
+            ]
+            .into_iter()
+            .flatten()
+            .min(),
         }
     }
 
@@ -433,6 +468,7 @@ impl Session {
         self.generation += 1;
         self.history.clear();
         self.reasoning.clear();
+        self.tools.clear();
         // Fast start: the microphone prompt runs while the token and the session are fetched.
         if !self.config.disable_input_audio && !user_audio {
             self.request_mic();
@@ -706,6 +742,10 @@ impl Session {
                     self.emit(Event::InputAudioDeviceChanged(id));
                 }
             }
+            Input::ToolStartHandled {
+                tool_call_id,
+                outcome,
+            } => self.tool_start_handled(&tool_call_id, outcome),
             other => self.with_live(|s, live| s.on_live_input(live, other)),
         }
     }
@@ -780,6 +820,10 @@ impl Session {
                 version: crate::VERSION.to_owned(),
             }),
         };
+        let mut body = serde_json::to_value(&body).unwrap_or_default();
+        if let (Some(map), Some(cfg)) = (body.as_object_mut(), &self.persona_config) {
+            map.insert("personaConfig".to_owned(), cfg.clone());
+        }
         self.outputs.push_back(Output::StartSession {
             attempt,
             url: format!(
@@ -787,7 +831,7 @@ impl Session {
                 self.config.base_url, self.config.api_version
             ),
             token,
-            body: serde_json::to_string(&body).unwrap_or_default(),
+            body: body.to_string(),
         });
     }
 
@@ -868,6 +912,7 @@ impl Session {
             video_track: false,
             audio_track: false,
             start_pending: true,
+            stats_due: None,
         }));
     }
 
@@ -902,6 +947,13 @@ impl Session {
             s.outputs.extend(cmds.into_iter().map(Output::Socket));
             let effects = live.neg.on_timeout(now);
             s.apply_negotiation(live, effects);
+            if let Some(due) = live.stats_due.filter(|due| now >= *due) {
+                // Skipped (not queued) while the data channel is closed, as the official client.
+                live.stats_due = Some(due.max(now - STATS_INTERVAL_MS) + STATS_INTERVAL_MS);
+                if live.data_channel_open {
+                    s.outputs.push_back(Output::SendRtpStats);
+                }
+            }
         });
     }
 
@@ -989,6 +1041,7 @@ impl Session {
                     live.signalling.end_extended_budget();
                     if !live.fired_established {
                         live.fired_established = true;
+                        live.stats_due = Some(self.now + STATS_INTERVAL_MS);
                         self.emit(Event::ConnectionEstablished);
                     }
                 }
@@ -1010,7 +1063,7 @@ impl Session {
                 }
             }
             Input::DataChannelClosed => live.data_channel_open = false,
-            Input::DataChannelMessage(text) => self.on_data(&text),
+            Input::DataChannelMessage(text) => self.on_data(&live.info.session_id, &text),
             Input::RemoteTrack(kind) => {
                 let first = match kind {
                     TrackKind::Video => !std::mem::replace(&mut live.video_track, true),
@@ -1098,7 +1151,8 @@ impl Session {
         }
     }
 
-    fn on_data(&mut self, text: &str) {
+    /// A data-channel message of the live session `session_id` (taken out of `self.phase`).
+    fn on_data(&mut self, session_id: &str, text: &str) {
         let msg = match ServerDataMessage::decode(text) {
             Ok(m) => m,
             Err(e) => {
@@ -1139,9 +1193,17 @@ impl Session {
                 let changed = serde_json::json!({ "changedFields": p.changed_fields });
                 self.emit(Event::PersonaConfigUpdateApplied(changed.to_string()));
             }
-            // Tool calls and director notes are outside this client's scope; unknown
-            // kinds are ignored for forward compatibility (§11.1 item 10).
-            _ => {}
+            ServerDataMessage::DirectorNoteCueApplied(d) => {
+                let or_unknown = |v: Option<String>| v.unwrap_or_else(|| "unknown".to_owned());
+                self.emit(Event::DirectorNoteCueApplied {
+                    cue_tag: or_unknown(d.cue_tag),
+                    correlation_id: or_unknown(d.user_action_correlation_id),
+                });
+            }
+            // Unknown kinds are ignored for forward compatibility (§11.1 item 10).
+            other => {
+                self.on_tool_message(session_id, &other);
+            }
         }
     }
 
@@ -1202,6 +1264,7 @@ impl Session {
     }
 
     fn shut_down(&mut self, live: &mut Live) {
+        self.tools.clear();
         let mut cmds = Vec::new();
         live.signalling.stop(&mut cmds);
         self.outputs.extend(cmds.into_iter().map(Output::Socket));

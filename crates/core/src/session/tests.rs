@@ -4,6 +4,8 @@
 use super::*;
 use crate::session::talk::TalkStreamError;
 
+mod conversation;
+
 const SID: &str = "sess-1";
 
 fn b64url(bytes: &[u8]) -> String {
