@@ -86,6 +86,8 @@ export interface Message {
   content: string;
   role: MessageRole;
   interrupted?: boolean;
+  /** A persona message's parts by utterance id, when the server sends utterance ids. */
+  utterances?: { id: string; content: string }[];
 }
 
 export interface MessageStreamEvent {
