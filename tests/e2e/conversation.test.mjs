@@ -20,8 +20,8 @@ async function readyPage(options = {}) {
 
 /** The emulator's snapshot of one session. */
 async function snapshot(sessionId) {
-  const list = await emulator.sessions();
-  return list.find((s) => s.id === sessionId) ?? null;
+  const { sessions } = await emulator.sessions();
+  return sessions.find((s) => s.id === sessionId) ?? null;
 }
 
 /** Waits until the emulator's snapshot of `sessionId` satisfies `pred`; returns it. */

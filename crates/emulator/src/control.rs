@@ -4,7 +4,9 @@ use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
+
+use anam_core::wire::datachannel::{PersonaConfigUpdateApplied, ServerDataMessage};
 
 use crate::faults::FaultRequest;
 use crate::http::{parse_json, send_to_session, ApiError};
@@ -18,6 +20,11 @@ pub fn routes() -> Router<AppState> {
         .route("/sessions/{id}/drop-signalling", post(drop_signalling))
         .route("/sessions/{id}/end", post(end_session))
         .route("/sessions/{id}/stop-media", post(stop_media))
+        .route(
+            "/sessions/{id}/persona-config-update",
+            post(persona_config_update),
+        )
+        .route("/sessions/{id}/data-message", post(data_message))
 }
 
 async fn arm_fault(State(state): State<AppState>, body: Bytes) -> Result<Json<Value>, ApiError> {
@@ -78,4 +85,43 @@ async fn end_session(
         .reason
         .unwrap_or_else(|| "The session was ended by the emulator".to_owned());
     send(&state, &id, SessionCmd::End { reason }).await
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PersonaConfigUpdate {
+    changed_fields: Map<String, Value>,
+}
+
+/// Reports a persona configuration change to the client (`personaConfigUpdateApplied`), the
+/// way the real engine does after a change made elsewhere (the SDK cannot request one).
+async fn persona_config_update(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let req: PersonaConfigUpdate = parse_json(&body)?.ok_or_else(|| {
+        ApiError::bad_request("a JSON body {\"changedFields\": {...}} is required")
+    })?;
+    let message = ServerDataMessage::PersonaConfigUpdateApplied(PersonaConfigUpdateApplied {
+        session_id: Some(id.clone()),
+        changed_fields: req.changed_fields,
+    });
+    let text = message.encode();
+    send(&state, &id, SessionCmd::SendData { text }).await
+}
+
+/// Sends the body, any JSON, verbatim as one data-channel message: lets tests feed a client
+/// messages the toy model never produces (unknown types, missing fields, odd values).
+async fn data_message(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    if parse_json::<Value>(&body)?.is_none() {
+        return Err(ApiError::bad_request("a JSON body is required"));
+    }
+    let text = String::from_utf8(body.to_vec())
+        .map_err(|_| ApiError::bad_request("the body is not UTF-8"))?;
+    send(&state, &id, SessionCmd::SendData { text }).await
 }
