@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::time::Instant as StdInstant;
 
 use anam_core::wire::datachannel::{
-    ClientDataMessage, DirectorNoteCueApplied, ServerDataMessage, ToolResult,
+    ClientDataMessage, DirectorNoteCueApplied, ServerDataMessage, ToolResult, UserSpeech,
 };
 use anam_core::wire::signalling::{
-    self, IceCandidate, SessionDescription, SignalAction, SignalMessage,
+    self, AgentAudioInputPayload, IceCandidate, SessionDescription, SignalAction, SignalMessage,
 };
 use str0m::format::Codec;
 use str0m::Event;
@@ -327,21 +327,28 @@ impl SessionTask {
                     Err(e) => self.warn(&e),
                 }
             }
-            SignalAction::AgentAudioInput(p) => match crate::agent_audio::to_48k(&p) {
-                Ok(pcm) => {
-                    self.stats
-                        .agent_audio_chunks
-                        .fetch_add(1, Ordering::Relaxed);
-                    if let Some(speaker) = self.speaker.as_mut() {
-                        speaker.push_pcm(&pcm);
-                    }
-                }
-                Err(e) => self.warn(&e),
-            },
+            SignalAction::AgentAudioInput(p) => {
+                self.stats
+                    .agent_audio_chunks
+                    .fetch_add(1, Ordering::Relaxed);
+                self.play_agent_audio(&p);
+            }
             other => {
                 let kind = other.action_type().to_owned();
                 self.warn(&format!("unexpected signalling action `{kind}`"));
             }
+        }
+    }
+
+    /// `agentaudioinput`: the app's PCM, played by the persona (lips follow its level).
+    fn play_agent_audio(&mut self, p: &AgentAudioInputPayload) {
+        match crate::agent_audio::to_48k(p) {
+            Ok(pcm) => {
+                if let Some(speaker) = self.speaker.as_mut() {
+                    speaker.push_pcm(&pcm);
+                }
+            }
+            Err(e) => self.warn(&e),
         }
     }
 
@@ -477,7 +484,6 @@ impl SessionTask {
 
     /// Reports the start or end of a user utterance found on the microphone track.
     fn on_voice(&mut self, event: Option<VoiceEvent>) {
-        use anam_core::wire::datachannel::UserSpeech;
         let message = match event {
             Some(VoiceEvent::Started) => {
                 let id = uuid::Uuid::new_v4().to_string();

@@ -233,8 +233,13 @@ impl Session {
                 ));
                 self.report(event, stage);
             }
+            // An outcome without a start: reported once, then remembered like any other call.
             None => {
                 event.execution_time = Some(0);
+                self.tools.record(event.clone(), self.now);
+                if let Some(call) = self.tools.get_mut(&event.tool_call_id) {
+                    call.finished = true;
+                }
                 self.report(event, stage);
             }
         }

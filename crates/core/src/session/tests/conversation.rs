@@ -424,3 +424,78 @@ fn agent_audio_chunks_are_numbered_per_sequence_and_stay_in_their_session() {
     assert!(sent(&out).is_empty());
     assert!(out.iter().any(|o| matches!(o, Output::Warn(_))));
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// One remote or app step of a tool-call conversation.
+    #[derive(Debug, Clone)]
+    enum Step {
+        Message {
+            kind: usize,
+            id: usize,
+            client: bool,
+            other_session: bool,
+        },
+        Handled {
+            id: usize,
+            threw: bool,
+        },
+        Garbage(String),
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            4 => (0..4usize, 0..3usize, any::<bool>(), proptest::bool::weighted(0.2))
+                .prop_map(|(kind, id, client, other_session)| Step::Message { kind, id, client, other_session }),
+            2 => (0..3usize, any::<bool>()).prop_map(|(id, threw)| Step::Handled { id, threw }),
+            1 => ".{0,40}".prop_map(Step::Garbage),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// Whatever order the server's tool messages and the app's handlers arrive in, nothing
+        /// panics, and a call of the live session reports at most one outcome per start.
+        #[test]
+        fn each_call_reports_at_most_one_outcome(steps in proptest::collection::vec(step(), 1..40)) {
+            let mut h = H::fixed();
+            h.live();
+            let mut outcomes_since_start = [0u32; 3];
+            for step in steps {
+                let out = match step {
+                    Step::Message { kind, id, client, other_session } => {
+                        let name = ["toolCallStarted", "toolCallCompleted", "toolCallFailed", "clientToolEvent"][kind];
+                        let session = if other_session { "other" } else { SID };
+                        let tool_type = if client { "client" } else { "server" };
+                        h.input(Input::DataChannelMessage(tool_msg(name, &format!("t{id}"), tool_type, session, "")))
+                    }
+                    Step::Handled { id, threw } => h.input(Input::ToolStartHandled {
+                        tool_call_id: format!("t{id}"),
+                        outcome: if threw { StartOutcome::Threw("x".into()) } else { StartOutcome::Returned(None) },
+                    }),
+                    Step::Garbage(text) => h.input(Input::DataChannelMessage(text)),
+                };
+                for o in &out {
+                    let Output::Emit(e @ (Event::ToolCallStarted(t) | Event::ToolCallCompleted(t) | Event::ToolCallFailed(t))) = o else {
+                        continue;
+                    };
+                    if t.session_id != SID {
+                        continue;
+                    }
+                    let Some(slot) = t.tool_call_id.strip_prefix('t').and_then(|n| n.parse::<usize>().ok()) else {
+                        continue;
+                    };
+                    if let Event::ToolCallStarted(_) = e {
+                        outcomes_since_start[slot] = 0;
+                    } else {
+                        outcomes_since_start[slot] += 1;
+                        prop_assert!(outcomes_since_start[slot] <= 1, "two outcomes for t{slot}: {out:?}");
+                    }
+                }
+            }
+        }
+    }
+}
