@@ -347,10 +347,11 @@ impl Driver {
                 self.settle(PendingKind::Streams, Err(error));
             }
             Output::RequestMic => self.request_mic(),
-            Output::CreatePeerConnection {
+            Output::CreatePeerConnection => self.create_peer(),
+            Output::ConfigureIce {
                 ice_servers_json,
                 ice_transport_policy,
-            } => self.create_peer(&ice_servers_json, ice_transport_policy.as_deref()),
+            } => self.configure_ice(&ice_servers_json, ice_transport_policy.as_deref()),
             Output::CreateOffer { ice_restart } => {
                 let fut = self
                     .io
@@ -594,15 +595,17 @@ impl Driver {
         }
     }
 
-    fn create_peer(&self, ice_servers_json: &str, policy: Option<&str>) {
+    /// Creates the peer connection with the app's ICE options (the server's are not known yet)
+    /// and starts its initial offer.
+    fn create_peer(&self) {
         let (config, send_audio) = {
             let io = self.io.borrow();
             (
                 configuration(
                     io.shell.rtc_configuration.as_ref(),
                     io.shell.ice_servers.as_ref(),
-                    ice_servers_json,
-                    policy,
+                    "[]",
+                    None,
                 ),
                 !io.disable_input_audio,
             )
@@ -615,10 +618,32 @@ impl Driver {
         });
         match Peer::create(&config, send_audio, on) {
             Ok(p) => {
+                p.prepare_offer();
                 self.io.borrow_mut().peer = Some(p);
                 self.attach_input_audio();
             }
             Err(e) => self.input(Input::PeerConnectionFailed(describe_js_error(&e))),
+        }
+    }
+
+    /// Adds the server's ICE servers and policy (§8.1 precedence) to the peer connection.
+    fn configure_ice(&self, ice_servers_json: &str, policy: Option<&str>) {
+        let io = self.io.borrow();
+        let Some(peer) = io.peer.as_ref() else {
+            return;
+        };
+        let config = configuration(
+            io.shell.rtc_configuration.as_ref(),
+            io.shell.ice_servers.as_ref(),
+            ice_servers_json,
+            policy,
+        );
+        if let Err(e) = peer.configure(&config) {
+            let why = describe_js_error(&e);
+            drop(io);
+            self.input(Input::PeerConnectionFailed(format!(
+                "the server's ICE configuration was refused: {why}"
+            )));
         }
     }
 

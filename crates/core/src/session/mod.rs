@@ -240,13 +240,19 @@ pub enum Output {
     /// Ask for the microphone; report [`Input::MicGranted`] / [`Input::MicDenied`].
     RequestMic,
     /// Create the peer connection (data channel `session`, video recvonly, audio sendrecv or
-    /// recvonly) with the server's ICE settings (the app's options take precedence, §8.1).
-    CreatePeerConnection {
+    /// recvonly) with the app's ICE options, and start creating the initial offer. Issued while
+    /// the session is being started: none of it depends on the server's answer, and an offer
+    /// that is ready when the socket opens saves a round of browser work on the critical path.
+    CreatePeerConnection,
+    /// Apply the server's ICE settings (§8.1; the app's options take precedence) to the peer
+    /// connection, before its local description is set (so gathering uses them).
+    ConfigureIce {
         ice_servers_json: String,
         ice_transport_policy: Option<String>,
     },
     /// `createOffer` (+ rollback first when not stable) and `setLocalDescription`; report
-    /// [`Input::LocalOffer`] or [`Input::OfferFailed`].
+    /// [`Input::LocalOffer`] or [`Input::OfferFailed`]. The initial offer uses the one prepared
+    /// with the peer connection.
     CreateOffer {
         ice_restart: bool,
     },
@@ -494,6 +500,9 @@ impl Session {
         if matches!(self.config.token, TokenSource::Fixed(_)) {
             self.next_attempt();
         }
+        // After the first request is on its way: the peer connection and its offer are prepared
+        // while the token and the session are fetched.
+        self.outputs.push_back(Output::CreatePeerConnection);
         Ok(())
     }
 
@@ -746,6 +755,27 @@ impl Session {
                 tool_call_id,
                 outcome,
             } => self.tool_start_handled(&tool_call_id, outcome),
+            Input::PeerConnectionFailed(why) if matches!(self.phase, Phase::Starting(_)) => {
+                // The connection is prepared during the start: its failure ends the start.
+                if let Phase::Starting(Starting {
+                    attempt,
+                    wait: Wait::Answer { .. },
+                    ..
+                }) = self.phase
+                {
+                    self.outputs
+                        .push_back(Output::AbortStartSession { attempt });
+                }
+                let code = ConnectionClosedCode::WebrtcFailure;
+                self.emit(Event::ConnectionClosed {
+                    code: code.as_str(),
+                    details: Some(why.clone()),
+                });
+                self.fail_start(StartFailure::Closed {
+                    code,
+                    details: Some(why),
+                });
+            }
             other => self.with_live(|s, live| s.on_live_input(live, other)),
         }
     }
@@ -891,7 +921,7 @@ impl Session {
         // Fast start: the socket opens while the peer connection and its offer are prepared; the
         // offer waits in the signalling queue if it is ready first.
         self.outputs.extend(cmds.into_iter().map(Output::Socket));
-        self.outputs.push_back(Output::CreatePeerConnection {
+        self.outputs.push_back(Output::ConfigureIce {
             ice_servers_json: serde_json::to_string(&info.client_config.ice_servers)
                 .unwrap_or_else(|_| "[]".to_owned()),
             ice_transport_policy: info.client_config.ice_transport_policy.clone(),
