@@ -22,7 +22,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{AbortController, HtmlVideoElement, MediaStream};
 
 use crate::errors::{cause_details, client_error, plain_error};
-use crate::io::http::{describe_js_error, get, post_json};
+use crate::io::http::{describe_js_error, get, post_json, set};
 use crate::io::media::{audio_tracks, capture_microphone, set_enabled, stop_all};
 use crate::io::now;
 use crate::io::peer::{attach_input, configuration, Peer, PeerEvent};
@@ -458,12 +458,8 @@ impl Driver {
             for stat in stats {
                 if get(&stat, "type").as_string().as_deref() == Some("inbound-rtp") {
                     let msg = Object::new();
-                    crate::io::http::set(
-                        &msg,
-                        "message_type",
-                        &JsValue::from_str("remote_rtp_stats"),
-                    );
-                    crate::io::http::set(&msg, "data", &stat);
+                    set(&msg, "message_type", &JsValue::from_str("remote_rtp_stats"));
+                    set(&msg, "data", &stat);
                     if let Some(text) = js_sys::JSON::stringify(&msg)
                         .ok()
                         .and_then(|t| t.as_string())
@@ -821,8 +817,8 @@ impl Driver {
                 correlation_id,
             } => {
                 let obj = Object::new();
-                crate::io::http::set(&obj, "cueTag", &text(cue_tag));
-                crate::io::http::set(&obj, "correlationId", &text(correlation_id));
+                set(&obj, "cueTag", &text(cue_tag));
+                set(&obj, "correlationId", &text(correlation_id));
                 vec![obj.into()]
             }
             Event::ConnectionClosed { code, details } => vec![
@@ -894,8 +890,8 @@ pub fn warn(text: &str) {
 /// An `InputAudioState` object.
 pub fn input_audio_state_js(state: anam_core::session::InputAudioState) -> JsValue {
     let obj = Object::new();
-    crate::io::http::set(&obj, "isMuted", &JsValue::from_bool(state.is_muted));
-    crate::io::http::set(
+    set(&obj, "isMuted", &JsValue::from_bool(state.is_muted));
+    set(
         &obj,
         "permissionState",
         &JsValue::from_str(state.permission_state.as_str()),
