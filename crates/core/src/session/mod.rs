@@ -13,6 +13,7 @@ pub mod events;
 pub mod history;
 mod negotiation;
 pub mod signalling;
+pub mod state;
 pub mod talk;
 
 use std::collections::{BTreeMap, VecDeque};
