@@ -8,7 +8,7 @@ use super::history::Message;
 
 /// Every public event name, in the order of §10.6. `js/enums.js` must list exactly these (a test
 /// in the root crate checks it).
-pub const EVENT_NAMES: [&str; 26] = [
+pub const EVENT_NAMES: [&str; 27] = [
     "MESSAGE_HISTORY_UPDATED",
     "MESSAGE_STREAM_EVENT_RECEIVED",
     "CONNECTION_ESTABLISHED",
@@ -35,6 +35,8 @@ pub const EVENT_NAMES: [&str; 26] = [
     "USER_SPEECH_ENDED",
     "DIRECTOR_NOTE_CUE_APPLIED",
     "PERSONA_CONFIG_UPDATE_APPLIED",
+    // Extensions beyond the official API.
+    "AUTOPLAY_BLOCKED",
 ];
 
 /// `MessageStreamEvent` of §9.3, serialized with the official camelCase keys.
@@ -95,6 +97,11 @@ pub enum Event {
     ReasoningHistoryUpdated(Vec<Message>),
     /// `{changedFields}` as JSON text (`{}` when the server sent none).
     PersonaConfigUpdateApplied(String),
+    /// The browser refused to play the persona with sound (autoplay policy); `playing_muted`
+    /// says whether the video plays muted instead. `unlock()` from a user gesture unmutes.
+    AutoplayBlocked {
+        playing_muted: bool,
+    },
 }
 
 impl Event {
@@ -122,6 +129,7 @@ impl Event {
             Event::ReasoningStreamEventReceived(_) => "REASONING_STREAM_EVENT_RECEIVED",
             Event::ReasoningHistoryUpdated(_) => "REASONING_HISTORY_UPDATED",
             Event::PersonaConfigUpdateApplied(_) => "PERSONA_CONFIG_UPDATE_APPLIED",
+            Event::AutoplayBlocked { .. } => "AUTOPLAY_BLOCKED",
         }
     }
 }
