@@ -151,12 +151,17 @@ impl Driver {
             match next {
                 Some(output) => {
                     // Before executing: event listeners read the state the event implies.
-                    self.store.borrow_mut().on_output(&output);
+                    {
+                        let mut store = self.store.borrow_mut();
+                        store.on_output(&output);
+                        store.sync(&self.core.borrow());
+                    }
                     self.execute(output);
                 }
                 None => break,
             }
         }
+        // Commands may change the state without any output (muting before a session).
         self.store.borrow_mut().sync(&self.core.borrow());
         self.pumping.set(false);
         self.rearm_timer();

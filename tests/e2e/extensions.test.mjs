@@ -384,12 +384,15 @@ test("getState: a refused start is closed with the ClientError code", async () =
 
 test("getState inside event listeners already shows what the event means", async () => {
   const page = await openPage();
-  await recordStates(page, { disableInputAudio: true });
+  await recordStates(page);
   await page.evaluate(async () => {
     const c = window.client;
     window.seen = {};
     for (const name of ["CONNECTION_ESTABLISHED", "CONNECTION_CLOSED"]) {
       c.addListener(name, () => (window.seen[name] = c.getState().phase));
+    }
+    for (const name of ["MIC_PERMISSION_PENDING", "MIC_PERMISSION_GRANTED"]) {
+      c.addListener(name, () => (window.seen[name] = c.getState().permissionState));
     }
     await c.streamToVideoElement("v");
   });
@@ -397,6 +400,8 @@ test("getState inside event listeners already shows what the event means", async
   await page.evaluate(() => window.client.stopStreaming());
   await waitPhase(page, "closed");
   assert.deepEqual(await page.evaluate(() => window.seen), {
+    MIC_PERMISSION_PENDING: "pending",
+    MIC_PERMISSION_GRANTED: "granted",
     CONNECTION_ESTABLISHED: "connected",
     CONNECTION_CLOSED: "closed",
   });
