@@ -28,6 +28,8 @@ export declare const AnamEvent: {
   readonly USER_SPEECH_ENDED: "USER_SPEECH_ENDED";
   readonly DIRECTOR_NOTE_CUE_APPLIED: "DIRECTOR_NOTE_CUE_APPLIED";
   readonly PERSONA_CONFIG_UPDATE_APPLIED: "PERSONA_CONFIG_UPDATE_APPLIED";
+  // Extensions beyond the official API.
+  readonly AUTOPLAY_BLOCKED: "AUTOPLAY_BLOCKED";
 };
 export type AnamEvent = (typeof AnamEvent)[keyof typeof AnamEvent];
 
@@ -241,6 +243,58 @@ export interface AnamEventCallbacks {
   USER_SPEECH_ENDED: (correlationId: string) => void;
   DIRECTOR_NOTE_CUE_APPLIED: (payload: { cueTag: string; correlationId: string }) => void;
   PERSONA_CONFIG_UPDATE_APPLIED: (payload: { changedFields: Record<string, { before?: unknown; after?: unknown }> }) => void;
+  /**
+   * Extension: the browser refused to play the persona's video with sound (autoplay policy).
+   * `playingMuted`: the client muted the element and it plays; call `unlock()` from a user
+   * gesture to unmute.
+   */
+  AUTOPLAY_BLOCKED: (info: { playingMuted: boolean }) => void;
+}
+
+/**
+ * Extension: the connection phase of `getState()`.
+ * `idle` (no session started yet) -> `starting` (token, start-session request) -> `connecting`
+ * (session accepted; signalling and WebRTC) -> `connected` (media flowing) -> `closed` (ended,
+ * stopped or failed to start). `reconnecting` while a lost session is being resumed, then
+ * `connected` again or `closed`. A new `stream…()` call goes from `closed` to `starting`.
+ */
+export type ConnectionPhase = "idle" | "starting" | "connecting" | "connected" | "reconnecting" | "closed";
+
+/** Extension: one frozen snapshot of the client's state (`getState()`). */
+export interface ClientState {
+  readonly phase: ConnectionPhase;
+  /** The live session's id (as `getActiveSessionId()`), null outside a live session. */
+  readonly sessionId: string | null;
+  /** Whether the input audio is muted (as `getInputAudioState().isMuted`). */
+  readonly muted: boolean;
+  readonly permissionState: AudioPermissionState;
+  /**
+   * Why the last session failed: an `ErrorCode` when it could not start, a
+   * `ConnectionClosedCode` when it ended abnormally. Null after a normal stop; cleared when a
+   * new session starts.
+   */
+  readonly lastError: { readonly code: ErrorCode | ConnectionClosedCode; readonly message: string } | null;
+}
+
+/** Extension: what `preflight()` found, without starting a session or prompting. */
+export interface PreflightReport {
+  /** `window.isSecureContext`: https, or http on localhost/127.0.0.1. Capture needs it. */
+  secureContext: boolean;
+  /** `RTCPeerConnection` exists. */
+  webrtc: boolean;
+  microphone: {
+    /** `navigator.mediaDevices.getUserMedia` exists (browsers hide it outside secure contexts). */
+    supported: boolean;
+    /** From the Permissions API; `unknown` where the browser does not answer for the microphone. */
+    permission: "granted" | "denied" | "prompt" | "unknown";
+    /**
+     * Audio inputs. Until the page has permission, browsers list at most one placeholder with
+     * an empty `deviceId` and `label` (it still tells that a microphone exists).
+     */
+    devices: { deviceId: string; label: string }[];
+  };
+  /** Whether media may play with sound right now (else `AUTOPLAY_BLOCKED` will fire). */
+  autoplayWithSound: boolean | "unknown";
 }
 
 export interface AnamClientOptions {
@@ -314,10 +368,29 @@ export declare class AnamClient {
   getActiveSessionRegion(): string | null;
   addListener<K extends keyof AnamEventCallbacks>(event: K, callback: AnamEventCallbacks[K]): void;
   removeListener<K extends keyof AnamEventCallbacks>(event: K, callback: AnamEventCallbacks[K]): void;
+  /**
+   * Extension: unmutes the persona's video and plays it with sound; call it from a user gesture
+   * after `AUTOPLAY_BLOCKED`. Rejects with the browser's `NotAllowedError` if it still refuses
+   * (the video keeps playing muted). Resolves at once when the client shows no video.
+   */
+  unlock(): Promise<void>;
+  /**
+   * Extension: the current state; the same frozen object until something changes. Bound to the
+   * client: `useSyncExternalStore(client.subscribe, client.getState)` works as is.
+   */
+  readonly getState: () => ClientState;
+  /**
+   * Extension: calls `onChange` after each state change (once per batch of changes); returns
+   * the function that unsubscribes it. Bound to the client, like `getState`.
+   */
+  readonly subscribe: (onChange: () => void) => () => void;
 }
 
 /** Throws a `ClientError` (`CLIENT_ERROR_CODE_CONFIGURATION_ERROR`) for a malformed token or options. */
 export declare function createClient(sessionToken: SessionTokenSource, options?: AnamClientOptions): AnamClient;
+
+/** Extension: checks the browser before a session (no prompt, no capture). Never rejects. */
+export declare function preflight(): Promise<PreflightReport>;
 
 /** POSTs (by default) to the app's backend and resolves with `sessionToken`; rejects with a `ClientError`. */
 export declare function fetchSessionToken(url: string | URL, init?: RequestInit): Promise<string>;

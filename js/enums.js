@@ -29,6 +29,8 @@ export const AnamEvent = Object.freeze({
   USER_SPEECH_ENDED: "USER_SPEECH_ENDED",
   DIRECTOR_NOTE_CUE_APPLIED: "DIRECTOR_NOTE_CUE_APPLIED",
   PERSONA_CONFIG_UPDATE_APPLIED: "PERSONA_CONFIG_UPDATE_APPLIED",
+  // Extensions beyond the official API.
+  AUTOPLAY_BLOCKED: "AUTOPLAY_BLOCKED",
 });
 
 export const ConnectionClosedCode = Object.freeze({

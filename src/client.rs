@@ -278,6 +278,28 @@ impl AnamClient {
         string_or_null(self.driver.core().region())
     }
 
+    /// Extension: after `AUTOPLAY_BLOCKED`, call from a user gesture (a click handler) to unmute
+    /// the persona's video and play it with sound. Rejects with the browser's
+    /// `NotAllowedError` when it still refuses (the video then keeps playing muted).
+    pub fn unlock(&self) -> Promise {
+        self.driver.unlock()
+    }
+
+    /// Extension: `client.getState()` returns a frozen snapshot
+    /// `{phase, sessionId, muted, permissionState, lastError}`, the same object until something
+    /// changes. A property holding a bound function, so it can be passed around unbound.
+    #[wasm_bindgen(getter = getState)]
+    pub fn get_state_function(&self) -> JsValue {
+        self.driver.bound_function(false)
+    }
+
+    /// Extension: `client.subscribe(listener)` calls `listener()` after each state change and
+    /// returns the function that unsubscribes it. Bound, like `getState`.
+    #[wasm_bindgen(getter = subscribe)]
+    pub fn subscribe_function(&self) -> JsValue {
+        self.driver.bound_function(true)
+    }
+
     #[wasm_bindgen(js_name = addListener)]
     pub fn add_listener(&self, event: String, callback: Function) {
         self.driver.add_listener(event, callback);

@@ -21,6 +21,7 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{AbortController, HtmlVideoElement, MediaStream};
 
+use crate::autoplay::{start_playback, unmute_and_play, PlayOutcome};
 use crate::errors::{cause_details, client_error, plain_error};
 use crate::io::http::{describe_js_error, get, post_json, set};
 use crate::io::media::{audio_tracks, capture_microphone, set_enabled, stop_all};
@@ -29,6 +30,7 @@ use crate::io::peer::{attach_input, configuration, Peer, PeerEvent};
 use crate::io::socket::{Socket, SocketEvent};
 use crate::io::timer::Timeout;
 use crate::options::{ShellOptions, StatsReportFormat};
+use crate::state::StateStore;
 use crate::tool_handlers::{start_outcome, ToolHandlers};
 
 /// Which promise a pending `stream…()` call returned.
@@ -89,12 +91,24 @@ pub struct Driver {
     pumping: Cell<bool>,
     timer: RefCell<Option<Timeout>>,
     pub tool_handlers: Rc<ToolHandlers>,
+    store: RefCell<StateStore>,
+    /// `getState` / `subscribe` as functions bound to this client, made on first use.
+    bound: RefCell<Option<BoundApi>>,
     this: Weak<Driver>,
+}
+
+/// The store's functions as the client's properties hand them out: bound, so that
+/// `useSyncExternalStore(client.subscribe, client.getState)` works, and the same function
+/// objects every time, so that React does not resubscribe on each render.
+struct BoundApi {
+    get_state: Closure<dyn Fn() -> JsValue>,
+    subscribe: Closure<dyn Fn(JsValue) -> Result<JsValue, JsValue>>,
 }
 
 impl Driver {
     pub fn new(core: Session, provider: Option<Function>, shell: ShellOptions) -> Rc<Driver> {
         let disable_input_audio = core.config().disable_input_audio;
+        let store = RefCell::new(StateStore::new(&core));
         Rc::new_cyclic(|this| Driver {
             core: RefCell::new(core),
             io: RefCell::new(Io {
@@ -107,6 +121,8 @@ impl Driver {
             pumping: Cell::new(false),
             timer: RefCell::new(None),
             tool_handlers: Rc::default(),
+            store,
+            bound: RefCell::new(None),
             this: this.clone(),
         })
     }
@@ -137,12 +153,70 @@ impl Driver {
         loop {
             let next = self.core.borrow_mut().poll_output();
             match next {
-                Some(output) => self.execute(output),
+                Some(output) => {
+                    // Before executing: event listeners read the state the event implies.
+                    {
+                        let mut store = self.store.borrow_mut();
+                        store.on_output(&output);
+                        store.sync(&self.core.borrow());
+                    }
+                    self.execute(output);
+                }
                 None => break,
             }
         }
+        // Commands may change the state without any output (muting before a session).
+        self.store.borrow_mut().sync(&self.core.borrow());
         self.pumping.set(false);
         self.rearm_timer();
+        self.notify_subscribers();
+    }
+
+    fn notify_subscribers(&self) {
+        let Some(subscribers) = self.store.borrow_mut().take_notification() else {
+            return;
+        };
+        for listener in subscribers.iter() {
+            if let Some(f) = listener.dyn_ref::<Function>() {
+                if let Err(e) = f.call0(&JsValue::NULL) {
+                    web_sys::console::error_2(&JsValue::from_str("a state subscriber threw"), &e);
+                }
+            }
+        }
+    }
+
+    /// `getState()`: the current frozen snapshot.
+    pub fn state_snapshot(&self) -> JsValue {
+        self.store.borrow_mut().snapshot()
+    }
+
+    /// `client.getState` / `client.subscribe`: `subscribe = true` for the latter.
+    pub fn bound_function(&self, subscribe: bool) -> JsValue {
+        let mut bound = self.bound.borrow_mut();
+        let api = bound.get_or_insert_with(|| {
+            let weak = self.this.clone();
+            let get_state = Closure::<dyn Fn() -> JsValue>::new(move || {
+                weak.upgrade()
+                    .map(|d| d.state_snapshot())
+                    .unwrap_or(JsValue::UNDEFINED)
+            });
+            let weak = self.this.clone();
+            let subscribe = Closure::<dyn Fn(JsValue) -> Result<JsValue, JsValue>>::new(
+                move |listener: JsValue| match weak.upgrade() {
+                    Some(d) => d.store.borrow_mut().subscribe(listener).map(JsValue::from),
+                    None => Err(plain_error("The client was freed")),
+                },
+            );
+            BoundApi {
+                get_state,
+                subscribe,
+            }
+        });
+        if subscribe {
+            api.subscribe.as_ref().clone()
+        } else {
+            api.get_state.as_ref().clone()
+        }
     }
 
     fn rearm_timer(&self) {
@@ -215,6 +289,7 @@ impl Driver {
         if let Err(e) = self.core.borrow_mut().start(now(), user_audio.is_some()) {
             return Promise::reject(&plain_error(e.0));
         }
+        self.store.borrow_mut().on_start();
         let mut resolve_reject = None;
         let promise = Promise::new(&mut |resolve, reject| resolve_reject = Some((resolve, reject)));
         {
@@ -676,6 +751,7 @@ impl Driver {
             return;
         };
         video.set_src_object(Some(stream));
+        self.start_playback(video.clone());
         let Ok(request) = get(&video, "requestVideoFrameCallback").dyn_into::<Function>() else {
             return;
         };
@@ -692,6 +768,42 @@ impl Driver {
                 _closure: closure,
             });
         }
+    }
+
+    /// Plays the element (the app's `autoplay` attribute is not relied on) and reports a
+    /// refusal of sound as `AUTOPLAY_BLOCKED`. The event is the shell's alone: the session
+    /// machine has no say in playback.
+    fn start_playback(&self, video: HtmlVideoElement) {
+        let weak = self.this.clone();
+        let generation = self.io.borrow().generation;
+        wasm_bindgen_futures::spawn_local(async move {
+            let outcome = start_playback(&video).await;
+            let Some(d) = weak.upgrade() else { return };
+            if d.io.borrow().generation != generation {
+                return;
+            }
+            let playing_muted = match outcome {
+                PlayOutcome::PlayingMuted => true,
+                PlayOutcome::Blocked => false,
+                PlayOutcome::Playing | PlayOutcome::Interrupted => return,
+            };
+            d.emit(Event::AutoplayBlocked { playing_muted });
+        });
+    }
+
+    /// `unlock()`: unmutes the session's `<video>` and plays it with sound. Resolves at once
+    /// when the client shows no video (before a session, or with `stream()`, whose elements
+    /// belong to the app).
+    pub fn unlock(&self) -> Promise {
+        let video = self.io.borrow().video_element.clone();
+        let Some(video) = video else {
+            return Promise::resolve(&JsValue::UNDEFINED);
+        };
+        let playing = unmute_and_play(video);
+        wasm_bindgen_futures::future_to_promise(async move {
+            playing.await?;
+            Ok(JsValue::UNDEFINED)
+        })
     }
 
     fn socket_command(&self, cmd: SocketCommand) {
@@ -840,6 +952,11 @@ impl Driver {
             | Event::InputAudioDeviceChanged(s)
             | Event::UserSpeechStarted(s)
             | Event::UserSpeechEnded(s) => vec![text(s)],
+            Event::AutoplayBlocked { playing_muted } => {
+                let info = Object::new();
+                crate::io::http::set(&info, "playingMuted", &JsValue::from_bool(*playing_muted));
+                vec![info.into()]
+            }
             Event::ConnectionEstablished
             | Event::DataChannelOpen
             | Event::VideoPlayStarted

@@ -9,7 +9,7 @@ use super::tools::{ClientToolEventPayload, ToolCallEvent};
 
 /// Every public event name, in the order of §10.6. `js/enums.js` must list exactly these (a test
 /// in the root crate checks it).
-pub const EVENT_NAMES: [&str; 26] = [
+pub const EVENT_NAMES: [&str; 27] = [
     "MESSAGE_HISTORY_UPDATED",
     "MESSAGE_STREAM_EVENT_RECEIVED",
     "CONNECTION_ESTABLISHED",
@@ -36,6 +36,8 @@ pub const EVENT_NAMES: [&str; 26] = [
     "USER_SPEECH_ENDED",
     "DIRECTOR_NOTE_CUE_APPLIED",
     "PERSONA_CONFIG_UPDATE_APPLIED",
+    // Extensions beyond the official API.
+    "AUTOPLAY_BLOCKED",
 ];
 
 /// `MessageStreamEvent` of §9.3, serialized with the official camelCase keys.
@@ -105,6 +107,11 @@ pub enum Event {
         cue_tag: String,
         correlation_id: String,
     },
+    /// The browser refused to play the persona with sound (autoplay policy); `playing_muted`
+    /// says whether the video plays muted instead. `unlock()` from a user gesture unmutes.
+    AutoplayBlocked {
+        playing_muted: bool,
+    },
 }
 
 impl Event {
@@ -137,6 +144,7 @@ impl Event {
             Event::ToolCallCompleted(_) => "TOOL_CALL_COMPLETED",
             Event::ToolCallFailed(_) => "TOOL_CALL_FAILED",
             Event::DirectorNoteCueApplied { .. } => "DIRECTOR_NOTE_CUE_APPLIED",
+            Event::AutoplayBlocked { .. } => "AUTOPLAY_BLOCKED",
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod events;
 pub mod history;
 mod negotiation;
 pub mod signalling;
+pub mod state;
 pub mod talk;
 pub mod tools;
 
