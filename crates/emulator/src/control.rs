@@ -13,6 +13,11 @@ use crate::http::{parse_json, send_to_session, ApiError};
 use crate::registry::SessionCmd;
 use crate::state::AppState;
 
+/// Largest message the data-message routes send: every data channel takes 16 KiB messages
+/// (str0m refuses more than the peer's advertised maximum, and a refused message would stay
+/// queued ahead of everything after it).
+pub const MAX_DATA_MESSAGE_BYTES: usize = 16 * 1024;
+
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/faults", post(arm_fault).delete(clear_faults))
@@ -107,8 +112,7 @@ async fn persona_config_update(
         session_id: Some(id.clone()),
         changed_fields: req.changed_fields,
     });
-    let text = message.encode();
-    send(&state, &id, SessionCmd::SendData { text }).await
+    send_data(&state, &id, message.encode()).await
 }
 
 /// Sends the body, any JSON, verbatim as one data-channel message: lets tests feed a client
@@ -123,5 +127,14 @@ async fn data_message(
     }
     let text = String::from_utf8(body.to_vec())
         .map_err(|_| ApiError::bad_request("the body is not UTF-8"))?;
-    send(&state, &id, SessionCmd::SendData { text }).await
+    send_data(&state, &id, text).await
+}
+
+async fn send_data(state: &AppState, id: &str, text: String) -> Result<Json<Value>, ApiError> {
+    if text.len() > MAX_DATA_MESSAGE_BYTES {
+        return Err(ApiError::bad_request(format!(
+            "a data-channel message may be at most {MAX_DATA_MESSAGE_BYTES} bytes"
+        )));
+    }
+    send(state, id, SessionCmd::SendData { text }).await
 }
