@@ -28,6 +28,8 @@ export declare const AnamEvent: {
   readonly USER_SPEECH_ENDED: "USER_SPEECH_ENDED";
   readonly DIRECTOR_NOTE_CUE_APPLIED: "DIRECTOR_NOTE_CUE_APPLIED";
   readonly PERSONA_CONFIG_UPDATE_APPLIED: "PERSONA_CONFIG_UPDATE_APPLIED";
+  // Extensions beyond the official API.
+  readonly AUTOPLAY_BLOCKED: "AUTOPLAY_BLOCKED";
   /** Extension: a lost session is being replaced (`autoResume`). */
   readonly RECONNECTING: "RECONNECTING";
   /** Extension: the replacement session delivers media (`autoResume`). */
@@ -90,6 +92,8 @@ export interface Message {
   content: string;
   role: MessageRole;
   interrupted?: boolean;
+  /** A persona message's parts by utterance id, when the server sends utterance ids. */
+  utterances?: { id: string; content: string }[];
 }
 
 export interface MessageStreamEvent {
@@ -122,6 +126,98 @@ export interface InputAudioState {
   permissionState: AudioPermissionState;
 }
 
+/** The legacy client-tool message. */
+export interface ClientToolEvent {
+  eventUid: string;
+  sessionId: string;
+  eventName: string;
+  eventData: Record<string, unknown>;
+  timestamp: string;
+  timestampUserAction: string;
+  userActionCorrelationId: string;
+}
+
+export interface ToolCallStartedPayload {
+  eventUid: string;
+  sessionId: string;
+  toolCallId: string;
+  toolName: string;
+  /** `"client"`, `"server"`, … */
+  toolType: string;
+  /** `"webhook"`, `"rag"`, … */
+  toolSubtype?: string;
+  arguments: Record<string, unknown>;
+  timestamp: string;
+  timestampUserAction: string;
+  userActionCorrelationId: string;
+}
+
+export interface ToolCallCompletedPayload extends ToolCallStartedPayload {
+  result: unknown;
+  /** Milliseconds from start to completion; 0 when unknown. */
+  executionTime: number;
+  documentsAccessed?: string[];
+}
+
+export interface ToolCallFailedPayload extends ToolCallStartedPayload {
+  errorMessage: string;
+  /** Milliseconds from start to failure; 0 when unknown. */
+  executionTime: number;
+}
+
+/** Handlers of one tool; `onStart` of a client tool may return (or resolve with) its result. */
+export interface ToolCallHandler {
+  onStart?: (payload: ToolCallStartedPayload) => string | void | Promise<string | void>;
+  onComplete?: (payload: ToolCallCompletedPayload) => void | Promise<void>;
+  onFail?: (payload: ToolCallFailedPayload) => void | Promise<void>;
+}
+
+export type DirectorNoteCueTag =
+  | "happy" | "warm" | "playful" | "laughter" | "curious" | "supportive"
+  | "concerned" | "sad" | "surprised" | "angry" | "distressed";
+export declare const DIRECTOR_NOTE_CUE_TAGS: readonly DirectorNoteCueTag[];
+
+/** When a cue applies: from now (`inSeconds`) or into the current speech (`atSeconds`). */
+export type DirectorNoteCueTiming = { inSeconds: number; atSeconds?: never } | { atSeconds: number; inSeconds?: never };
+
+export type PresetStyle = "happy" | "warm" | "playful" | "supportive" | "sad" | "angry" | "distressed";
+export type DirectorNotes =
+  | { presetStyle: PresetStyle; customStylePrompt?: never; expressivity?: number }
+  | { customStylePrompt: string; presetStyle?: never; expressivity?: number }
+  | { expressivity: number; presetStyle?: never; customStylePrompt?: never };
+
+/** Sent with the next start-session after `setPersonaConfig`. */
+export interface PersonaConfig {
+  personaId?: string;
+  name?: string;
+  avatarId?: string;
+  voiceId?: string;
+  llmId?: string;
+  systemPrompt?: string;
+  maxSessionLengthSeconds?: number;
+  languageCode?: string;
+  directorNotes?: DirectorNotes;
+  [key: string]: unknown;
+}
+
+export interface AgentAudioInputConfig {
+  encoding: "pcm_s16le";
+  sampleRate: number;
+  channels: number;
+}
+
+/** Audio passthrough: PCM the persona speaks instead of its own voice. */
+export declare class AgentAudioInputStream {
+  private constructor();
+  free(): void;
+  /** Bytes of 16-bit little-endian PCM, or the same as base64 text. */
+  sendAudioChunk(chunk: ArrayBuffer | ArrayBufferView | string): void;
+  /** Ends the current sequence; numbering starts again at 0. */
+  endSequence(): void;
+  getSequenceNumber(): number;
+  getConfig(): AgentAudioInputConfig;
+}
+
 /** Callback signature of every event, for `addListener` / `removeListener`. */
 export interface AnamEventCallbacks {
   MESSAGE_HISTORY_UPDATED: (messages: Message[]) => void;
@@ -140,17 +236,23 @@ export interface AnamEventCallbacks {
   MIC_PERMISSION_GRANTED: () => void;
   MIC_PERMISSION_DENIED: (error: string) => void;
   INPUT_AUDIO_DEVICE_CHANGED: (deviceId: string) => void;
-  /** Tool calls and director-note cues are not produced by this client. */
-  CLIENT_TOOL_EVENT_RECEIVED: (event: unknown) => void;
-  TOOL_CALL_STARTED: (payload: unknown) => void;
-  TOOL_CALL_COMPLETED: (payload: unknown) => void;
-  TOOL_CALL_FAILED: (payload: unknown) => void;
+  CLIENT_TOOL_EVENT_RECEIVED: (event: ClientToolEvent) => void;
+  TOOL_CALL_STARTED: (payload: ToolCallStartedPayload) => void;
+  /** Fires once per call (the official client can fire it twice for a client tool). */
+  TOOL_CALL_COMPLETED: (payload: ToolCallCompletedPayload) => void;
+  TOOL_CALL_FAILED: (payload: ToolCallFailedPayload) => void;
   REASONING_HISTORY_UPDATED: (messages: ReasoningMessage[]) => void;
   REASONING_STREAM_EVENT_RECEIVED: (event: ReasoningStreamEvent) => void;
   USER_SPEECH_STARTED: (correlationId: string) => void;
   USER_SPEECH_ENDED: (correlationId: string) => void;
   DIRECTOR_NOTE_CUE_APPLIED: (payload: { cueTag: string; correlationId: string }) => void;
   PERSONA_CONFIG_UPDATE_APPLIED: (payload: { changedFields: Record<string, { before?: unknown; after?: unknown }> }) => void;
+  /**
+   * Extension: the browser refused to play the persona's video with sound (autoplay policy).
+   * `playingMuted`: the client muted the element and it plays; call `unlock()` from a user
+   * gesture to unmute.
+   */
+  AUTOPLAY_BLOCKED: (info: { playingMuted: boolean }) => void;
   /** Extension (`autoResume`): try `attempt` (from 1) to replace a session lost with `reason`. */
   RECONNECTING: (info: ReconnectingInfo) => void;
   /** Extension (`autoResume`): the new session's id, once its media arrived. */
@@ -162,6 +264,52 @@ export interface ReconnectingInfo {
   attempt: number;
   /** How the lost session ended. */
   reason: ConnectionClosedCode;
+}
+
+/**
+ * Extension: the connection phase of `getState()`.
+ * `idle` (no session started yet) -> `starting` (token, start-session request) -> `connecting`
+ * (session accepted; signalling and WebRTC) -> `connected` (media flowing) -> `closed` (ended,
+ * stopped or failed to start). `reconnecting` while a lost session is being resumed, then
+ * `connected` again or `closed`. A new `stream…()` call goes from `closed` to `starting`.
+ */
+export type ConnectionPhase = "idle" | "starting" | "connecting" | "connected" | "reconnecting" | "closed";
+
+/** Extension: one frozen snapshot of the client's state (`getState()`). */
+export interface ClientState {
+  readonly phase: ConnectionPhase;
+  /** The live session's id (as `getActiveSessionId()`), null outside a live session. */
+  readonly sessionId: string | null;
+  /** Whether the input audio is muted (as `getInputAudioState().isMuted`). */
+  readonly muted: boolean;
+  readonly permissionState: AudioPermissionState;
+  /**
+   * Why the last session failed: an `ErrorCode` when it could not start, a
+   * `ConnectionClosedCode` when it ended abnormally. Null after a normal stop; cleared when a
+   * new session starts.
+   */
+  readonly lastError: { readonly code: ErrorCode | ConnectionClosedCode; readonly message: string } | null;
+}
+
+/** Extension: what `preflight()` found, without starting a session or prompting. */
+export interface PreflightReport {
+  /** `window.isSecureContext`: https, or http on localhost/127.0.0.1. Capture needs it. */
+  secureContext: boolean;
+  /** `RTCPeerConnection` exists. */
+  webrtc: boolean;
+  microphone: {
+    /** `navigator.mediaDevices.getUserMedia` exists (browsers hide it outside secure contexts). */
+    supported: boolean;
+    /** From the Permissions API; `unknown` where the browser does not answer for the microphone. */
+    permission: "granted" | "denied" | "prompt" | "unknown";
+    /**
+     * Audio inputs. Until the page has permission, browsers list at most one placeholder with
+     * an empty `deviceId` and `label` (it still tells that a microphone exists).
+     */
+    devices: { deviceId: string; label: string }[];
+  };
+  /** Whether media may play with sound right now (else `AUTOPLAY_BLOCKED` will fire). */
+  autoplayWithSound: boolean | "unknown";
 }
 
 export interface AnamClientOptions {
@@ -179,6 +327,11 @@ export interface AnamClientOptions {
   disableInputAudio?: boolean;
   iceServers?: RTCIceServer[];
   rtcConfiguration?: RTCConfiguration;
+  metrics?: {
+    /** Print a summary of the final peer-connection stats when a session ends. */
+    showPeerConnectionStatsReport?: boolean;
+    peerConnectionStatsReportOutputFormat?: "console" | "json";
+  };
   /**
    * Extension: when a session is lost beyond what reconnection and ICE restarts save, or the
    * server ends it, start a new one (fresh token, same video element, mute state, microphone
@@ -229,6 +382,17 @@ export declare class AnamClient {
   createTalkMessageStream(correlationId?: string): TalkMessageStream;
   sendUserMessage(content: string): void;
   interruptPersona(): void;
+  /** Silent context for the persona (dropped while the data channel is not open). */
+  addContext(content: string): void;
+  /** Sends `raw` on the data channel as given. */
+  sendDataMessage(raw: string): void;
+  /** Throws on an unknown tag, a bad timing, or a closed data channel. */
+  sendDirectorNoteCue(tag: DirectorNoteCueTag, timing?: DirectorNoteCueTiming): void;
+  setPersonaConfig(config: PersonaConfig | undefined): void;
+  getPersonaConfig(): PersonaConfig | undefined;
+  /** Returns the function that unregisters these handlers. */
+  registerToolCallHandler(toolName: string, handler: ToolCallHandler): () => void;
+  createAgentAudioInputStream(config: AgentAudioInputConfig): AgentAudioInputStream;
   muteInputAudio(): InputAudioState;
   unmuteInputAudio(): InputAudioState;
   getInputAudioState(): InputAudioState;
@@ -240,10 +404,29 @@ export declare class AnamClient {
   getActiveSessionRegion(): string | null;
   addListener<K extends keyof AnamEventCallbacks>(event: K, callback: AnamEventCallbacks[K]): void;
   removeListener<K extends keyof AnamEventCallbacks>(event: K, callback: AnamEventCallbacks[K]): void;
+  /**
+   * Extension: unmutes the persona's video and plays it with sound; call it from a user gesture
+   * after `AUTOPLAY_BLOCKED`. Rejects with the browser's `NotAllowedError` if it still refuses
+   * (the video keeps playing muted). Resolves at once when the client shows no video.
+   */
+  unlock(): Promise<void>;
+  /**
+   * Extension: the current state; the same frozen object until something changes. Bound to the
+   * client: `useSyncExternalStore(client.subscribe, client.getState)` works as is.
+   */
+  readonly getState: () => ClientState;
+  /**
+   * Extension: calls `onChange` after each state change (once per batch of changes); returns
+   * the function that unsubscribes it. Bound to the client, like `getState`.
+   */
+  readonly subscribe: (onChange: () => void) => () => void;
 }
 
 /** Throws a `ClientError` (`CLIENT_ERROR_CODE_CONFIGURATION_ERROR`) for a malformed token or options. */
 export declare function createClient(sessionToken: SessionTokenSource, options?: AnamClientOptions): AnamClient;
+
+/** Extension: checks the browser before a session (no prompt, no capture). Never rejects. */
+export declare function preflight(): Promise<PreflightReport>;
 
 /** POSTs (by default) to the app's backend and resolves with `sessionToken`; rejects with a `ClientError`. */
 export declare function fetchSessionToken(url: string | URL, init?: RequestInit): Promise<string>;

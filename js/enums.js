@@ -29,7 +29,8 @@ export const AnamEvent = Object.freeze({
   USER_SPEECH_ENDED: "USER_SPEECH_ENDED",
   DIRECTOR_NOTE_CUE_APPLIED: "DIRECTOR_NOTE_CUE_APPLIED",
   PERSONA_CONFIG_UPDATE_APPLIED: "PERSONA_CONFIG_UPDATE_APPLIED",
-  // Extensions of this client (automatic resume).
+  // Extensions beyond the official API.
+  AUTOPLAY_BLOCKED: "AUTOPLAY_BLOCKED",
   RECONNECTING: "RECONNECTING",
   RECONNECTED: "RECONNECTED",
 });
@@ -66,3 +67,18 @@ export const MessageRole = Object.freeze({
   USER: "user",
   PERSONA: "persona",
 });
+
+/** Tags `sendDirectorNoteCue` accepts. */
+export const DIRECTOR_NOTE_CUE_TAGS = Object.freeze([
+  "happy",
+  "warm",
+  "playful",
+  "laughter",
+  "curious",
+  "supportive",
+  "concerned",
+  "sad",
+  "surprised",
+  "angry",
+  "distressed",
+]);

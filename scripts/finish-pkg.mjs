@@ -24,7 +24,7 @@ append("anam_wasm.d.ts", "anam.d.ts");
 
 // Every export the issue promises must now exist in the module text.
 const js = readFileSync(path.join(pkg, "anam_wasm.js"), "utf8");
-for (const name of ["createClient", "fetchSessionToken", "AnamEvent", "ConnectionClosedCode", "ErrorCode", "AudioPermissionState"]) {
+for (const name of ["createClient", "fetchSessionToken", "preflight", "AnamEvent", "ConnectionClosedCode", "ErrorCode", "AudioPermissionState", "DIRECTOR_NOTE_CUE_TAGS"]) {
   if (!new RegExp(`export (const|function|class) ${name}\\b|export \\{[^}]*\\b${name}\\b`).test(js)) {
     console.error(`finish-pkg: ${name} is not exported by ${pkg}/anam_wasm.js`);
     process.exit(1);

@@ -55,6 +55,13 @@ if [ ! -f tests/vite-app/node_modules/.setup-lock-stamp ] || ! cmp -s tests/vite
   cp tests/vite-app/package-lock.json tests/vite-app/node_modules/.setup-lock-stamp
 fi
 
+# 7. The React example (www/examples/react): react, react-dom and vite, from its lock file.
+if [ ! -f www/examples/react/node_modules/.setup-lock-stamp ] || ! cmp -s www/examples/react/package-lock.json www/examples/react/node_modules/.setup-lock-stamp; then
+  say "npm ci --prefix www/examples/react"
+  npm ci --prefix www/examples/react --no-audit --no-fund --loglevel=error
+  cp www/examples/react/package-lock.json www/examples/react/node_modules/.setup-lock-stamp
+fi
+
 # Debian's binaryen (wasm-opt 108) silently breaks wasm-bindgen output; the Makefile puts
 # node_modules/.bin first on PATH so wasm-pack finds npm's wasm-opt. Refuse to go on otherwise.
 [ -x node_modules/.bin/wasm-opt ] || { echo "[setup] node_modules/.bin/wasm-opt missing" >&2; exit 1; }

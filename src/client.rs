@@ -3,11 +3,13 @@
 use std::rc::Rc;
 
 use anam_core::claims::TokenClaims;
+use anam_core::session::conversation::CueTiming;
 use anam_core::session::{Session, TokenSource};
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 use web_sys::{AbortSignal, HtmlVideoElement, MediaStream};
 
+use crate::agent_audio::AgentAudioInputStream;
 use crate::driver::{input_audio_state_js, Driver, PendingKind, StartArgs};
 use crate::errors::{configuration_error, plain_error};
 use crate::io::now;
@@ -131,6 +133,97 @@ impl AnamClient {
             .map_err(|e| plain_error(e.0))
     }
 
+    /// Adds silent context for the persona (dropped while the data channel is not open).
+    #[wasm_bindgen(js_name = addContext)]
+    pub fn add_context(&self, content: String) -> Result<(), JsValue> {
+        self.driver
+            .command(|s| s.add_context(&content))
+            .map_err(|e| plain_error(e.0))
+    }
+
+    /// Sends `raw` on the data channel exactly as given.
+    #[wasm_bindgen(js_name = sendDataMessage)]
+    pub fn send_data_message(&self, raw: String) -> Result<(), JsValue> {
+        self.driver
+            .command(|s| s.send_data_message(&raw))
+            .map_err(|e| plain_error(e.0))
+    }
+
+    /// Asks the persona to express `tag` now, `{inSeconds}` from now or `{atSeconds}` into its
+    /// current speech.
+    #[wasm_bindgen(js_name = sendDirectorNoteCue)]
+    pub fn send_director_note_cue(&self, tag: JsValue, options: JsValue) -> Result<(), JsValue> {
+        let timing = cue_timing(&options)?;
+        let tag = tag.as_string().unwrap_or_default();
+        self.driver
+            .command(|s| s.send_director_note_cue(&tag, timing))
+            .map_err(|e| plain_error(e.0))
+    }
+
+    /// Sets the persona config sent with the next start-session (`undefined` clears it).
+    #[wasm_bindgen(js_name = setPersonaConfig)]
+    pub fn set_persona_config(&self, config: JsValue) -> Result<(), JsValue> {
+        let parsed = if config.is_undefined() || config.is_null() {
+            None
+        } else {
+            let text = js_sys::JSON::stringify(&config)
+                .ok()
+                .and_then(|t| t.as_string())
+                .unwrap_or_default();
+            Some(
+                serde_json::from_str(&text)
+                    .map_err(|e| configuration_error(&format!("Invalid persona config: {e}")))?,
+            )
+        };
+        self.driver
+            .command(|s| s.set_persona_config(parsed))
+            .map_err(|e| configuration_error(&format!("Invalid persona config: {e}")))
+    }
+
+    #[wasm_bindgen(js_name = getPersonaConfig)]
+    pub fn get_persona_config(&self) -> JsValue {
+        self.driver
+            .core()
+            .persona_config()
+            .map(crate::driver::to_js)
+            .unwrap_or(JsValue::UNDEFINED)
+    }
+
+    /// Registers the handlers of tool `name` (`{onStart?, onComplete?, onFail?}`); returns the
+    /// function that unregisters them.
+    #[wasm_bindgen(js_name = registerToolCallHandler)]
+    pub fn register_tool_call_handler(
+        &self,
+        name: String,
+        handler: JsValue,
+    ) -> Result<Function, JsValue> {
+        if !handler.is_object() {
+            return Err(plain_error(
+                "registerToolCallHandler needs an object with onStart, onComplete or onFail",
+            ));
+        }
+        let handlers = &self.driver.tool_handlers;
+        Ok(handlers.register(Rc::downgrade(handlers), name, handler))
+    }
+
+    /// Opens an agent-audio input stream (audio the persona speaks instead of its own voice).
+    #[wasm_bindgen(js_name = createAgentAudioInputStream)]
+    pub fn create_agent_audio_input_stream(
+        &self,
+        config: JsValue,
+    ) -> Result<AgentAudioInputStream, JsValue> {
+        let config = crate::agent_audio::parse_config(&config)?;
+        let handle = self
+            .driver
+            .command(|s| s.create_agent_audio_stream(config.clone()))
+            .map_err(|e| plain_error(e.0))?;
+        Ok(AgentAudioInputStream {
+            driver: self.driver.clone(),
+            handle,
+            config,
+        })
+    }
+
     #[wasm_bindgen(js_name = muteInputAudio)]
     pub fn mute_input_audio(&self) -> JsValue {
         input_audio_state_js(self.driver.command(|s| s.set_muted(true)))
@@ -187,6 +280,28 @@ impl AnamClient {
     #[wasm_bindgen(js_name = getActiveSessionRegion)]
     pub fn get_active_session_region(&self) -> JsValue {
         string_or_null(self.driver.core().region())
+    }
+
+    /// Extension: after `AUTOPLAY_BLOCKED`, call from a user gesture (a click handler) to unmute
+    /// the persona's video and play it with sound. Rejects with the browser's
+    /// `NotAllowedError` when it still refuses (the video then keeps playing muted).
+    pub fn unlock(&self) -> Promise {
+        self.driver.unlock()
+    }
+
+    /// Extension: `client.getState()` returns a frozen snapshot
+    /// `{phase, sessionId, muted, permissionState, lastError}`, the same object until something
+    /// changes. A property holding a bound function, so it can be passed around unbound.
+    #[wasm_bindgen(getter = getState)]
+    pub fn get_state_function(&self) -> JsValue {
+        self.driver.bound_function(false)
+    }
+
+    /// Extension: `client.subscribe(listener)` calls `listener()` after each state change and
+    /// returns the function that unsubscribes it. Bound, like `getState`.
+    #[wasm_bindgen(getter = subscribe)]
+    pub fn subscribe_function(&self) -> JsValue {
+        self.driver.bound_function(true)
     }
 
     #[wasm_bindgen(js_name = addListener)]
@@ -306,6 +421,28 @@ fn start_args(last: &JsValue) -> Result<StartArgs, JsValue> {
         ),
     };
     Ok(StartArgs { user_audio, signal })
+}
+
+/// The timing of `sendDirectorNoteCue(tag, options)`: `{inSeconds}` or `{atSeconds}`, not both.
+fn cue_timing(options: &JsValue) -> Result<CueTiming, JsValue> {
+    let read = |key: &str| -> Result<Option<f64>, JsValue> {
+        let v = crate::io::http::get(options, key);
+        if v.is_undefined() {
+            return Ok(None);
+        }
+        v.as_f64()
+            .map(Some)
+            .ok_or_else(|| plain_error(&format!("{key} must be a number")))
+    };
+    if !options.is_object() {
+        return Ok(CueTiming::Now);
+    }
+    match (read("inSeconds")?, read("atSeconds")?) {
+        (Some(_), Some(_)) => Err(plain_error("Give inSeconds or atSeconds, not both")),
+        (Some(s), None) => Ok(CueTiming::InSeconds(s)),
+        (None, Some(s)) => Ok(CueTiming::AtSeconds(s)),
+        (None, None) => Ok(CueTiming::Now),
+    }
 }
 
 /// `string | null`, as the official getters return (wasm-bindgen maps `None` to `undefined`).

@@ -14,21 +14,25 @@ use std::rc::{Rc, Weak};
 use anam_core::errors::ErrorCode;
 use anam_core::session::events::Event;
 use anam_core::session::signalling::SocketCommand;
+use anam_core::session::tools::{ToolCallEvent, ToolStage};
 use anam_core::session::{Input, Output, Session, StartFailure, StartOutcome, TrackKind};
 use js_sys::{Array, Function, Object, Promise};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{AbortController, AbortSignal, HtmlVideoElement, MediaStream};
 
+use crate::autoplay::{start_playback, unmute_and_play, PlayOutcome};
 use crate::errors::{cause_details, client_error, plain_error};
-use crate::io::http::{describe_js_error, get, post_json};
+use crate::io::http::{describe_js_error, get, post_json, set};
 use crate::io::listener::Listener;
 use crate::io::media::{audio_tracks, capture_microphone, set_enabled, stop_all};
 use crate::io::now;
 use crate::io::peer::{attach_input, configuration, Peer, PeerEvent};
 use crate::io::socket::{Socket, SocketEvent};
 use crate::io::timer::Timeout;
-use crate::options::ShellOptions;
+use crate::options::{ShellOptions, StatsReportFormat};
+use crate::state::StateStore;
+use crate::tool_handlers::{start_outcome, ToolHandlers};
 
 /// Which promise a pending `stream…()` call returned.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -103,12 +107,25 @@ pub struct Driver {
     listeners: RefCell<BTreeMap<String, Vec<Function>>>,
     pumping: Cell<bool>,
     timer: RefCell<Option<Timeout>>,
+    pub tool_handlers: Rc<ToolHandlers>,
+    store: RefCell<StateStore>,
+    /// `getState` / `subscribe` as functions bound to this client, made on first use.
+    bound: RefCell<Option<BoundApi>>,
     this: Weak<Driver>,
+}
+
+/// The store's functions as the client's properties hand them out: bound, so that
+/// `useSyncExternalStore(client.subscribe, client.getState)` works, and the same function
+/// objects every time, so that React does not resubscribe on each render.
+struct BoundApi {
+    get_state: Closure<dyn Fn() -> JsValue>,
+    subscribe: Closure<dyn Fn(JsValue) -> Result<JsValue, JsValue>>,
 }
 
 impl Driver {
     pub fn new(core: Session, provider: Option<Function>, shell: ShellOptions) -> Rc<Driver> {
         let disable_input_audio = core.config().disable_input_audio;
+        let store = RefCell::new(StateStore::new(&core));
         Rc::new_cyclic(|this| Driver {
             core: RefCell::new(core),
             io: RefCell::new(Io {
@@ -120,6 +137,9 @@ impl Driver {
             listeners: RefCell::new(BTreeMap::new()),
             pumping: Cell::new(false),
             timer: RefCell::new(None),
+            tool_handlers: Rc::default(),
+            store,
+            bound: RefCell::new(None),
             this: this.clone(),
         })
     }
@@ -150,12 +170,70 @@ impl Driver {
         loop {
             let next = self.core.borrow_mut().poll_output();
             match next {
-                Some(output) => self.execute(output),
+                Some(output) => {
+                    // Before executing: event listeners read the state the event implies.
+                    {
+                        let mut store = self.store.borrow_mut();
+                        store.on_output(&output);
+                        store.sync(&self.core.borrow());
+                    }
+                    self.execute(output);
+                }
                 None => break,
             }
         }
+        // Commands may change the state without any output (muting before a session).
+        self.store.borrow_mut().sync(&self.core.borrow());
         self.pumping.set(false);
         self.rearm_timer();
+        self.notify_subscribers();
+    }
+
+    fn notify_subscribers(&self) {
+        let Some(subscribers) = self.store.borrow_mut().take_notification() else {
+            return;
+        };
+        for listener in subscribers.iter() {
+            if let Some(f) = listener.dyn_ref::<Function>() {
+                if let Err(e) = f.call0(&JsValue::NULL) {
+                    web_sys::console::error_2(&JsValue::from_str("a state subscriber threw"), &e);
+                }
+            }
+        }
+    }
+
+    /// `getState()`: the current frozen snapshot.
+    pub fn state_snapshot(&self) -> JsValue {
+        self.store.borrow_mut().snapshot()
+    }
+
+    /// `client.getState` / `client.subscribe`: `subscribe = true` for the latter.
+    pub fn bound_function(&self, subscribe: bool) -> JsValue {
+        let mut bound = self.bound.borrow_mut();
+        let api = bound.get_or_insert_with(|| {
+            let weak = self.this.clone();
+            let get_state = Closure::<dyn Fn() -> JsValue>::new(move || {
+                weak.upgrade()
+                    .map(|d| d.state_snapshot())
+                    .unwrap_or(JsValue::UNDEFINED)
+            });
+            let weak = self.this.clone();
+            let subscribe = Closure::<dyn Fn(JsValue) -> Result<JsValue, JsValue>>::new(
+                move |listener: JsValue| match weak.upgrade() {
+                    Some(d) => d.store.borrow_mut().subscribe(listener).map(JsValue::from),
+                    None => Err(plain_error("The client was freed")),
+                },
+            );
+            BoundApi {
+                get_state,
+                subscribe,
+            }
+        });
+        if subscribe {
+            api.subscribe.as_ref().clone()
+        } else {
+            api.get_state.as_ref().clone()
+        }
     }
 
     fn rearm_timer(&self) {
@@ -177,6 +255,19 @@ impl Driver {
     where
         F: Future + 'static,
     {
+        self.spawn_then(fut, move |d, out| {
+            if let Some(input) = map(out) {
+                d.input(input);
+            }
+        });
+    }
+
+    /// Spawns `fut`, then runs `then` with its result only if the session generation did not
+    /// change meanwhile.
+    fn spawn_then<F>(&self, fut: F, then: impl FnOnce(&Driver, F::Output) + 'static)
+    where
+        F: Future + 'static,
+    {
         let weak = self.this.clone();
         let generation = self.io.borrow().generation;
         wasm_bindgen_futures::spawn_local(async move {
@@ -185,9 +276,7 @@ impl Driver {
             if d.io.borrow().generation != generation {
                 return;
             }
-            if let Some(input) = map(out) {
-                d.input(input);
-            }
+            then(&d, out);
         });
     }
 
@@ -220,6 +309,9 @@ impl Driver {
             other => other,
         };
         let outcome = self.core.borrow_mut().start(now(), user_audio.is_some());
+        if outcome == StartOutcome::Started {
+            self.store.borrow_mut().on_start();
+        }
         let mut resolve_reject = None;
         let promise = Promise::new(&mut |resolve, reject| resolve_reject = Some((resolve, reject)));
         let id = {
@@ -439,10 +531,11 @@ impl Driver {
                 self.settle(PendingKind::Streams, Err(error));
             }
             Output::RequestMic => self.request_mic(),
-            Output::CreatePeerConnection {
+            Output::CreatePeerConnection => self.create_peer(),
+            Output::ConfigureIce {
                 ice_servers_json,
                 ice_transport_policy,
-            } => self.create_peer(&ice_servers_json, ice_transport_policy.as_deref()),
+            } => self.configure_ice(&ice_servers_json, ice_transport_policy.as_deref()),
             Output::CreateOffer { ice_restart } => {
                 let fut = self
                     .io
@@ -507,6 +600,8 @@ impl Driver {
             Output::SuspendForResume => self.suspend_for_resume(),
             Output::Emit(event) => self.emit(event),
             Output::Warn(text) => warn(&text),
+            Output::RunToolHandler { stage, event } => self.run_tool_handler(stage, &event),
+            Output::SendRtpStats => self.send_rtp_stats(),
         }
     }
 
@@ -545,6 +640,57 @@ impl Driver {
                     detail: describe_js_error(&e),
                 },
             });
+        });
+    }
+
+    fn run_tool_handler(&self, stage: ToolStage, event: &ToolCallEvent) {
+        let Some(settled) =
+            self.tool_handlers
+                .call(&event.tool_name, stage.handler_key(), &to_js(event))
+        else {
+            return;
+        };
+        if stage == ToolStage::Start {
+            let tool_call_id = event.tool_call_id.clone();
+            self.spawn_for_session(settled, move |result| {
+                Some(Input::ToolStartHandled {
+                    tool_call_id,
+                    outcome: start_outcome(result),
+                })
+            });
+        } else {
+            // onComplete / onFail only observe: a failure there is the app's bug, logged only.
+            wasm_bindgen_futures::spawn_local(async move {
+                if let Err(e) = settled.await {
+                    web_sys::console::error_2(&JsValue::from_str("a tool call handler threw"), &e);
+                }
+            });
+        }
+    }
+
+    /// Sends each `inbound-rtp` stats entry as a `remote_rtp_stats` message (§8.7).
+    fn send_rtp_stats(&self) {
+        let Some(stats) = self.io.borrow().peer.as_ref().map(Peer::stats) else {
+            return;
+        };
+        self.spawn_then(stats, |d, stats| {
+            let io = d.io.borrow();
+            let (Ok(stats), Some(peer)) = (stats, io.peer.as_ref()) else {
+                return;
+            };
+            for stat in stats {
+                if get(&stat, "type").as_string().as_deref() == Some("inbound-rtp") {
+                    let msg = Object::new();
+                    set(&msg, "message_type", &JsValue::from_str("remote_rtp_stats"));
+                    set(&msg, "data", &stat);
+                    if let Some(text) = js_sys::JSON::stringify(&msg)
+                        .ok()
+                        .and_then(|t| t.as_string())
+                    {
+                        peer.send_data(&text);
+                    }
+                }
+            }
         });
     }
 
@@ -673,15 +819,17 @@ impl Driver {
         }
     }
 
-    fn create_peer(&self, ice_servers_json: &str, policy: Option<&str>) {
+    /// Creates the peer connection with the app's ICE options (the server's are not known yet)
+    /// and starts its initial offer.
+    fn create_peer(&self) {
         let (config, send_audio) = {
             let io = self.io.borrow();
             (
                 configuration(
                     io.shell.rtc_configuration.as_ref(),
                     io.shell.ice_servers.as_ref(),
-                    ice_servers_json,
-                    policy,
+                    "[]",
+                    None,
                 ),
                 !io.disable_input_audio,
             )
@@ -694,10 +842,32 @@ impl Driver {
         });
         match Peer::create(&config, send_audio, on) {
             Ok(p) => {
+                p.prepare_offer();
                 self.io.borrow_mut().peer = Some(p);
                 self.attach_input_audio();
             }
             Err(e) => self.input(Input::PeerConnectionFailed(describe_js_error(&e))),
+        }
+    }
+
+    /// Adds the server's ICE servers and policy (§8.1 precedence) to the peer connection.
+    fn configure_ice(&self, ice_servers_json: &str, policy: Option<&str>) {
+        let io = self.io.borrow();
+        let Some(peer) = io.peer.as_ref() else {
+            return;
+        };
+        let config = configuration(
+            io.shell.rtc_configuration.as_ref(),
+            io.shell.ice_servers.as_ref(),
+            ice_servers_json,
+            policy,
+        );
+        if let Err(e) = peer.configure(&config) {
+            let why = describe_js_error(&e);
+            drop(io);
+            self.input(Input::PeerConnectionFailed(format!(
+                "the server's ICE configuration was refused: {why}"
+            )));
         }
     }
 
@@ -734,6 +904,7 @@ impl Driver {
             return;
         };
         video.set_src_object(Some(stream));
+        self.start_playback(video.clone());
         let Ok(request) = get(&video, "requestVideoFrameCallback").dyn_into::<Function>() else {
             return;
         };
@@ -750,6 +921,42 @@ impl Driver {
                 _closure: closure,
             });
         }
+    }
+
+    /// Plays the element (the app's `autoplay` attribute is not relied on) and reports a
+    /// refusal of sound as `AUTOPLAY_BLOCKED`. The event is the shell's alone: the session
+    /// machine has no say in playback.
+    fn start_playback(&self, video: HtmlVideoElement) {
+        let weak = self.this.clone();
+        let generation = self.io.borrow().generation;
+        wasm_bindgen_futures::spawn_local(async move {
+            let outcome = start_playback(&video).await;
+            let Some(d) = weak.upgrade() else { return };
+            if d.io.borrow().generation != generation {
+                return;
+            }
+            let playing_muted = match outcome {
+                PlayOutcome::PlayingMuted => true,
+                PlayOutcome::Blocked => false,
+                PlayOutcome::Playing | PlayOutcome::Interrupted => return,
+            };
+            d.emit(Event::AutoplayBlocked { playing_muted });
+        });
+    }
+
+    /// `unlock()`: unmutes the session's `<video>` and plays it with sound. Resolves at once
+    /// when the client shows no video (before a session, or with `stream()`, whose elements
+    /// belong to the app).
+    pub fn unlock(&self) -> Promise {
+        let video = self.io.borrow().video_element.clone();
+        let Some(video) = video else {
+            return Promise::resolve(&JsValue::UNDEFINED);
+        };
+        let playing = unmute_and_play(video);
+        wasm_bindgen_futures::future_to_promise(async move {
+            playing.await?;
+            Ok(JsValue::UNDEFINED)
+        })
     }
 
     fn socket_command(&self, cmd: SocketCommand) {
@@ -843,6 +1050,10 @@ impl Driver {
         }
         drop(frame);
         drop(socket);
+        if let (Some(p), Some(format)) = (peer.as_ref(), self.io.borrow().shell.stats_report) {
+            // Asked before the connection closes; the report prints when the browser answers.
+            print_stats_report(p.stats(), format);
+        }
         drop(peer);
         if let Some(v) = video {
             v.set_src_object(None);
@@ -886,6 +1097,19 @@ impl Driver {
             Event::PersonaConfigUpdateApplied(json) => {
                 vec![js_sys::JSON::parse(json).unwrap_or(JsValue::UNDEFINED)]
             }
+            Event::ClientToolEventReceived(e) => vec![to_js(e)],
+            Event::ToolCallStarted(e) | Event::ToolCallCompleted(e) | Event::ToolCallFailed(e) => {
+                vec![to_js(e)]
+            }
+            Event::DirectorNoteCueApplied {
+                cue_tag,
+                correlation_id,
+            } => {
+                let obj = Object::new();
+                set(&obj, "cueTag", &text(cue_tag));
+                set(&obj, "correlationId", &text(correlation_id));
+                vec![obj.into()]
+            }
             Event::ConnectionClosed { code, details } => vec![
                 text(code),
                 details.as_deref().map(text).unwrap_or(JsValue::UNDEFINED),
@@ -912,6 +1136,11 @@ impl Driver {
                 vec![info.into()]
             }
             Event::Reconnected(id) => vec![text(id)],
+            Event::AutoplayBlocked { playing_muted } => {
+                let info = Object::new();
+                crate::io::http::set(&info, "playingMuted", &JsValue::from_bool(*playing_muted));
+                vec![info.into()]
+            }
             Event::ConnectionEstablished
             | Event::DataChannelOpen
             | Event::VideoPlayStarted
@@ -943,6 +1172,31 @@ fn end_abandoned(status: u16, body: &str) {
     }
 }
 
+/// Prints the teardown stats report (`metrics.showPeerConnectionStatsReport`, §8.7).
+fn print_stats_report(
+    stats: impl Future<Output = Result<Vec<JsValue>, JsValue>> + 'static,
+    format: StatsReportFormat,
+) {
+    wasm_bindgen_futures::spawn_local(async move {
+        let Ok(stats) = stats.await else { return };
+        let entries: Vec<serde_json::Value> = stats
+            .iter()
+            .filter_map(|s| js_sys::JSON::stringify(s).ok()?.as_string())
+            .filter_map(|text| serde_json::from_str(&text).ok())
+            .collect();
+        let report = anam_core::stats_report::StatsReport::from_stats(&entries);
+        match format {
+            StatsReportFormat::Console => {
+                web_sys::console::log_1(&JsValue::from_str(&report.to_text()))
+            }
+            StatsReportFormat::Json => web_sys::console::log_2(
+                &JsValue::from_str("Anam peer connection stats report"),
+                &to_js(&report),
+            ),
+        }
+    });
+}
+
 /// A serde value as a fresh JS value (through JSON, which the core already depends on).
 pub fn to_js<T: serde::Serialize + ?Sized>(value: &T) -> JsValue {
     serde_json::to_string(value)
@@ -965,8 +1219,8 @@ pub fn warn(text: &str) {
 /// An `InputAudioState` object.
 pub fn input_audio_state_js(state: anam_core::session::InputAudioState) -> JsValue {
     let obj = Object::new();
-    crate::io::http::set(&obj, "isMuted", &JsValue::from_bool(state.is_muted));
-    crate::io::http::set(
+    set(&obj, "isMuted", &JsValue::from_bool(state.is_muted));
+    set(
         &obj,
         "permissionState",
         &JsValue::from_str(state.permission_state.as_str()),

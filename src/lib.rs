@@ -3,12 +3,17 @@
 //! A thin shell over `anam-core`'s session machine: [`client`] is the JS API, [`driver`] runs the
 //! machine and executes its decisions with the browser adapters in [`io`].
 
+pub mod agent_audio;
+pub mod autoplay;
 pub mod client;
 pub mod driver;
 pub mod errors;
 pub mod io;
 pub mod options;
+pub mod preflight;
+pub mod state;
 pub mod token;
+pub mod tool_handlers;
 
 use wasm_bindgen::prelude::*;
 

@@ -9,12 +9,21 @@ use wasm_bindgen::{JsCast, JsValue};
 use crate::errors::configuration_error;
 use crate::io::http::get;
 
+/// `metrics.peerConnectionStatsReportOutputFormat`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatsReportFormat {
+    Console,
+    Json,
+}
+
 /// Options the shell applies itself (browser objects the core never sees).
 #[derive(Default, Clone)]
 pub struct ShellOptions {
     pub ice_servers: Option<JsValue>,
     pub rtc_configuration: Option<Object>,
     pub audio_device_id: Option<String>,
+    /// `metrics.showPeerConnectionStatsReport`: print a stats report at teardown, in this format.
+    pub stats_report: Option<StatsReportFormat>,
 }
 
 fn present(v: &JsValue) -> Option<&JsValue> {
@@ -112,6 +121,21 @@ pub fn parse(
         .map(|s| s.trim().to_owned())
         .filter(|s| !s.is_empty());
     config.disable_input_audio = get(options, "disableInputAudio").is_truthy();
+    if let Some(metrics) = optional_object(options, "metrics", "metrics")? {
+        if get(&metrics, "showPeerConnectionStatsReport").is_truthy() {
+            let key = "peerConnectionStatsReportOutputFormat";
+            let path = "metrics.peerConnectionStatsReportOutputFormat";
+            shell.stats_report = Some(match optional_string(&metrics, key, path)?.as_deref() {
+                None | Some("console") => StatsReportFormat::Console,
+                Some("json") => StatsReportFormat::Json,
+                Some(_) => {
+                    return Err(configuration_error(&format!(
+                        "{path} must be 'console' or 'json'"
+                    )))
+                }
+            });
+        }
+    }
     if let Some(vd) = optional_object(options, "voiceDetection", "voiceDetection")? {
         if config.disable_input_audio {
             return Err(configuration_error(

@@ -74,3 +74,19 @@ fn audio_permission_states_match_the_core() {
         assert_eq!(k.to_lowercase(), *v);
     }
 }
+
+#[test]
+fn director_note_cue_tags_match_the_core() {
+    let source = source();
+    let start = source
+        .find("export const DIRECTOR_NOTE_CUE_TAGS = Object.freeze([")
+        .expect("js/enums.js exports DIRECTOR_NOTE_CUE_TAGS");
+    let body = &source[start..];
+    let end = body.find("]);").expect("array is closed");
+    let tags: Vec<&str> = body[..end]
+        .lines()
+        .skip(1)
+        .map(|l| l.trim().trim_end_matches(',').trim_matches('"'))
+        .collect();
+    assert_eq!(tags, anam_core::wire::datachannel::DIRECTOR_NOTE_CUE_TAGS);
+}

@@ -35,6 +35,8 @@ pub struct Peer {
     dc: RtcDataChannel,
     audio_sender: RtcRtpSender,
     listeners: Vec<Listener>,
+    /// The initial offer, created with the connection; used by the first [`Peer::create_offer`].
+    prepared_offer: std::cell::RefCell<Option<js_sys::Promise>>,
 }
 
 impl Peer {
@@ -121,6 +123,7 @@ impl Peer {
             dc,
             audio_sender,
             listeners,
+            prepared_offer: std::cell::RefCell::new(None),
         })
     }
 
@@ -130,12 +133,30 @@ impl Peer {
         self.audio_sender.clone()
     }
 
-    /// `createOffer` (+ rollback of a pending offer first) and `setLocalDescription`.
+    /// Starts creating the initial offer now (it does not depend on the ICE servers).
+    pub fn prepare_offer(&self) {
+        *self.prepared_offer.borrow_mut() = Some(self.pc.create_offer());
+    }
+
+    /// Applies the full configuration (the server's ICE servers and policy) before the local
+    /// description is set, so that candidate gathering uses it.
+    pub fn configure(&self, config: &Object) -> Result<(), JsValue> {
+        self.pc
+            .set_configuration_with_configuration(config.unchecked_ref::<RtcConfiguration>())
+    }
+
+    /// `createOffer` (+ rollback of a pending offer first) and `setLocalDescription`; the first
+    /// call uses the offer prepared with the connection.
     pub fn create_offer(
         &self,
         ice_restart: bool,
     ) -> impl std::future::Future<Output = Result<String, JsValue>> {
         let pc = self.pc.clone();
+        let prepared = self
+            .prepared_offer
+            .borrow_mut()
+            .take()
+            .filter(|_| !ice_restart);
         async move {
             if ice_restart && pc.signaling_state() != RtcSignalingState::Stable {
                 let rollback = RtcSessionDescriptionInit::new(RtcSdpType::Rollback);
@@ -145,7 +166,10 @@ impl Peer {
             if ice_restart {
                 options.set_ice_restart(true);
             }
-            let offer = JsFuture::from(pc.create_offer_with_rtc_offer_options(&options)).await?;
+            let offer = match prepared {
+                Some(p) => JsFuture::from(p).await?,
+                None => JsFuture::from(pc.create_offer_with_rtc_offer_options(&options)).await?,
+            };
             let sdp = get(&offer, "sdp").as_string().unwrap_or_default();
             let desc = RtcSessionDescriptionInit::new(RtcSdpType::Offer);
             desc.set_sdp(&sdp);
@@ -182,6 +206,20 @@ impl Peer {
             JsFuture::from(pc.add_ice_candidate_with_opt_rtc_ice_candidate_init(Some(&init)))
                 .await?;
             Ok(())
+        }
+    }
+
+    /// The entries of a `getStats()` report, each a plain stats dictionary.
+    pub fn stats(&self) -> impl std::future::Future<Output = Result<Vec<JsValue>, JsValue>> {
+        let report = JsFuture::from(self.pc.get_stats());
+        async move {
+            let report = report.await?;
+            let values = get(&report, "values")
+                .dyn_into::<js_sys::Function>()?
+                .call0(&report)?;
+            Ok(js_sys::try_iter(&values)?
+                .map(|it| it.filter_map(Result::ok).collect())
+                .unwrap_or_default())
         }
     }
 

@@ -205,12 +205,18 @@ export const CHROMIUM_ARGS = [
   "--autoplay-policy=no-user-gesture-required",
 ];
 
-/** Launches Debian's Chromium (never a downloaded one). */
-export function launchBrowser({ args = [] } = {}) {
+/**
+ * Launches Debian's Chromium (never a downloaded one). `autoplayPolicy` replaces the default
+ * `no-user-gesture-required`; `document-user-activation-required` makes headless Chromium refuse
+ * playback with sound until the page got a user gesture, as desktop browsers do. Note that
+ * playwright's page.evaluate() counts as a user gesture.
+ */
+export function launchBrowser({ args = [], autoplayPolicy = "no-user-gesture-required" } = {}) {
+  const base = CHROMIUM_ARGS.map((a) => (a.startsWith("--autoplay-policy=") ? `--autoplay-policy=${autoplayPolicy}` : a));
   return chromium.launch({
     executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
     headless: true,
-    args: [...CHROMIUM_ARGS, ...args],
+    args: [...base, ...args],
   });
 }
 

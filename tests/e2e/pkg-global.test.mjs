@@ -46,9 +46,13 @@ test("classic <script src> defines anam synchronously and anam.ready loads the w
     names: Object.keys(window.anam).sort(),
   }));
   assert.equal(exported.resolvedWithAnam, true, "anam.ready resolves with globalThis.anam");
-  for (const name of ["createClient", "fetchSessionToken", "AnamEvent", "ErrorCode", "ConnectionClosedCode"]) {
+  for (const name of ["createClient", "fetchSessionToken", "preflight", "AnamEvent", "ErrorCode", "ConnectionClosedCode"]) {
     assert.ok(exported.names.includes(name), `anam.${name} is missing (has ${exported.names.join(", ")})`);
   }
+  // The extension works from the global too (its answers are checked in extensions.test.mjs).
+  const preflight = await page.evaluate(() => window.anam.preflight());
+  assert.equal(preflight.secureContext, true);
+  assert.equal(preflight.webrtc, true);
   assert.deepEqual(exported.names.filter((n) => n.startsWith("__") || n === "default"), [], "no internals on the global");
   assertSecretAbsent(page, emulator.apiKey);
   await page.context().close();

@@ -3,6 +3,8 @@
 //! so that no crate needs a base64 dependency.
 
 const URL_ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+const STANDARD_ALPHABET: &[u8; 64] =
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /// Value of one base64 character in either alphabet (standard `+/` or URL-safe `-_`).
 fn sextet(c: u8) -> Option<u32> {
@@ -60,6 +62,15 @@ pub fn decode_url_strict(text: &str) -> Option<Vec<u8>> {
 
 /// Base64url without padding (RFC 7515 §2).
 pub fn encode_url(bytes: &[u8]) -> String {
+    encode(bytes, URL_ALPHABET, false)
+}
+
+/// Standard base64 with padding, as `btoa` produces (agent-audio chunks).
+pub fn encode_standard(bytes: &[u8]) -> String {
+    encode(bytes, STANDARD_ALPHABET, true)
+}
+
+fn encode(bytes: &[u8], alphabet: &[u8; 64], pad: bool) -> String {
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
         let b = [
@@ -70,7 +81,12 @@ pub fn encode_url(bytes: &[u8]) -> String {
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..=chunk.len() {
             let idx = ((n >> (18 - 6 * i)) & 0x3f) as usize;
-            out.push(char::from(URL_ALPHABET.get(idx).copied().unwrap_or(b'A')));
+            out.push(char::from(alphabet.get(idx).copied().unwrap_or(b'A')));
+        }
+        if pad {
+            for _ in chunk.len()..3 {
+                out.push('=');
+            }
         }
     }
     out
@@ -79,6 +95,22 @@ pub fn encode_url(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn standard_encoding_is_padded_and_round_trips() {
+        assert_eq!(encode_standard(b""), "");
+        assert_eq!(encode_standard(b"f"), "Zg==");
+        assert_eq!(encode_standard(b"fo"), "Zm8=");
+        assert_eq!(encode_standard(b"foo"), "Zm9v");
+        assert_eq!(encode_standard(&[0xfb, 0xff]), "+/8=");
+        for len in 0..40u8 {
+            let data: Vec<u8> = (0..len).map(|i| i.wrapping_mul(91)).collect();
+            assert_eq!(
+                decode_lenient(&encode_standard(&data)).unwrap_or_default(),
+                data
+            );
+        }
+    }
 
     #[test]
     fn url_encoding_round_trips_every_length() {

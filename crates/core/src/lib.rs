@@ -7,6 +7,7 @@ pub mod claims;
 pub mod errors;
 pub mod retry;
 pub mod session;
+pub mod stats_report;
 pub mod wire;
 
 /// Version of this crate (and of the whole workspace).

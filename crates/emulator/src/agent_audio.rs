@@ -89,6 +89,61 @@ mod tests {
         assert_eq!(same, vec![1, -2]);
     }
 
+    /// `ms` of a 300 Hz tone at 24 kHz with the given amplitude, as the SDK sends it.
+    fn tone_chunk(amplitude: f32, ms: usize) -> AgentAudioInputPayload {
+        let samples = 24 * ms;
+        let bytes: Vec<u8> = (0..samples)
+            .flat_map(|i| {
+                let t = i as f32 / 24_000.0;
+                let s = ((std::f32::consts::TAU * 300.0 * t).sin() * amplitude) as i16;
+                s.to_le_bytes()
+            })
+            .collect();
+        payload(&anam_core::base64::encode_standard(&bytes), 24_000)
+    }
+
+    /// Mean mouth openness over the ticks that play `chunk`.
+    fn openness_for(chunk: &AgentAudioInputPayload) -> f32 {
+        let mut speaker = crate::media::Speaker::new().unwrap();
+        speaker.push_pcm(&to_48k(chunk).unwrap());
+        let mut sum = 0.0;
+        let mut ticks = 0;
+        while speaker.is_speaking() && ticks < 100 {
+            sum += speaker.tick().openness;
+            ticks += 1;
+        }
+        assert_eq!(ticks, 10, "200 ms of audio is 10 ticks");
+        sum / ticks as f32
+    }
+
+    #[test]
+    fn the_lips_follow_the_agent_audio_level() {
+        let silent = openness_for(&tone_chunk(0.0, 200));
+        let quiet = openness_for(&tone_chunk(600.0, 200));
+        let loud = openness_for(&tone_chunk(6_000.0, 200));
+        assert_eq!(silent, 0.0);
+        assert!(quiet > 0.05, "{quiet}");
+        assert!(loud > quiet * 2.0, "quiet {quiet}, loud {loud}");
+    }
+
+    #[test]
+    fn an_ended_sequence_plays_out_and_the_next_follows_it() {
+        let mut speaker = crate::media::Speaker::new().unwrap();
+        speaker.push_pcm(&to_48k(&tone_chunk(6_000.0, 100)).unwrap());
+        speaker.push_pcm(&to_48k(&tone_chunk(6_000.0, 100)).unwrap());
+        assert_eq!(speaker.queued_items(), 1, "chunks of one sequence join");
+        speaker.end_raw_sequence();
+        speaker.push_pcm(&to_48k(&tone_chunk(6_000.0, 100)).unwrap());
+        assert_eq!(speaker.queued_items(), 2, "a new sequence after the end");
+        let mut ticks = 0;
+        while speaker.is_speaking() && ticks < 100 {
+            assert!(speaker.tick().openness > 0.3);
+            ticks += 1;
+        }
+        assert_eq!(ticks, 15, "all 300 ms play, back to back");
+        assert_eq!(speaker.tick().openness, 0.0);
+    }
+
     #[test]
     fn bad_input_is_an_error() {
         assert!(to_48k(&payload("***", 24_000)).is_err());

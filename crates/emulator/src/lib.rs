@@ -9,6 +9,7 @@ pub mod control;
 pub mod faults;
 pub mod http;
 pub mod media;
+pub mod model;
 pub mod personas;
 pub mod ratelimit;
 pub mod registry;
@@ -18,6 +19,8 @@ pub mod signalling;
 pub mod speech;
 pub mod state;
 pub mod tokens;
+pub mod tools;
+pub mod vad;
 
 use tokio::net::TcpListener;
 

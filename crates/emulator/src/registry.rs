@@ -11,6 +11,8 @@ use tokio::sync::mpsc;
 const ENDED_KEPT: usize = 64;
 /// Texts kept per list in the counters (the counts keep going).
 const TEXTS_KEPT: usize = 32;
+/// Longest text kept per entry, in characters.
+const TEXT_CHARS_KEPT: usize = 1000;
 
 /// What the HTTP handlers and signalling sockets tell a session task.
 #[derive(Debug)]
@@ -31,6 +33,8 @@ pub enum SessionCmd {
     End { reason: String },
     /// Control API: stop all media for good (no UDP read or written), signalling untouched.
     StopMedia,
+    /// Control API: send this text as one data-channel message, as it is.
+    SendData { text: String },
 }
 
 /// What a session task tells one signalling socket.
@@ -59,17 +63,68 @@ pub struct SessionStats {
     pub audio_packets_sent: AtomicU64,
     pub interrupts: AtomicU32,
     pub talk_stream_chunks: AtomicU32,
-    talk_texts: Mutex<(u32, VecDeque<String>)>,
-    user_messages: Mutex<(u32, VecDeque<String>)>,
+    pub rtp_stats_received: AtomicU32,
+    pub user_speech_started: AtomicU32,
+    pub user_speech_ended: AtomicU32,
+    pub agent_audio_chunks: AtomicU32,
+    pub agent_audio_sequences_ended: AtomicU32,
+    talk_texts: Mutex<Bounded<String>>,
+    user_messages: Mutex<Bounded<String>>,
+    contexts: Mutex<Bounded<String>>,
+    director_cues: Mutex<Bounded<String>>,
+    raw_data_messages: Mutex<Bounded<String>>,
+    tool_results: Mutex<Bounded<ToolResultRecord>>,
 }
 
-fn push_bounded(list: &Mutex<(u32, VecDeque<String>)>, text: &str) {
-    let mut l = list.lock().unwrap_or_else(|e| e.into_inner());
-    l.0 = l.0.saturating_add(1);
-    if l.1.len() >= TEXTS_KEPT {
-        l.1.pop_front();
+/// A count of everything pushed, and the last [`TEXTS_KEPT`] items.
+#[derive(Debug)]
+struct Bounded<T> {
+    total: u32,
+    last: VecDeque<T>,
+}
+
+impl<T: Clone> Bounded<T> {
+    fn new() -> Mutex<Self> {
+        Mutex::new(Bounded {
+            total: 0,
+            last: VecDeque::new(),
+        })
     }
-    l.1.push_back(text.chars().take(1000).collect());
+
+    fn push(&mut self, item: T) {
+        self.total = self.total.saturating_add(1);
+        if self.last.len() >= TEXTS_KEPT {
+            self.last.pop_front();
+        }
+        self.last.push_back(item);
+    }
+
+    fn items(&self) -> Vec<T> {
+        self.last.iter().cloned().collect()
+    }
+}
+
+fn push_text(list: &Mutex<Bounded<String>>, text: &str) {
+    lock(list).push(clip(text));
+}
+
+fn clip(text: &str) -> String {
+    text.chars().take(TEXT_CHARS_KEPT).collect()
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A `tool_result` the client sent, as the control API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolResultRecord {
+    pub tool_call_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 impl SessionStats {
@@ -85,8 +140,17 @@ impl SessionStats {
             audio_packets_sent: AtomicU64::new(0),
             interrupts: AtomicU32::new(0),
             talk_stream_chunks: AtomicU32::new(0),
-            talk_texts: Mutex::new((0, VecDeque::new())),
-            user_messages: Mutex::new((0, VecDeque::new())),
+            rtp_stats_received: AtomicU32::new(0),
+            user_speech_started: AtomicU32::new(0),
+            user_speech_ended: AtomicU32::new(0),
+            agent_audio_chunks: AtomicU32::new(0),
+            agent_audio_sequences_ended: AtomicU32::new(0),
+            talk_texts: Bounded::new(),
+            user_messages: Bounded::new(),
+            contexts: Bounded::new(),
+            director_cues: Bounded::new(),
+            raw_data_messages: Bounded::new(),
+            tool_results: Bounded::new(),
         }
     }
 
@@ -103,16 +167,38 @@ impl SessionStats {
     }
 
     pub fn add_talk_text(&self, text: &str) {
-        push_bounded(&self.talk_texts, text);
+        push_text(&self.talk_texts, text);
     }
 
     pub fn add_user_message(&self, text: &str) {
-        push_bounded(&self.user_messages, text);
+        push_text(&self.user_messages, text);
+    }
+
+    pub fn add_context(&self, text: &str) {
+        push_text(&self.contexts, text);
+    }
+
+    pub fn add_director_cue(&self, tag: &str) {
+        push_text(&self.director_cues, tag);
+    }
+
+    /// A data-channel message the emulator does not understand (kept verbatim, clipped).
+    pub fn add_raw_data_message(&self, text: &str) {
+        push_text(&self.raw_data_messages, text);
+    }
+
+    pub fn add_tool_result(&self, record: ToolResultRecord) {
+        lock(&self.tool_results).push(ToolResultRecord {
+            tool_call_id: clip(&record.tool_call_id),
+            result: record.result.as_deref().map(clip),
+            error: record.error.as_deref().map(clip),
+        });
     }
 
     pub fn snapshot(&self) -> SessionSnapshot {
-        let talk = self.talk_texts.lock().unwrap_or_else(|e| e.into_inner());
-        let user = self.user_messages.lock().unwrap_or_else(|e| e.into_inner());
+        let talk = lock(&self.talk_texts);
+        let user = lock(&self.user_messages);
+        let count = |n: &AtomicU32| n.load(Ordering::Relaxed);
         SessionSnapshot {
             id: self.id.clone(),
             persona_id: self.persona_id.clone(),
@@ -122,12 +208,21 @@ impl SessionStats {
             ice_state: *self.ice_state.lock().unwrap_or_else(|e| e.into_inner()),
             frames_sent: self.frames_sent.load(Ordering::Relaxed),
             audio_packets_sent: self.audio_packets_sent.load(Ordering::Relaxed),
-            talk_texts_received: talk.0,
-            talk_texts: talk.1.iter().cloned().collect(),
-            talk_stream_chunks_received: self.talk_stream_chunks.load(Ordering::Relaxed),
-            user_messages_received: user.0,
-            user_messages: user.1.iter().cloned().collect(),
-            interrupts_received: self.interrupts.load(Ordering::Relaxed),
+            talk_texts_received: talk.total,
+            talk_texts: talk.items(),
+            talk_stream_chunks_received: count(&self.talk_stream_chunks),
+            user_messages_received: user.total,
+            user_messages: user.items(),
+            interrupts_received: count(&self.interrupts),
+            tool_results: lock(&self.tool_results).items(),
+            contexts: lock(&self.contexts).items(),
+            director_cues: lock(&self.director_cues).items(),
+            rtp_stats_received: count(&self.rtp_stats_received),
+            user_speech_started: count(&self.user_speech_started),
+            user_speech_ended: count(&self.user_speech_ended),
+            agent_audio_chunks: count(&self.agent_audio_chunks),
+            agent_audio_sequences_ended: count(&self.agent_audio_sequences_ended),
+            raw_data_messages: lock(&self.raw_data_messages).items(),
         }
     }
 }
@@ -150,6 +245,22 @@ pub struct SessionSnapshot {
     pub user_messages_received: u32,
     pub user_messages: Vec<String>,
     pub interrupts_received: u32,
+    /// `tool_result` messages, last 32.
+    pub tool_results: Vec<ToolResultRecord>,
+    /// `context` contents, last 32.
+    pub contexts: Vec<String>,
+    /// Director-note cue tags, last 32.
+    pub director_cues: Vec<String>,
+    pub rtp_stats_received: u32,
+    /// Utterances the voice detector found on the microphone track.
+    pub user_speech_started: u32,
+    pub user_speech_ended: u32,
+    /// `agentaudioinput` chunks received (played or not).
+    pub agent_audio_chunks: u32,
+    /// `agentaudioinputend` messages received.
+    pub agent_audio_sequences_ended: u32,
+    /// Data-channel messages of unknown type or shape, verbatim (clipped), last 32.
+    pub raw_data_messages: Vec<String>,
 }
 
 /// How the HTTP side reaches a live session.

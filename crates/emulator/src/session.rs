@@ -7,21 +7,27 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant as StdInstant;
 
-use anam_core::wire::datachannel::{ClientDataMessage, DirectorNoteCueApplied, ServerDataMessage};
-use anam_core::wire::signalling::{
-    self, IceCandidate, SessionDescription, SignalAction, SignalMessage,
+use anam_core::wire::datachannel::{
+    ClientDataMessage, DirectorNoteCueApplied, ServerDataMessage, ToolResult, UserSpeech,
 };
+use anam_core::wire::signalling::{
+    self, AgentAudioInputPayload, IceCandidate, SessionDescription, SignalAction, SignalMessage,
+};
+use str0m::format::Codec;
 use str0m::Event;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Duration, Instant, MissedTickBehavior};
 
 use crate::media::{FrameBank, PersonaStyle, Speaker, AUDIO_FRAME_SAMPLES, FPS};
+use crate::model::{self, Action};
 use crate::personas::SessionPersona;
-use crate::registry::{SessionCmd, SessionHandle, SessionStats, WsOut};
+use crate::registry::{SessionCmd, SessionHandle, SessionStats, ToolResultRecord, WsOut};
 use crate::rtc::{self, Drained, Peer};
 use crate::speech::{self, Conversation, Outgoing, SynthDone, SynthJob};
 use crate::state::AppState;
+use crate::tools::{Finished, ToolDesk, UserAction};
+use crate::vad::{MicListener, VoiceEvent};
 
 /// Commands queued per session before senders wait.
 const CMD_QUEUE: usize = 256;
@@ -40,6 +46,8 @@ const SYNTH_QUEUE: usize = 64;
 const AUDIO_TICK: Duration = Duration::from_millis(20);
 /// Audio ticks caught up at most in one go (200 ms).
 const MAX_CATCH_UP_TICKS: u64 = 10;
+/// Longest `context` kept for the toy model, in characters.
+const MAX_CONTEXT_CHARS: usize = 4_000;
 
 /// Creates a session, starts its task and registers it.
 pub fn spawn(state: AppState, id: String, persona: SessionPersona) -> SessionHandle {
@@ -92,6 +100,12 @@ struct SessionTask {
     pending_data: VecDeque<String>,
     deadline: Option<Instant>,
     finished: bool,
+    tools: ToolDesk,
+    mic: MicListener,
+    /// The user utterance in progress on the microphone, by correlation id.
+    user_utterance: Option<String>,
+    /// The newest `context` message (the toy model can quote it).
+    latest_context: Option<String>,
 }
 
 impl SessionTask {
@@ -109,6 +123,7 @@ impl SessionTask {
         let now = Instant::now();
         SessionTask {
             orphan_grace: state.config.orphan_timeout,
+            tools: ToolDesk::new(&id),
             deadline: persona.max_session_length.map(|d| now + d),
             conversation: Conversation::new(&persona.name),
             state,
@@ -136,6 +151,9 @@ impl SessionTask {
             ready_sent: false,
             pending_data: VecDeque::new(),
             finished: false,
+            mic: MicListener::new(),
+            user_utterance: None,
+            latest_context: None,
         }
     }
 
@@ -189,6 +207,11 @@ impl SessionTask {
                 }
                 _ = sleep_until(self.deadline) => {
                     self.end("Maximum session length reached");
+                }
+                _ = sleep_until(self.tools.next_due()) => {
+                    for done in self.tools.poll(Instant::now()) {
+                        self.finish_tool(done);
+                    }
                 }
             }
         }
@@ -278,6 +301,7 @@ impl SessionTask {
             }
             SessionCmd::End { reason } => self.end(&reason),
             SessionCmd::StopMedia => self.stop_media(),
+            SessionCmd::SendData { text } => self.send_data(text),
         }
     }
 
@@ -300,7 +324,15 @@ impl SessionTask {
                 }
                 None => {}
             },
-            SignalAction::Heartbeat | SignalAction::AgentAudioInputEnd => {}
+            SignalAction::Heartbeat => {}
+            SignalAction::AgentAudioInputEnd => {
+                self.stats
+                    .agent_audio_sequences_ended
+                    .fetch_add(1, Ordering::Relaxed);
+                if let Some(speaker) = self.speaker.as_mut() {
+                    speaker.end_raw_sequence();
+                }
+            }
             SignalAction::TalkStream(p) => {
                 self.stats
                     .talk_stream_chunks
@@ -313,18 +345,28 @@ impl SessionTask {
                     Err(e) => self.warn(&e),
                 }
             }
-            SignalAction::AgentAudioInput(p) => match crate::agent_audio::to_48k(&p) {
-                Ok(pcm) => {
-                    if let Some(speaker) = self.speaker.as_mut() {
-                        speaker.push_pcm(&pcm);
-                    }
-                }
-                Err(e) => self.warn(&e),
-            },
+            SignalAction::AgentAudioInput(p) => {
+                self.stats
+                    .agent_audio_chunks
+                    .fetch_add(1, Ordering::Relaxed);
+                self.play_agent_audio(&p);
+            }
             other => {
                 let kind = other.action_type().to_owned();
                 self.warn(&format!("unexpected signalling action `{kind}`"));
             }
+        }
+    }
+
+    /// `agentaudioinput`: the app's PCM, played by the persona (lips follow its level).
+    fn play_agent_audio(&mut self, p: &AgentAudioInputPayload) {
+        match crate::agent_audio::to_48k(p) {
+            Ok(pcm) => {
+                if let Some(speaker) = self.speaker.as_mut() {
+                    speaker.push_pcm(&pcm);
+                }
+            }
+            Err(e) => self.warn(&e),
         }
     }
 
@@ -449,8 +491,37 @@ impl SessionTask {
                 Ok(text) => self.on_client_data(&text),
                 Err(_) => self.warn("data-channel message is not UTF-8"),
             },
+            // The client's microphone (the only Opus stream it sends).
+            Event::MediaData(m) if m.params.spec().codec == Codec::Opus => {
+                let heard = self.mic.on_packet(&m.data, Instant::now());
+                self.on_voice(heard);
+            }
             _ => {}
         }
+    }
+
+    /// Reports the start or end of a user utterance found on the microphone track.
+    fn on_voice(&mut self, event: Option<VoiceEvent>) {
+        let message = match event {
+            Some(VoiceEvent::Started) => {
+                let id = uuid::Uuid::new_v4().to_string();
+                self.user_utterance = Some(id.clone());
+                self.stats
+                    .user_speech_started
+                    .fetch_add(1, Ordering::Relaxed);
+                ServerDataMessage::UserSpeechStarted(UserSpeech {
+                    user_action_correlation_id: Some(id),
+                })
+            }
+            Some(VoiceEvent::Ended) => {
+                self.stats.user_speech_ended.fetch_add(1, Ordering::Relaxed);
+                ServerDataMessage::UserSpeechEnded(UserSpeech {
+                    user_action_correlation_id: self.user_utterance.take(),
+                })
+            }
+            None => return,
+        };
+        self.send_data(message.encode());
     }
 
     fn check_ready(&mut self) {
@@ -473,17 +544,14 @@ impl SessionTask {
         let msg = match ClientDataMessage::decode(text) {
             Ok(m) => m,
             Err(e) => {
+                // Kept for the control API: `sendDataMessage(raw)` sends anything at all.
+                self.stats.add_raw_data_message(text);
                 self.warn(&format!("could not read data-channel message: {e}"));
                 return;
             }
         };
         match msg {
-            ClientDataMessage::Speech(s) => {
-                self.stats.add_user_message(&s.content);
-                let (echo, jobs) = self.conversation.user_message(&s.content);
-                self.emit(vec![echo]);
-                self.submit(jobs);
-            }
+            ClientDataMessage::Speech(s) => self.on_user_message(&s.content),
             ClientDataMessage::Interrupt(_) => {
                 self.stats.interrupts.fetch_add(1, Ordering::Relaxed);
                 self.generation.fetch_add(1, Ordering::Relaxed);
@@ -491,6 +559,7 @@ impl SessionTask {
                 self.emit(out);
             }
             ClientDataMessage::DirectorNoteCue(cue) => {
+                self.stats.add_director_cue(&cue.cue.tag);
                 let applied = ServerDataMessage::DirectorNoteCueApplied(DirectorNoteCueApplied {
                     session_id: Some(self.id.clone()),
                     user_action_correlation_id: Some(uuid::Uuid::new_v4().to_string()),
@@ -499,10 +568,83 @@ impl SessionTask {
                 });
                 self.emit(vec![Outgoing::Data(applied.encode())]);
             }
-            // Context is stored silently by the real engine; tool results, stats and unknown
-            // kinds need no answer.
-            _ => {}
+            // Context is stored silently, as the real engine does; the toy model can quote it.
+            ClientDataMessage::Context(c) => {
+                self.stats.add_context(&c.content);
+                self.latest_context = Some(c.content.chars().take(MAX_CONTEXT_CHARS).collect());
+            }
+            ClientDataMessage::ToolResult(r) => self.on_tool_result(&r),
+            ClientDataMessage::RemoteRtpStats(_) => {
+                self.stats
+                    .rtp_stats_received
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+            ClientDataMessage::Unknown { .. } => self.stats.add_raw_data_message(text),
         }
+    }
+
+    /// A typed user message: echoed as a user transcript, then the toy model's turn (a thought
+    /// first if asked for, then a reply or a tool call).
+    fn on_user_message(&mut self, content: &str) {
+        self.stats.add_user_message(content);
+        let action = UserAction::now();
+        let echo = self.conversation.user_echo(content, &action.correlation_id);
+        self.emit(vec![echo]);
+        let turn = model::respond(
+            self.conversation.persona_name(),
+            content,
+            self.latest_context.as_deref(),
+        );
+        if let Some(thought) = turn.thought {
+            self.emit(speech::reasoning(&thought));
+        }
+        let now = Instant::now();
+        let started = match turn.action {
+            Action::Say(text) => {
+                let jobs = self.conversation.talk(&text);
+                self.submit(jobs);
+                return;
+            }
+            Action::ClientTool { name, arguments } => {
+                self.tools.start_client(&name, arguments, &action, now)
+            }
+            Action::ServerTool {
+                name,
+                subtype,
+                arguments,
+                outcome,
+            } => self
+                .tools
+                .start_server(&name, &subtype, arguments, outcome, &action, now)
+                .map(|m| vec![m]),
+        };
+        match started {
+            Ok(messages) => {
+                for m in messages {
+                    self.send_data(m.encode());
+                }
+            }
+            Err(e) => self.warn(&e),
+        }
+    }
+
+    fn on_tool_result(&mut self, r: &ToolResult) {
+        self.stats.add_tool_result(ToolResultRecord {
+            tool_call_id: r.tool_call_id.clone(),
+            result: r.result.clone(),
+            error: r.error.clone(),
+        });
+        if let Some(done) = self.tools.on_result(r) {
+            self.finish_tool(done);
+        }
+    }
+
+    /// Sends a tool call's completion or failure, then has the persona talk about it.
+    fn finish_tool(&mut self, done: Finished) {
+        self.send_data(done.message.encode());
+        let line = model::after_tool(&done.tool_name, &done.arguments, &done.outcome);
+        let jobs = self.conversation.talk(&line);
+        self.submit(jobs);
     }
 
     // ---------------------------------------------------------------------------------------
@@ -543,6 +685,8 @@ impl SessionTask {
     }
 
     fn audio_tick(&mut self, now: StdInstant, tick: u64) {
+        let idle = self.mic.on_idle(Instant::now());
+        self.on_voice(idle);
         let Some(speaker) = self.speaker.as_mut() else {
             return;
         };

@@ -6,7 +6,7 @@
 //! the latest interrupt are thrown away.
 use std::collections::{HashMap, VecDeque};
 
-use anam_core::wire::datachannel::{MessageRole, ServerDataMessage, SpeechText};
+use anam_core::wire::datachannel::{MessageRole, ReasoningText, ServerDataMessage, SpeechText};
 use anam_core::wire::signalling::{SignalAction, TalkInterruptedPayload, TalkStreamPayload};
 
 use crate::media::{AudioTick, PersonaStyle, Speaker};
@@ -19,6 +19,8 @@ pub struct SynthJob {
     pub text: String,
     /// `None`: a whole utterance. `Some(end)`: one part of a talk stream.
     pub part: Option<bool>,
+    /// A talk stream chunk's `utteranceId` [4.27], echoed on its transcript as `utterance_id`.
+    pub label: Option<String>,
 }
 
 /// A synthesized job, ready for the speaker.
@@ -91,27 +93,29 @@ impl Conversation {
                 id
             }
         };
-        Ok(vec![self.job(
-            utterance_id,
-            p.content.clone(),
-            Some(p.end_of_speech),
-        )])
+        let mut job = self.job(utterance_id, p.content.clone(), Some(p.end_of_speech));
+        job.label = p.utterance_id.clone().filter(|u| !u.is_empty());
+        Ok(vec![job])
     }
 
-    /// A user `speech` message: echo it as a user transcript, then answer it.
-    pub fn user_message(&mut self, content: &str) -> (Outgoing, Vec<SynthJob>) {
-        let message_id = new_id();
-        let echo = speech_text(SpeechText {
-            message_id,
+    /// A user `speech` message, echoed as one user transcript event (the official client
+    /// appends every user event as a new history entry, §9.3). What to answer is the toy
+    /// model's business.
+    pub fn user_echo(&self, content: &str, correlation_id: &str) -> Outgoing {
+        speech_text(SpeechText {
+            message_id: new_id(),
             content_index: Some(0),
             content: content.to_owned(),
             role: MessageRole::User,
             end_of_speech: true,
             interrupted: false,
+            user_action_correlation_id: Some(correlation_id.to_owned()),
             ..SpeechText::default()
-        });
-        let reply = toy_reply(&self.persona_name, content);
-        (echo, vec![self.job(new_id(), reply, None)])
+        })
+    }
+
+    pub fn persona_name(&self) -> &str {
+        &self.persona_name
     }
 
     /// An `interrupt`: stop speaking, close the interrupted message, and tell every open talk
@@ -148,7 +152,13 @@ impl Conversation {
         }
         match done.job.part {
             None => speaker.enqueue(done.job.utterance_id, done.job.text, done.pcm),
-            Some(end) => speaker.enqueue_part(done.job.utterance_id, done.job.text, done.pcm, end),
+            Some(end) => speaker.enqueue_labelled_part(
+                done.job.utterance_id,
+                done.job.label,
+                done.job.text,
+                done.pcm,
+                end,
+            ),
         }
     }
 
@@ -166,6 +176,7 @@ impl Conversation {
                 role: MessageRole::Persona,
                 end_of_speech: chunk.last,
                 interrupted: false,
+                utterance_id: chunk.label.clone(),
                 ..SpeechText::default()
             }));
         }
@@ -178,6 +189,7 @@ impl Conversation {
             utterance_id,
             text,
             part,
+            label: None,
         }
     }
 
@@ -199,30 +211,35 @@ pub fn synthesize(job: SynthJob, style: &PersonaStyle) -> SynthDone {
     SynthDone { job, pcm }
 }
 
+/// One thought as `reasoningText` chunks: one message id, rising indexes, the last one ending
+/// the thought.
+pub fn reasoning(chunks: &[String]) -> Vec<Outgoing> {
+    let message_id = new_id();
+    let count = chunks.len();
+    chunks
+        .iter()
+        .enumerate()
+        .map(|(i, content)| {
+            Outgoing::Data(
+                ServerDataMessage::ReasoningText(ReasoningText {
+                    message_id: message_id.clone(),
+                    content_index: u32::try_from(i).ok(),
+                    content: content.clone(),
+                    role: MessageRole::Persona,
+                    end_of_thought: i + 1 == count,
+                })
+                .encode(),
+            )
+        })
+        .collect()
+}
+
 fn speech_text(data: SpeechText) -> Outgoing {
     Outgoing::Data(ServerDataMessage::SpeechText(data).encode())
 }
 
 fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
-}
-
-/// Longest stretch of the user's words quoted back.
-const MAX_QUOTE_CHARS: usize = 200;
-
-/// The built-in "model": it proves it heard the user by quoting them.
-pub fn toy_reply(persona_name: &str, user_text: &str) -> String {
-    let words = user_text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if words.is_empty() {
-        return format!("I'm {persona_name}. I didn't catch that, could you say it again?");
-    }
-    let quoted: String = words.chars().take(MAX_QUOTE_CHARS).collect();
-    let ellipsis = if quoted.len() < words.len() {
-        "…"
-    } else {
-        ""
-    };
-    format!("You said: \"{quoted}{ellipsis}\". I'm {persona_name}, and I heard you.")
 }
 
 #[cfg(test)]
@@ -251,26 +268,62 @@ mod tests {
     }
 
     #[test]
-    fn reply_quotes_the_user() {
-        let r = toy_reply("Aria", "  what   is the weather ");
-        assert!(r.contains("\"what is the weather\""), "{r}");
-        assert!(r.contains("Aria"));
-        assert!(toy_reply("Aria", "").contains("didn't catch"));
-        let long = "x".repeat(500);
-        assert!(toy_reply("Aria", &long).chars().count() < 300);
-    }
-
-    #[test]
-    fn user_message_is_echoed_once_and_answered() {
-        let mut c = Conversation::new("Milo");
-        let (echo, jobs) = c.user_message("hello there");
-        let echo = decode(&echo);
+    fn user_message_is_echoed_once_with_its_correlation_id() {
+        let c = Conversation::new("Milo");
+        let echo = decode(&c.user_echo("hello there", "c-7"));
         assert_eq!(echo.role, MessageRole::User);
         assert!(echo.end_of_speech);
         assert_eq!(echo.content, "hello there");
-        assert_eq!(jobs.len(), 1);
-        assert!(jobs[0].text.contains("hello there"));
-        assert_ne!(jobs[0].utterance_id, echo.message_id);
+        assert_eq!(echo.content_index, Some(0));
+        assert_eq!(echo.effective_correlation_id(), Some("c-7"));
+        assert_eq!(c.persona_name(), "Milo");
+    }
+
+    #[test]
+    fn a_thought_is_one_reasoning_message() {
+        let out = reasoning(&["a ".to_owned(), "b ".to_owned(), "c".to_owned()]);
+        let chunks: Vec<ReasoningText> = out
+            .iter()
+            .map(|o| match o {
+                Outgoing::Data(t) => match ServerDataMessage::decode(t).unwrap() {
+                    ServerDataMessage::ReasoningText(r) => r,
+                    other => panic!("not reasoningText: {other:?}"),
+                },
+                other => panic!("not data: {other:?}"),
+            })
+            .collect();
+        assert_eq!(chunks.len(), 3);
+        assert!(chunks.iter().all(|c| c.message_id == chunks[0].message_id));
+        assert!(chunks.iter().all(|c| c.role == MessageRole::Persona));
+        let indexes: Vec<Option<u32>> = chunks.iter().map(|c| c.content_index).collect();
+        assert_eq!(indexes, [Some(0), Some(1), Some(2)]);
+        let ends: Vec<bool> = chunks.iter().map(|c| c.end_of_thought).collect();
+        assert_eq!(ends, [false, false, true]);
+    }
+
+    #[test]
+    fn a_talk_stream_utterance_id_is_echoed_on_its_transcript() {
+        let mut c = Conversation::new("Aria");
+        let mut speaker = Speaker::new().unwrap();
+        let uid = "0b8f2a4e-1c3d-4e5f-8a9b-0c1d2e3f4a5b";
+        let mut p = stream("c1", "hello there", true, true);
+        p.utterance_id = Some(uid.to_owned());
+        let jobs = c.talk_stream(&p).unwrap();
+        assert_eq!(jobs[0].label.as_deref(), Some(uid));
+        for job in jobs {
+            let pcm = vec![500i16; 960 * 3];
+            c.deliver(SynthDone { job, pcm }, &mut speaker);
+        }
+        let mut sent = Vec::new();
+        for _ in 0..20 {
+            let tick = speaker.tick();
+            sent.extend(c.transcript(&tick).iter().map(decode));
+        }
+        assert_eq!(sent.len(), 2, "{sent:?}");
+        assert!(sent.iter().all(|s| s.utterance_id.as_deref() == Some(uid)));
+        // Without an utteranceId there is none on the transcript.
+        let jobs = c.talk_stream(&stream("c2", "plain", true, true)).unwrap();
+        assert_eq!(jobs[0].label, None);
     }
 
     #[test]

@@ -5,10 +5,11 @@
 use serde::Serialize;
 
 use super::history::Message;
+use super::tools::{ClientToolEventPayload, ToolCallEvent};
 
 /// Every public event name, in the order of §10.6, then this client's extensions. `js/enums.js`
 /// must list exactly these (a test in the root crate checks it).
-pub const EVENT_NAMES: [&str; 28] = [
+pub const EVENT_NAMES: [&str; 29] = [
     "MESSAGE_HISTORY_UPDATED",
     "MESSAGE_STREAM_EVENT_RECEIVED",
     "CONNECTION_ESTABLISHED",
@@ -35,7 +36,8 @@ pub const EVENT_NAMES: [&str; 28] = [
     "USER_SPEECH_ENDED",
     "DIRECTOR_NOTE_CUE_APPLIED",
     "PERSONA_CONFIG_UPDATE_APPLIED",
-    // Extensions (automatic resume).
+    // Extensions beyond the official API.
+    "AUTOPLAY_BLOCKED",
     "RECONNECTING",
     "RECONNECTED",
 ];
@@ -98,6 +100,20 @@ pub enum Event {
     ReasoningHistoryUpdated(Vec<Message>),
     /// `{changedFields}` as JSON text (`{}` when the server sent none).
     PersonaConfigUpdateApplied(String),
+    ClientToolEventReceived(ClientToolEventPayload),
+    ToolCallStarted(ToolCallEvent),
+    ToolCallCompleted(ToolCallEvent),
+    ToolCallFailed(ToolCallEvent),
+    /// `{cueTag, correlationId}`, `"unknown"` where the server sent none.
+    DirectorNoteCueApplied {
+        cue_tag: String,
+        correlation_id: String,
+    },
+    /// The browser refused to play the persona with sound (autoplay policy); `playing_muted`
+    /// says whether the video plays muted instead. `unlock()` from a user gesture unmutes.
+    AutoplayBlocked {
+        playing_muted: bool,
+    },
     /// A lost session is being replaced: try `attempt` (from 1) starts; `reason` is the close
     /// code string the lost session ended with.
     Reconnecting {
@@ -133,6 +149,12 @@ impl Event {
             Event::ReasoningStreamEventReceived(_) => "REASONING_STREAM_EVENT_RECEIVED",
             Event::ReasoningHistoryUpdated(_) => "REASONING_HISTORY_UPDATED",
             Event::PersonaConfigUpdateApplied(_) => "PERSONA_CONFIG_UPDATE_APPLIED",
+            Event::ClientToolEventReceived(_) => "CLIENT_TOOL_EVENT_RECEIVED",
+            Event::ToolCallStarted(_) => "TOOL_CALL_STARTED",
+            Event::ToolCallCompleted(_) => "TOOL_CALL_COMPLETED",
+            Event::ToolCallFailed(_) => "TOOL_CALL_FAILED",
+            Event::DirectorNoteCueApplied { .. } => "DIRECTOR_NOTE_CUE_APPLIED",
+            Event::AutoplayBlocked { .. } => "AUTOPLAY_BLOCKED",
             Event::Reconnecting { .. } => "RECONNECTING",
             Event::Reconnected(_) => "RECONNECTED",
         }

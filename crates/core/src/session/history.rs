@@ -19,6 +19,36 @@ pub struct Message {
     pub role: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub interrupted: Option<bool>,
+    /// [4.27] A persona message's chunks grouped by `utterance_id`, in order (only when the
+    /// server sends utterance ids).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub utterances: Option<Vec<Utterance>>,
+}
+
+/// One utterance of a persona message.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Utterance {
+    pub id: String,
+    pub content: String,
+}
+
+/// Appends a chunk to the utterance list: consecutive chunks of one utterance id are joined; a
+/// new utterance after the first drops one leading space (the engine separates utterances with
+/// it, and the message content keeps it).
+fn fold_utterance(list: &mut Vec<Utterance>, id: &str, content: &str) {
+    match list.last_mut() {
+        Some(last) if last.id == id => last.content.push_str(content),
+        last => {
+            let content = match last {
+                Some(_) => content.strip_prefix(' ').unwrap_or(content),
+                None => content,
+            };
+            list.push(Utterance {
+                id: id.to_owned(),
+                content: content.to_owned(),
+            });
+        }
+    }
 }
 
 /// The public stream event of a `speechText` chunk (§9.3): the id is prefixed with the role
@@ -59,6 +89,7 @@ pub fn fold_reasoning(list: &mut Vec<Message>, e: &ReasoningStreamEvent) -> bool
             content: e.content.clone(),
             role: e.role.clone(),
             interrupted: None,
+            utterances: None,
         }),
     }
     e.end_of_thought
@@ -74,17 +105,26 @@ impl History {
     /// Folds one chunk in; returns true when a `MESSAGE_HISTORY_UPDATED` is due (end of speech).
     pub fn fold(&mut self, event: &MessageStreamEvent) -> bool {
         if event.role == "persona" {
-            if let Some(existing) = self.messages.iter_mut().find(|m| m.id == event.id) {
-                existing.content.push_str(&event.content);
-                let was = existing.interrupted.unwrap_or(false);
-                existing.interrupted = Some(was || event.interrupted);
-            } else {
-                self.messages.push(Message {
-                    id: event.id.clone(),
-                    content: event.content.clone(),
-                    role: event.role.clone(),
-                    interrupted: Some(event.interrupted),
-                });
+            let index = match self.messages.iter().position(|m| m.id == event.id) {
+                Some(i) => i,
+                None => {
+                    self.messages.push(Message {
+                        id: event.id.clone(),
+                        content: String::new(),
+                        role: event.role.clone(),
+                        interrupted: Some(false),
+                        utterances: None,
+                    });
+                    self.messages.len() - 1
+                }
+            };
+            if let Some(message) = self.messages.get_mut(index) {
+                message.content.push_str(&event.content);
+                message.interrupted = Some(message.interrupted == Some(true) || event.interrupted);
+                if let Some(id) = &event.utterance_id {
+                    let list = message.utterances.get_or_insert_with(Vec::new);
+                    fold_utterance(list, id, &event.content);
+                }
             }
         } else {
             self.messages.push(Message {
@@ -92,6 +132,7 @@ impl History {
                 content: event.content.clone(),
                 role: event.role.clone(),
                 interrupted: None,
+                utterances: None,
             });
         }
         event.end_of_speech
@@ -152,6 +193,33 @@ mod tests {
         let ids: Vec<_> = h.messages().iter().map(|m| m.id.as_str()).collect();
         assert_eq!(ids, ["user::m1", "user::m1", "persona::m1"]);
         assert_eq!(h.messages()[0].interrupted, None);
+    }
+
+    #[test]
+    fn persona_utterances_group_consecutive_chunks() {
+        let mut h = History::default();
+        let with_utterance = |idx: u32, text: &str, utterance: &str, eos: bool| {
+            let mut e = chunk("persona", "m1", idx, text, eos, false);
+            e.utterance_id = Some(utterance.to_owned());
+            e
+        };
+        h.fold(&with_utterance(0, "Hello", "u1", false));
+        h.fold(&with_utterance(1, " there.", "u1", false));
+        h.fold(&with_utterance(2, " Second", "u2", false));
+        h.fold(&with_utterance(3, " one.", "u2", true));
+        let m = &h.messages()[0];
+        assert_eq!(m.content, "Hello there. Second one.");
+        let u: Vec<(&str, &str)> = m
+            .utterances
+            .iter()
+            .flatten()
+            .map(|u| (u.id.as_str(), u.content.as_str()))
+            .collect();
+        assert_eq!(u, [("u1", "Hello there."), ("u2", "Second one.")]);
+        // Without utterance ids the key is omitted, as before 4.27.
+        h.fold(&chunk("persona", "m2", 0, "Hi", true, false));
+        let json = serde_json::to_value(&h.messages()[1]).unwrap_or_default();
+        assert!(json.get("utterances").is_none());
     }
 
     #[test]

@@ -9,12 +9,15 @@
 //! [`Session::poll_output`], and wakes it at [`Session::poll_timeout`].
 
 pub mod clock;
+pub mod conversation;
 pub mod events;
 pub mod history;
 mod negotiation;
 pub mod resume;
 pub mod signalling;
+pub mod state;
 pub mod talk;
+pub mod tools;
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -38,10 +41,14 @@ use negotiation::{IceState, Negotiation, NegotiationEffect};
 use resume::Resume;
 use signalling::{Signalling, SocketCommand};
 use talk::{TalkStream, TalkStreamError, TalkStreamState};
+use tools::{ToolCallEvent, ToolCalls, ToolStage};
 
 /// Milliseconds. The shell passes Unix-epoch milliseconds (`Date.now()`), which also serve as
 /// the monotonic clock of every timer here; tests pass any fake clock.
 pub type Millis = u64;
+
+/// Interval of the `remote_rtp_stats` reports (§8.7, §12).
+const STATS_INTERVAL_MS: Millis = 5000;
 
 /// Name sent as `clientMetadata.client`.
 pub const CLIENT_NAME: &str = "anam-wasm";
@@ -152,6 +159,11 @@ pub enum Input {
     InputAudioAttached,
     /// `changeAudioInputDevice` succeeded.
     InputDeviceChanged(String),
+    /// `onStart` of a tool handler finished (see [`Output::RunToolHandler`]).
+    ToolStartHandled {
+        tool_call_id: String,
+        outcome: tools::StartOutcome,
+    },
 }
 
 /// Why a session could not start.
@@ -242,13 +254,19 @@ pub enum Output {
     /// Ask for the microphone; report [`Input::MicGranted`] / [`Input::MicDenied`].
     RequestMic,
     /// Create the peer connection (data channel `session`, video recvonly, audio sendrecv or
-    /// recvonly) with the server's ICE settings (the app's options take precedence, §8.1).
-    CreatePeerConnection {
+    /// recvonly) with the app's ICE options, and start creating the initial offer. Issued while
+    /// the session is being started: none of it depends on the server's answer, and an offer
+    /// that is ready when the socket opens saves a round of browser work on the critical path.
+    CreatePeerConnection,
+    /// Apply the server's ICE settings (§8.1; the app's options take precedence) to the peer
+    /// connection, before its local description is set (so gathering uses them).
+    ConfigureIce {
         ice_servers_json: String,
         ice_transport_policy: Option<String>,
     },
     /// `createOffer` (+ rollback first when not stable) and `setLocalDescription`; report
-    /// [`Input::LocalOffer`] or [`Input::OfferFailed`].
+    /// [`Input::LocalOffer`] or [`Input::OfferFailed`]. The initial offer uses the one prepared
+    /// with the peer connection.
     CreateOffer {
         ice_restart: bool,
     },
@@ -272,6 +290,14 @@ pub enum Output {
     Emit(Event),
     /// A console warning.
     Warn(String),
+    /// Run the `stage` handler registered for `event.tool_name`, if any, with `event`; after
+    /// `onStart` the shell reports back with [`Session::tool_start_handled`].
+    RunToolHandler {
+        stage: ToolStage,
+        event: ToolCallEvent,
+    },
+    /// Send the peer connection's `inbound-rtp` stats as `remote_rtp_stats` messages (§8.7).
+    SendRtpStats,
 }
 
 /// `InputAudioState` of §10.9.
@@ -366,6 +392,8 @@ struct Live {
     start_pending: bool,
     /// Set while this session is a resume try that has not delivered media yet.
     resume: Option<Resume>,
+    /// When the next `remote_rtp_stats` report is due (set once ICE first connects).
+    stats_due: Option<Millis>,
 }
 
 /// The session machine of one client object.
@@ -384,6 +412,12 @@ pub struct Session {
     reasoning: Vec<history::Message>,
     talk_streams: BTreeMap<u32, TalkStream>,
     next_talk_stream: u32,
+    tools: ToolCalls,
+    /// `setPersonaConfig()`: sent with the next start-session.
+    persona_config: Option<serde_json::Value>,
+    /// Agent-audio streams by handle (a list: apps open one or two).
+    agent_audio: Vec<(u32, conversation::AgentAudioStream)>,
+    next_agent_audio: u32,
     outputs: VecDeque<Output>,
     /// Generation whose session has already reported its end (so it reports it only once).
     ended_generation: Option<u64>,
@@ -405,6 +439,10 @@ impl Session {
             reasoning: Vec::new(),
             talk_streams: BTreeMap::new(),
             next_talk_stream: 0,
+            tools: ToolCalls::default(),
+            persona_config: None,
+            agent_audio: Vec::new(),
+            next_agent_audio: 0,
             outputs: VecDeque::new(),
             ended_generation: None,
         }
@@ -474,10 +512,14 @@ impl Session {
                 Wait::Answer { deadline } => deadline,
                 Wait::Backoff(at) | Wait::ResumeBackoff(at) => Some(at),
             },
-            Phase::Live(live) => [live.signalling.next_timeout(), live.neg.next_timeout()]
-                .into_iter()
-                .flatten()
-                .min(),
+            Phase::Live(live) => [
+                live.signalling.next_timeout(),
+                live.neg.next_timeout(),
+                live.stats_due,
+            ]
+            .into_iter()
+            .flatten()
+            .min(),
         }
     }
 
@@ -496,6 +538,7 @@ impl Session {
         self.generation += 1;
         self.history.clear();
         self.reasoning.clear();
+        self.tools.clear();
         // Fast start: the microphone prompt runs while the token and the session are fetched.
         if !self.config.disable_input_audio && !user_audio {
             self.request_mic();
@@ -511,6 +554,9 @@ impl Session {
         if matches!(self.config.token, TokenSource::Fixed(_)) {
             self.next_attempt();
         }
+        // After the first request is on its way: the peer connection and its offer are prepared
+        // while the token and the session are fetched.
+        self.outputs.push_back(Output::CreatePeerConnection);
         StartOutcome::Started
     }
 
@@ -768,6 +814,34 @@ impl Session {
                     self.emit(Event::InputAudioDeviceChanged(id));
                 }
             }
+            Input::ToolStartHandled {
+                tool_call_id,
+                outcome,
+            } => self.tool_start_handled(&tool_call_id, outcome),
+            Input::PeerConnectionFailed(why) if matches!(self.phase, Phase::Starting(_)) => {
+                // The connection is prepared during the start: its failure ends the start.
+                if let Phase::Starting(Starting {
+                    attempt,
+                    wait: Wait::Answer { .. },
+                    ..
+                }) = self.phase
+                {
+                    self.outputs
+                        .push_back(Output::AbortStartSession { attempt });
+                }
+                let code = ConnectionClosedCode::WebrtcFailure;
+                if !self.is_resuming() {
+                    // A resume try that fails goes on to the next one, silently.
+                    self.emit(Event::ConnectionClosed {
+                        code: code.as_str(),
+                        details: Some(why.clone()),
+                    });
+                }
+                self.fail_start(StartFailure::Closed {
+                    code,
+                    details: Some(why),
+                });
+            }
             other => self.with_live(|s, live| s.on_live_input(live, other)),
         }
     }
@@ -843,6 +917,10 @@ impl Session {
                 version: crate::VERSION.to_owned(),
             }),
         };
+        let mut body = serde_json::to_value(&body).unwrap_or_default();
+        if let (Some(map), Some(cfg)) = (body.as_object_mut(), &self.persona_config) {
+            map.insert("personaConfig".to_owned(), cfg.clone());
+        }
         self.outputs.push_back(Output::StartSession {
             attempt,
             url: format!(
@@ -850,7 +928,7 @@ impl Session {
                 self.config.base_url, self.config.api_version
             ),
             token,
-            body: serde_json::to_string(&body).unwrap_or_default(),
+            body: body.to_string(),
         });
     }
 
@@ -945,6 +1023,9 @@ impl Session {
             starting.wait = Wait::ResumeBackoff(self.now + delay);
         }
         self.phase = Phase::Starting(starting);
+        // The lost session's peer connection is gone: the new one is prepared during the try,
+        // as for any start.
+        self.outputs.push_back(Output::CreatePeerConnection);
     }
 
     fn go_live(&mut self, info: StartSessionResponse, resume: Option<Resume>) {
@@ -966,7 +1047,7 @@ impl Session {
         // Fast start: the socket opens while the peer connection and its offer are prepared; the
         // offer waits in the signalling queue if it is ready first.
         self.outputs.extend(cmds.into_iter().map(Output::Socket));
-        self.outputs.push_back(Output::CreatePeerConnection {
+        self.outputs.push_back(Output::ConfigureIce {
             ice_servers_json: serde_json::to_string(&info.client_config.ice_servers)
                 .unwrap_or_else(|_| "[]".to_owned()),
             ice_transport_policy: info.client_config.ice_transport_policy.clone(),
@@ -988,6 +1069,7 @@ impl Session {
             audio_track: false,
             start_pending: true,
             resume,
+            stats_due: None,
         }));
     }
 
@@ -1026,6 +1108,13 @@ impl Session {
             s.outputs.extend(cmds.into_iter().map(Output::Socket));
             let effects = live.neg.on_timeout(now);
             s.apply_negotiation(live, effects);
+            if let Some(due) = live.stats_due.filter(|due| now >= *due) {
+                // Skipped (not queued) while the data channel is closed, as the official client.
+                live.stats_due = Some(due.max(now - STATS_INTERVAL_MS) + STATS_INTERVAL_MS);
+                if live.data_channel_open {
+                    s.outputs.push_back(Output::SendRtpStats);
+                }
+            }
         });
     }
 
@@ -1113,6 +1202,7 @@ impl Session {
                     live.signalling.end_extended_budget();
                     if !live.fired_established {
                         live.fired_established = true;
+                        live.stats_due = Some(self.now + STATS_INTERVAL_MS);
                         self.emit(Event::ConnectionEstablished);
                     }
                 }
@@ -1134,7 +1224,7 @@ impl Session {
                 }
             }
             Input::DataChannelClosed => live.data_channel_open = false,
-            Input::DataChannelMessage(text) => self.on_data(&text),
+            Input::DataChannelMessage(text) => self.on_data(&live.info.session_id, &text),
             Input::RemoteTrack(kind) => {
                 let first = match kind {
                     TrackKind::Video => !std::mem::replace(&mut live.video_track, true),
@@ -1225,7 +1315,8 @@ impl Session {
         }
     }
 
-    fn on_data(&mut self, text: &str) {
+    /// A data-channel message of the live session `session_id` (taken out of `self.phase`).
+    fn on_data(&mut self, session_id: &str, text: &str) {
         let msg = match ServerDataMessage::decode(text) {
             Ok(m) => m,
             Err(e) => {
@@ -1266,9 +1357,17 @@ impl Session {
                 let changed = serde_json::json!({ "changedFields": p.changed_fields });
                 self.emit(Event::PersonaConfigUpdateApplied(changed.to_string()));
             }
-            // Tool calls and director notes are outside this client's scope; unknown
-            // kinds are ignored for forward compatibility (§11.1 item 10).
-            _ => {}
+            ServerDataMessage::DirectorNoteCueApplied(d) => {
+                let or_unknown = |v: Option<String>| v.unwrap_or_else(|| "unknown".to_owned());
+                self.emit(Event::DirectorNoteCueApplied {
+                    cue_tag: or_unknown(d.cue_tag),
+                    correlation_id: or_unknown(d.user_action_correlation_id),
+                });
+            }
+            // Unknown kinds are ignored for forward compatibility (§11.1 item 10).
+            other => {
+                self.on_tool_message(session_id, &other);
+            }
         }
     }
 
@@ -1356,6 +1455,7 @@ impl Session {
     }
 
     fn shut_down(&mut self, live: &mut Live) {
+        self.tools.clear();
         let mut cmds = Vec::new();
         live.signalling.stop(&mut cmds);
         self.outputs.extend(cmds.into_iter().map(Output::Socket));

@@ -26,6 +26,9 @@ pub struct TranscriptChunk {
     pub text: String,
     /// The utterance's final chunk (its audio has finished playing).
     pub last: bool,
+    /// The app's own id for the part this chunk belongs to (a talk stream's `utteranceId`,
+    /// echoed as `utterance_id`), if it gave one.
+    pub label: Option<String>,
 }
 
 /// What [`Speaker::interrupt`] cut off.
@@ -61,6 +64,9 @@ struct PendingChunk {
 #[derive(Debug)]
 struct Item {
     utterance_id: Option<String>,
+    label: Option<String>,
+    /// Raw audio only: the sequence was ended, later raw audio starts a new item.
+    sealed: bool,
     pcm: Vec<i16>,
     played: usize,
     chunks: VecDeque<PendingChunk>,
@@ -160,6 +166,18 @@ impl Speaker {
         &mut self,
         utterance_id: String,
         text: String,
+        pcm: Vec<i16>,
+        end_of_speech: bool,
+    ) {
+        self.enqueue_labelled_part(utterance_id, None, text, pcm, end_of_speech);
+    }
+
+    /// [`Speaker::enqueue_part`] with the app's label for the part, carried by its chunks.
+    pub fn enqueue_labelled_part(
+        &mut self,
+        utterance_id: String,
+        label: Option<String>,
+        text: String,
         mut pcm: Vec<i16>,
         end_of_speech: bool,
     ) {
@@ -202,6 +220,8 @@ impl Speaker {
         self.queued_samples += pcm.len();
         self.queue.push_back(Item {
             utterance_id: Some(utterance_id),
+            label,
+            sealed: false,
             pcm,
             played: 0,
             chunks,
@@ -218,17 +238,34 @@ impl Speaker {
         }
         self.queued_samples += pcm.len();
         if let Some(last) = self.queue.back_mut() {
-            if last.utterance_id.is_none() {
+            if last.utterance_id.is_none() && !last.sealed {
                 last.pcm.extend_from_slice(pcm);
                 return;
             }
         }
         self.queue.push_back(Item {
             utterance_id: None,
+            label: None,
+            sealed: false,
             pcm: pcm.to_vec(),
             played: 0,
             chunks: VecDeque::new(),
         });
+    }
+
+    /// Ends the current raw-audio sequence (`agentaudioinputend`): what was pushed plays out,
+    /// and the next [`Speaker::push_pcm`] starts a new sequence after it.
+    pub fn end_raw_sequence(&mut self) {
+        if let Some(last) = self.queue.back_mut() {
+            if last.utterance_id.is_none() {
+                last.sealed = true;
+            }
+        }
+    }
+
+    /// Number of separate stretches of audio queued (utterance parts and raw sequences).
+    pub fn queued_items(&self) -> usize {
+        self.queue.len()
     }
 
     /// Stops at once: drops all queued audio and transcript. Returns the utterance that was
@@ -311,6 +348,7 @@ impl Speaker {
                             index: chunk.index,
                             text: chunk.text,
                             last: chunk.last,
+                            label: item.label.clone(),
                         });
                     }
                 }

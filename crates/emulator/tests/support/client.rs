@@ -83,6 +83,7 @@ pub struct TestClient {
     local: SocketAddr,
     pending: Option<SdpPendingOffer>,
     video_mid: Mid,
+    audio_mid: Mid,
     channel: Option<ChannelId>,
     wake: Instant,
     pub connected: bool,
@@ -92,6 +93,8 @@ pub struct TestClient {
     pub audio_packets: u64,
     /// Every `data` of a `speechText` received, in order.
     pub speech: Vec<Value>,
+    /// Every data-channel message received (all types), in order.
+    pub data: Vec<Value>,
     /// Every signalling message other than answer/icecandidate/sessionready.
     pub signals: Vec<Value>,
 }
@@ -115,7 +118,7 @@ impl TestClient {
         let mut api = rtc.sdp_api();
         let _channel = api.add_channel("session".to_owned());
         let video_mid = api.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None);
-        let _audio = api.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None);
+        let audio_mid = api.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None);
         let (offer, pending) = api.apply().ok_or("nothing to offer")?;
         let msg = json!({
             "actionType": "offer",
@@ -133,6 +136,7 @@ impl TestClient {
             local,
             pending: Some(pending),
             video_mid,
+            audio_mid,
             channel: None,
             wake: now,
             connected: false,
@@ -141,6 +145,7 @@ impl TestClient {
             video_frames: 0,
             audio_packets: 0,
             speech: Vec::new(),
+            data: Vec::new(),
             signals: Vec::new(),
         })
     }
@@ -152,6 +157,26 @@ impl TestClient {
             Some(mut ch) => ch.write(false, text.as_bytes()).unwrap_or(false),
             None => false,
         }
+    }
+
+    /// Sends one Opus packet on the microphone track; `sample_pos` counts 48 kHz samples.
+    /// `false` until the audio sender is ready.
+    pub fn send_opus(&mut self, packet: &[u8], sample_pos: u64) -> bool {
+        let Some(writer) = self.rtc.writer(self.audio_mid) else {
+            return false;
+        };
+        let Some(pt) = writer
+            .payload_params()
+            .find(|p| p.spec().codec == str0m::format::Codec::Opus)
+            .map(|p| p.pt())
+        else {
+            return false;
+        };
+        let time =
+            str0m::media::MediaTime::new(sample_pos, str0m::media::Frequency::FORTY_EIGHT_KHZ);
+        writer
+            .write(pt, Instant::now().into_std(), time, packet.to_vec())
+            .is_ok()
     }
 
     /// Sends a second offer with new ICE credentials (what the official client does after a
@@ -260,6 +285,7 @@ impl TestClient {
                             if v["messageType"] == "speechText" {
                                 self.speech.push(v["data"].clone());
                             }
+                            self.data.push(v);
                         }
                     }
                     Event::MediaData(m) => {
