@@ -116,6 +116,13 @@ test("autoResume: a session the server ends is replaced; video, mute and history
   const newId = reconnected.args[0];
   assert.notEqual(newId, firstId, "a new session");
   assert.equal(await page.evaluate(() => window.client.getActiveSessionId()), newId);
+  // The state store (getState) followed the resume: reconnecting, then connected on the new id.
+  const state = await waitFor(
+    () => page.evaluate(() => (window.client.getState().phase === "connected" ? window.client.getState() : null)),
+    { what: "getState() connected again" },
+  );
+  assert.equal(state.sessionId, newId);
+  assert.equal(state.lastError, null);
 
   const names = (await page.evaluate(() => window.log.map((e) => e.name))).filter((n) =>
     ["RECONNECTING", "RECONNECTED", "CONNECTION_CLOSED"].includes(n),
