@@ -3,54 +3,33 @@
 // (vite only) come from its committed lock file: scripts/setup.sh runs `npm ci` there.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { promisify } from "node:util";
 import {
   ROOT, startEmulator, startBackend, launchBrowser, newPage, assertSecretAbsent,
 } from "./harness.mjs";
 import { streamAndTalk } from "./pkg-scenario.mjs";
+import { PKG_DIR, installPackedPkg, viteBuild } from "./npm-app.mjs";
 
-const run = promisify(execFile);
-const PKG_DIR = process.env.E2E_PKG_DIR || path.join(ROOT, "pkg");
 const APP = path.join(ROOT, "tests/vite-app");
 const PACK_DIR = path.join(ROOT, "target/e2e-pack");
-const NPM = process.platform === "win32" ? "npm.cmd" : "npm";
-let emulator, backend, browser, tarball;
-
-async function sh(cmd, args, cwd) {
-  try {
-    // No update check: the suite may run where nothing but loopback is reachable.
-    const env = { ...process.env, npm_config_update_notifier: "false", npm_config_fund: "false" };
-    return await run(cmd, args, { cwd, env, timeout: 180_000, maxBuffer: 16 << 20 });
-  } catch (err) {
-    throw new Error(`${cmd} ${args.join(" ")} failed in ${cwd}:\n${err.stdout ?? ""}\n${err.stderr ?? err.message}`);
-  }
-}
+let emulator, backend, browser;
 
 before(async () => {
   assert.ok(
     existsSync(path.join(APP, "node_modules/vite/package.json")),
     "tests/vite-app/node_modules is missing: run `npm ci --prefix tests/vite-app` (scripts/setup.sh does)",
   );
-  // The package exactly as npm would publish it.
-  rmSync(PACK_DIR, { recursive: true, force: true });
-  mkdirSync(PACK_DIR, { recursive: true });
-  const { stdout } = await sh(NPM, ["pack", PKG_DIR, "--pack-destination", PACK_DIR, "--json", "--loglevel=error"], ROOT);
-  const [packed] = JSON.parse(stdout);
-  tarball = path.join(PACK_DIR, packed.filename);
+  // The package exactly as npm would publish it, installed like a user would.
+  const { packed } = await installPackedPkg(APP, PACK_DIR);
   const names = packed.files.map((f) => f.path).sort();
   for (const f of ["package.json", "README.md", "anam_wasm.js", "anam_wasm.d.ts", "anam_wasm_bg.wasm", "anam_wasm.global.js"]) {
     assert.ok(names.includes(f), `${f} is not in the tarball (has ${names.join(", ")})`);
   }
-
-  // Installed like a user would, without touching the fixture's package.json or lock file.
-  await sh(NPM, ["install", "--no-save", "--offline", "--no-audit", "--no-fund", "--loglevel=error", tarball], APP);
   const installed = JSON.parse(readFileSync(path.join(APP, "node_modules/anam-wasm/package.json"), "utf8"));
   assert.equal(installed.name, "anam-wasm");
 
-  await sh(process.execPath, [path.join(APP, "node_modules/vite/bin/vite.js"), "build"], APP);
+  await viteBuild(APP);
 
   emulator = await startEmulator();
   backend = await startBackend({

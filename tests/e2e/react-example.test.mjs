@@ -5,46 +5,25 @@
 // react-dom, vite) come from its committed lock file: scripts/setup.sh runs `npm ci` there.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { promisify } from "node:util";
 import { ROOT, assertSecretAbsent, launchBrowser, newPage, startBackend, startEmulator, waitFor } from "./harness.mjs";
+import { PKG_DIR, installPackedPkg, viteBuild } from "./npm-app.mjs";
 
-const run = promisify(execFile);
-const PKG_DIR = process.env.E2E_PKG_DIR || path.join(ROOT, "pkg");
 const APP = path.join(ROOT, "www/examples/react");
 const PACK_DIR = path.join(ROOT, "target/e2e-pack-react");
 // Built outside www/: the demo's backend serves www/ as it is.
 const DIST = path.join(ROOT, "target/e2e-react-example");
-const NPM = process.platform === "win32" ? "npm.cmd" : "npm";
 let emulator, backend, browser;
-
-async function sh(cmd, args, cwd) {
-  try {
-    const env = { ...process.env, npm_config_update_notifier: "false", npm_config_fund: "false" };
-    return await run(cmd, args, { cwd, env, timeout: 180_000, maxBuffer: 16 << 20 });
-  } catch (err) {
-    throw new Error(`${cmd} ${args.join(" ")} failed in ${cwd}:\n${err.stdout ?? ""}\n${err.stderr ?? err.message}`);
-  }
-}
 
 before(async () => {
   assert.ok(
     existsSync(path.join(APP, "node_modules/react-dom/package.json")),
     "www/examples/react/node_modules is missing: run `npm ci --prefix www/examples/react` (scripts/setup.sh does)",
   );
-  rmSync(PACK_DIR, { recursive: true, force: true });
-  mkdirSync(PACK_DIR, { recursive: true });
-  const { stdout } = await sh(NPM, ["pack", PKG_DIR, "--pack-destination", PACK_DIR, "--json", "--loglevel=error"], ROOT);
-  const [packed] = JSON.parse(stdout);
   // Installed without touching the example's package.json or lock file.
-  await sh(
-    NPM,
-    ["install", "--no-save", "--offline", "--no-audit", "--no-fund", "--loglevel=error", path.join(PACK_DIR, packed.filename)],
-    APP,
-  );
-  await sh(process.execPath, [path.join(APP, "node_modules/vite/bin/vite.js"), "build", "--outDir", DIST], APP);
+  await installPackedPkg(APP, PACK_DIR);
+  await viteBuild(APP, DIST);
 
   emulator = await startEmulator();
   backend = await startBackend({ apiBaseUrl: emulator.url, env: { WWW_DIR: DIST, PKG_DIR } });

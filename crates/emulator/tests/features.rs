@@ -55,6 +55,18 @@ fn of_kind(c: &TestClient, from: usize, kind: &str) -> Vec<Value> {
         .collect()
 }
 
+/// How long a reply the emulator sends at once may take on a loaded machine.
+const SHORT: Duration = Duration::from_secs(5);
+
+/// Runs the client until a message of `kind` arrived from index `from` on; returns the first.
+async fn first_of_kind(c: &mut TestClient, from: usize, kind: &str, within: Duration) -> Value {
+    let arrived = c
+        .run_until(within, |c| !of_kind(c, from, kind).is_empty())
+        .await;
+    assert!(arrived, "no {kind} within {within:?}");
+    of_kind(c, from, kind)[0].clone()
+}
+
 /// The finished persona messages after index `from`, as texts, in order.
 fn persona_messages(c: &TestClient, from: usize) -> Vec<String> {
     let speech = of_kind(c, from, "speechText");
@@ -132,16 +144,7 @@ async fn tools_reasoning_context_and_bookkeeping() {
     // A client tool nobody answers: it fails after 10 s (checked at the end).
     let start = c.data.len();
     say(&mut c, "Open the pricing page, but I will not answer");
-    assert!(
-        c.run_until(Duration::from_secs(5), |c| !of_kind(
-            c,
-            start,
-            "toolCallStarted"
-        )
-        .is_empty())
-            .await
-    );
-    let unanswered = of_kind(&c, start, "toolCallStarted")[0].clone();
+    let unanswered = first_of_kind(&mut c, start, "toolCallStarted", SHORT).await;
     let started_at = support::client::std_now();
 
     // Context, then a thought and a reply that quotes it.
@@ -227,16 +230,7 @@ async fn tools_reasoning_context_and_bookkeeping() {
     // The client tool again, failing in the client's handler.
     let start = c.data.len();
     say(&mut c, "open the pricing page once more");
-    assert!(
-        c.run_until(Duration::from_secs(5), |c| !of_kind(
-            c,
-            start,
-            "toolCallStarted"
-        )
-        .is_empty())
-            .await
-    );
-    let call = of_kind(&c, start, "toolCallStarted")[0].clone();
+    let call = first_of_kind(&mut c, start, "toolCallStarted", SHORT).await;
     let start = c.data.len();
     assert!(c.send_data(&tool_result(
         &c,
@@ -286,19 +280,8 @@ async fn tools_reasoning_context_and_bookkeeping() {
     assert!(c.send_data(&json!({"message_type": "remote_rtp_stats", "data": {"type": "inbound-rtp", "kind": "video"}}).to_string()));
     assert!(c.send_data(r#"{"message_type":"app_ping","n":1}"#));
     assert!(c.send_data("not json at all"));
-    assert!(
-        c.run_until(Duration::from_secs(5), |c| !of_kind(
-            c,
-            start,
-            "directorNoteCueApplied"
-        )
-        .is_empty())
-            .await
-    );
-    assert_eq!(
-        of_kind(&c, start, "directorNoteCueApplied")[0]["cue_tag"],
-        "happy"
-    );
+    let applied = first_of_kind(&mut c, start, "directorNoteCueApplied", SHORT).await;
+    assert_eq!(applied["cue_tag"], "happy");
 
     // The unanswered call has timed out by now (10 s), with its own id.
     let waited = support::client::std_now().duration_since(started_at);
@@ -430,15 +413,7 @@ async fn microphone_speech_agent_audio_and_utterance_ids() {
         );
         c.run_until(Duration::from_millis(20), |_| false).await;
     }
-    assert!(
-        c.run_until(Duration::from_secs(3), |c| !of_kind(
-            c,
-            start,
-            "userSpeechEnded"
-        )
-        .is_empty())
-            .await
-    );
+    first_of_kind(&mut c, start, "userSpeechEnded", Duration::from_secs(3)).await;
     let started = of_kind(&c, start, "userSpeechStarted");
     let ended = of_kind(&c, start, "userSpeechEnded");
     assert_eq!((started.len(), ended.len()), (1, 1));
