@@ -539,10 +539,6 @@ impl Session {
         self.history.clear();
         self.reasoning.clear();
         self.tools.clear();
-        // Fast start: the microphone prompt runs while the token and the session are fetched.
-        if !self.config.disable_input_audio && !user_audio {
-            self.request_mic();
-        }
         let starting = match self.config.token.clone() {
             TokenSource::Fixed(token) => Starting::new(Some(token), None),
             TokenSource::Provider => {
@@ -554,9 +550,14 @@ impl Session {
         if matches!(self.config.token, TokenSource::Fixed(_)) {
             self.next_attempt();
         }
-        // After the first request is on its way: the peer connection and its offer are prepared
-        // while the token and the session are fetched.
+        // Once the first request is on its way, the peer connection and its offer are prepared
+        // and the microphone is asked for while the token and the session are fetched. The
+        // microphone comes last: the browser's capture start-up delays whatever follows it on
+        // the page's thread, and the first frame does not need the microphone.
         self.outputs.push_back(Output::CreatePeerConnection);
+        if !self.config.disable_input_audio && !user_audio {
+            self.request_mic();
+        }
         StartOutcome::Started
     }
 
