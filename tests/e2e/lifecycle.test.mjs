@@ -10,7 +10,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { waitFor } from "./harness.mjs";
-import { backend, countEvents as count, emulator, openPage, useClientPageSuite, waitEvents } from "./client-page.mjs";
+import { backend, countEvents as count, emulator, openPage, startStreaming, useClientPageSuite, waitEvents } from "./client-page.mjs";
 
 useClientPageSuite();
 
@@ -90,14 +90,7 @@ async function assertAborted(page) {
 
 test("autoResume: a session the server ends is replaced; video, mute and history are kept", LIMIT, async () => {
   const page = await openPage();
-  const firstId = await page.evaluate(
-    async ([b, e]) => {
-      const client = window.makeClient(b, { api: { baseUrl: e }, autoResume: true });
-      await client.streamToVideoElement("v");
-      return client.getActiveSessionId();
-    },
-    [backend.url, emulator.url],
-  );
+  const firstId = await startStreaming(page, { autoResume: true });
   await waitEvents(page, "DATA_CHANNEL_OPEN");
   await waitEvents(page, "VIDEO_PLAY_STARTED");
   await page.evaluate(() => window.client.sendUserMessage("the first question"));
@@ -176,14 +169,7 @@ test("autoResume: a session the server ends is replaced; video, mute and history
 
 test("autoResume: a dead media path (WEBRTC_FAILURE after ICE restarts) is resumed", { timeout: 120_000 }, async () => {
   const page = await openPage();
-  const firstId = await page.evaluate(
-    async ([b, e]) => {
-      const client = window.makeClient(b, { api: { baseUrl: e }, autoResume: true });
-      await client.streamToVideoElement("v");
-      return client.getActiveSessionId();
-    },
-    [backend.url, emulator.url],
-  );
+  const firstId = await startStreaming(page, { autoResume: true });
   await waitEvents(page, "VIDEO_PLAY_STARTED");
   const res = await fetch(`${emulator.url}/_emulator/sessions/${encodeURIComponent(firstId)}/stop-media`, {
     method: "POST",
@@ -232,14 +218,7 @@ test("autoResume gives up after its tries with the original CONNECTION_CLOSED", 
 
 test("stopStreaming() during a resume cancels it", LIMIT, async () => {
   const page = await openPage();
-  const firstId = await page.evaluate(
-    async ([b, e]) => {
-      const client = window.makeClient(b, { api: { baseUrl: e }, autoResume: true });
-      await client.streamToVideoElement("v");
-      return client.getActiveSessionId();
-    },
-    [backend.url, emulator.url],
-  );
+  const firstId = await startStreaming(page, { autoResume: true });
   await waitEvents(page, "DATA_CHANNEL_OPEN");
   // Hold the token of the first try, so the resume is surely under way when stop comes.
   await page.evaluate(() => {
