@@ -280,24 +280,8 @@ ui.transcriptClear.addEventListener("click", () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// Video: autoplay with sound may be refused; then play muted and offer a click to unmute.
-
-async function ensurePlaying() {
-  const v = ui.video;
-  if (!v.srcObject || !v.paused) return;
-  try {
-    await v.play();
-  } catch (err) {
-    if (err?.name !== "NotAllowedError") return;
-    v.muted = true;
-    try {
-      await v.play();
-    } catch {
-      // Still refused: the unmute button doubles as "click to play".
-    }
-  }
-  syncUnmute();
-}
+// Video: the client plays it, muted when the browser refuses sound (AUTOPLAY_BLOCKED); the
+// unmute button then calls client.unlock() from the click.
 
 function syncUnmute() {
   const v = ui.video;
@@ -305,9 +289,8 @@ function syncUnmute() {
 }
 
 ui.unmute.addEventListener("click", async () => {
-  ui.video.muted = false;
   try {
-    await ui.video.play();
+    await client?.unlock();
   } catch (err) {
     showError(err, "Playback");
   }
@@ -319,7 +302,6 @@ ui.video.addEventListener("playing", () => {
   ui.placeholder.hidden = true;
   syncUnmute();
 });
-ui.video.addEventListener("loadedmetadata", ensurePlaying);
 
 // ---------------------------------------------------------------------------------------------
 // Microphone
@@ -421,8 +403,8 @@ function listen(c, forAttempt) {
   on(AnamEvent.VIDEO_STREAM_STARTED, () => {
     mark("session", forAttempt);
     mark("answer", forAttempt);
-    ensurePlaying();
   });
+  on(AnamEvent.AUTOPLAY_BLOCKED, syncUnmute);
   on(AnamEvent.CONNECTION_ESTABLISHED, () => mark("ice", forAttempt));
   on(AnamEvent.DATA_CHANNEL_OPEN, () => {
     mark("channel", forAttempt);
