@@ -111,7 +111,10 @@ test("the demo: connect, timeline, talk, chunks, typed message, interrupt, mute,
   const ms = Object.fromEntries(timeline.map((r) => [r.key, r.ms]));
   for (const [key, value] of Object.entries(ms)) assert.ok(Number.isFinite(value) && value >= 0, `${key}: ${value}`);
   assert.ok(ms.token <= ms.session && ms.session <= ms.answer && ms.answer <= ms.frame, JSON.stringify(ms));
-  assert.ok(ms.ice <= ms.channel, JSON.stringify(ms));
+  // ICE connects before any media, so before the first frame. Between CONNECTION_ESTABLISHED and
+  // DATA_CHANNEL_OPEN (or the track event marked as "answer") the browser promises no order: a
+  // run has shown the channel's open 15 ms before the ICE state change reached the page.
+  assert.ok(ms.ice <= ms.frame, JSON.stringify(ms));
   assert.match(await page.textContent('#timeline > li[data-milestone="frame"] .tl-ms'), /^\d+ ms$/);
 
   // The session is for the persona that was picked.
