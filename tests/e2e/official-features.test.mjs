@@ -160,14 +160,21 @@ describe("official client: issue 10 features against the emulator", () => {
     const j = at.findIndex(([n, id]) => n === "USER_SPEECH_ENDED" && id === startedId);
     assert.ok(i >= 0 && j > i, "STARTED then ENDED");
 
-    // Muted: the track sends silence. Let any utterance in flight end, then count.
+    // Muted: the track sends silence. Audio sent just before the mute is still on its way, so
+    // wait until the events have been quiet, and the last one was an end, for longer than one
+    // beep period (500 ms) plus the detector's hangover (300 ms); then count.
     const muted = await page.evaluate(() => window.features.mute());
     assert.equal(muted.isMuted, true);
     const count = async () => (await eventsNamed(page, "USER_SPEECH_STARTED")).length;
+    const speechEvents = () =>
+      page.evaluate(() => window.events.filter((e) => e.name.startsWith("USER_SPEECH_")).map((e) => e.name));
+    let seen = -1;
+    let quietSince = Date.now();
     await waitFor(async () => {
-      const evs = await page.evaluate(() => window.events.filter((e) => e.name.startsWith("USER_SPEECH_")).map((e) => e.name));
-      return evs.at(-1) === "USER_SPEECH_ENDED";
-    }, { what: "the utterance in flight to end" });
+      const evs = await speechEvents();
+      if (evs.length !== seen) [seen, quietSince] = [evs.length, Date.now()];
+      return evs.at(-1) === "USER_SPEECH_ENDED" && Date.now() - quietSince >= 900;
+    }, { timeoutMs: 15_000, what: "the utterances in flight to end" });
     const before = await count();
     await new Promise((r) => setTimeout(r, 2_000)); // four beep periods of the fake microphone
     assert.equal(await count(), before, "no new utterance while muted");
