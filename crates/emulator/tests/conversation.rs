@@ -5,24 +5,13 @@ mod support;
 
 use std::time::Duration;
 
-use anam_emulator::config::Config;
-use anam_emulator::Emulator;
 use serde_json::{json, Value};
 use support::client::{http, start_session, TestClient};
 
 const KEY: &str = "conversation-key";
 
 async fn server() -> String {
-    let config = Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        api_key: KEY.to_owned(),
-        control: true,
-        ..Config::default()
-    };
-    let emu = Emulator::bind(config).await.unwrap();
-    let host = emu.local_addr().unwrap().to_string();
-    tokio::spawn(emu.serve());
-    host
+    support::serve_emulator(KEY, true).await
 }
 
 /// The persona messages of `speech`, by message id, as (joined text, last chunk).

@@ -7,8 +7,6 @@ mod support;
 
 use std::time::Duration;
 
-use anam_emulator::config::Config;
-use anam_emulator::Emulator;
 use serde_json::{json, Value};
 use support::client::{http, start_session, TestClient};
 
@@ -17,16 +15,7 @@ const KEY: &str = "features-key";
 const SPEECH: Duration = Duration::from_secs(30);
 
 async fn server() -> String {
-    let config = Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        api_key: KEY.to_owned(),
-        control: true,
-        ..Config::default()
-    };
-    let emu = Emulator::bind(config).await.unwrap();
-    let host = emu.local_addr().unwrap().to_string();
-    tokio::spawn(emu.serve());
-    host
+    support::serve_emulator(KEY, true).await
 }
 
 async fn ready_client(host: &str) -> TestClient {

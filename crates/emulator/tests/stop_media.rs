@@ -6,24 +6,13 @@ mod support;
 
 use std::time::Duration;
 
-use anam_emulator::config::Config;
-use anam_emulator::Emulator;
 use serde_json::{json, Value};
 use support::client::{http, start_session, TestClient};
 
 const KEY: &str = "stop-media-key";
 
 async fn server(control: bool) -> String {
-    let config = Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        api_key: KEY.to_owned(),
-        control,
-        ..Config::default()
-    };
-    let emu = Emulator::bind(config).await.unwrap();
-    let host = emu.local_addr().unwrap().to_string();
-    tokio::spawn(emu.serve());
-    host
+    support::serve_emulator(KEY, control).await
 }
 
 async fn stop_media(host: &str, id: &str) -> (u16, Value) {
