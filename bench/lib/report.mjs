@@ -26,6 +26,7 @@ const LABEL = {
   official: "@anam-ai/js-sdk",
   floor: "raw-JS floor",
   "floor-mic": "raw-JS floor + microphone",
+  "ours-nomic": "anam-wasm, no microphone",
   "floor-sdk-order": "raw-JS floor, SDK order",
 };
 
@@ -124,6 +125,7 @@ function ttffSection(t) {
         ["ours / floor", times(t.ratios.oursVsFloor.createToPlayStarted), times(t.ratios.oursVsFloor.navToFirstFrame)],
         ["official / floor", times(t.ratios.officialVsFloor.createToPlayStarted), times(t.ratios.officialVsFloor.navToFirstFrame)],
         ["ours / floor + microphone", times(t.ratios.oursVsFloorMic?.createToPlayStarted), times(t.ratios.oursVsFloorMic?.navToFirstFrame)],
+        ["ours without microphone / floor", times(t.ratios.oursNoMicVsFloor?.createToPlayStarted), times(t.ratios.oursNoMicVsFloor?.navToFirstFrame)],
       ],
     ),
     "",
@@ -231,7 +233,11 @@ function targetsSection(r) {
   const vsOfficial = r.ttff?.ratios?.oursVsOfficial?.createToPlayStarted ?? null;
   rows.push(["time to first frame ≤ 0.9× official median", times(vsOfficial), verdict(vsOfficial === null ? null : vsOfficial <= 0.9)]);
   const vsFloor = r.ttff?.ratios?.oursVsFloor?.createToPlayStarted ?? null;
-  rows.push(["time to first frame ≤ 1.15× raw floor median", times(vsFloor), verdict(vsFloor === null ? null : vsFloor <= 1.15)]);
+  // The floor asks for no microphone; the same client with disableInputAudio is the like-for-like
+  // figure, shown beside the default one that the verdict uses.
+  const noMic = r.ttff?.ratios?.oursNoMicVsFloor?.createToPlayStarted ?? null;
+  const floorMeasured = noMic === null ? times(vsFloor) : `${times(vsFloor)} (without the microphone: ${times(noMic)})`;
+  rows.push(["time to first frame ≤ 1.15× raw floor median", floorMeasured, verdict(vsFloor === null ? null : vsFloor <= 1.15)]);
   const m = r.memory?.ours;
   if (m && !m.error) {
     // "Flat": over the second half of the cycles (after one-time caches have filled) the fitted

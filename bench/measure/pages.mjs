@@ -4,6 +4,8 @@ import { newPage, waitFor } from "../../tests/e2e/harness.mjs";
 /** The clients compared, by page. */
 export const CLIENTS = {
   ours: { page: "ours", label: "anam-wasm (ours)", sdk: true },
+  // The same client with disableInputAudio: no microphone, like the raw-JS floor.
+  "ours-nomic": { page: "ours", label: "anam-wasm, no microphone", sdk: true, hash: { mic: "0" } },
   official: { page: "official", label: "@anam-ai/js-sdk", sdk: true },
   floor: { page: "floor", label: "raw-JS floor", sdk: false },
   "floor-mic": { page: "floor", label: "raw-JS floor + microphone", sdk: false, hash: { mic: "1" } },

@@ -113,6 +113,10 @@ export async function measureTtff(env, { clients, rounds, warmup = 1, log = () =
       createToPlayStarted: ratio(med("ours", "createToPlayStarted"), med("floor", "createToPlayStarted")),
       navToFirstFrame: ratio(med("ours", "navToFirstFrame"), med("floor", "navToFirstFrame")),
     },
+    oursNoMicVsFloor: {
+      createToPlayStarted: ratio(med("ours-nomic", "createToPlayStarted"), med("floor", "createToPlayStarted")),
+      navToFirstFrame: ratio(med("ours-nomic", "navToFirstFrame"), med("floor", "navToFirstFrame")),
+    },
     oursVsFloorMic: {
       createToPlayStarted: ratio(med("ours", "createToPlayStarted"), med("floor-mic", "createToPlayStarted")),
       navToFirstFrame: ratio(med("ours", "navToFirstFrame"), med("floor-mic", "navToFirstFrame")),

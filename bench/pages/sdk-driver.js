@@ -26,6 +26,8 @@ export async function drive(adapter) {
   ]);
   B.wasmMemory = loaded.wasmMemory ?? null;
   const options = { api: { baseUrl: B.api } };
+  // #mic=0: no microphone (both SDKs ask for it by default), to compare with the raw-JS floor.
+  if (B.params.get("mic") === "0") options.disableInputAudio = true;
 
   B.mark("createClient");
   const client = adapter.createClient(token, options);
