@@ -81,17 +81,19 @@ impl AnamClient {
 
     /// Makes the persona say `content`.
     pub fn talk(&self, content: String) -> Promise {
-        let call = self.driver.core().talk(&content);
+        // The request goes out now; the promise only waits for its answer.
+        let sent = self
+            .driver
+            .core()
+            .talk(&content)
+            .map(|call| crate::io::http::post_json(&call.url, &call.body, None, None));
         wasm_bindgen_futures::future_to_promise(async move {
-            let call = call.map_err(|e| plain_error(e.0))?;
-            let answer = crate::io::http::post_json(&call.url, &call.body, None, None)
-                .await
-                .map_err(|e| {
-                    plain_error(&format!(
-                        "talk failed: {}",
-                        crate::io::http::describe_js_error(&e)
-                    ))
-                })?;
+            let answer = sent.map_err(|e| plain_error(e.0))?.await.map_err(|e| {
+                plain_error(&format!(
+                    "talk failed: {}",
+                    crate::io::http::describe_js_error(&e)
+                ))
+            })?;
             if !(200..300).contains(&answer.status) {
                 return Err(plain_error(&format!(
                     "talk failed with HTTP {}",

@@ -617,8 +617,10 @@ impl Driver {
             (io.start_request, io.generation)
         };
         let weak = self.this.clone();
+        // Sent here, before the peer connection is created in the same task (see post_json).
+        let answer = post_json(&url, &body, Some(&token), signal.as_ref());
         wasm_bindgen_futures::spawn_local(async move {
-            let result = post_json(&url, &body, Some(&token), signal.as_ref()).await;
+            let result = answer.await;
             let Some(d) = weak.upgrade() else { return };
             if d.io.borrow().abandoned_request == request {
                 if let Ok(answer) = result {

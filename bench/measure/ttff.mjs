@@ -7,6 +7,7 @@ import { CLIENTS, openClientPage, waitForMarks, closePage } from "./pages.mjs";
 export const MILESTONES = [
   "token",
   "client loaded",
+  "start-session sent",
   "start-session",
   "socket open",
   "peer connection created",
@@ -33,7 +34,10 @@ export function runFromMarks(client, { marks, resources }) {
     .reduce((s, r) => s + (r.transfer || r.encoded || 0), 0);
   const at = { ...marks };
   // The request's own end, from Resource Timing, is more exact than a mark after `await`.
-  if (startSession) at["start-session"] = startSession.end;
+  if (startSession) {
+    at["start-session sent"] = startSession.start;
+    at["start-session"] = startSession.end;
+  }
   if (tokenRequest) at.token = tokenRequest.end;
   const breakdown = {};
   for (const m of MILESTONES) {

@@ -1,6 +1,8 @@
 //! `fetch` helpers: a JSON POST that reports the status and body text, with an optional abort.
 
-use js_sys::{Object, Reflect};
+use std::future::Future;
+
+use js_sys::{Object, Promise, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortSignal, Headers, RequestInit, Response};
@@ -24,13 +26,25 @@ fn window() -> Result<web_sys::Window, JsValue> {
     web_sys::window().ok_or_else(|| JsValue::from_str("no window"))
 }
 
-/// POSTs `body` (JSON text) to `url`, with a bearer token when given.
-pub async fn post_json(
+/// POSTs `body` (JSON text) to `url`, with a bearer token when given. The request goes out
+/// now, not when the future is first polled: a caller that goes on with synchronous work (the
+/// start creates the peer connection next) must not hold the request back until that is done.
+pub fn post_json(
     url: &str,
     body: &str,
     bearer: Option<&str>,
     signal: Option<&AbortSignal>,
-) -> Result<Answer, JsValue> {
+) -> impl Future<Output = Result<Answer, JsValue>> {
+    let sent = send_post(url, body, bearer, signal);
+    async move { read(JsFuture::from(sent?).await?).await }
+}
+
+fn send_post(
+    url: &str,
+    body: &str,
+    bearer: Option<&str>,
+    signal: Option<&AbortSignal>,
+) -> Result<Promise, JsValue> {
     let headers = Headers::new()?;
     headers.set("Content-Type", "application/json")?;
     if let Some(token) = bearer {
@@ -43,15 +57,15 @@ pub async fn post_json(
     if let Some(s) = signal {
         init.set_signal(Some(s));
     }
-    let promise = window()?.fetch_with_str_and_init(url, &init);
-    read(JsFuture::from(promise).await?).await
+    Ok(window()?.fetch_with_str_and_init(url, &init))
 }
 
-/// `fetch(url, init)` with `init` as the app gave it (used by `fetchSessionToken`).
-pub async fn fetch_raw(url: &str, init: &Object) -> Result<Answer, JsValue> {
-    let init: &RequestInit = init.unchecked_ref();
-    let promise = window()?.fetch_with_str_and_init(url, init);
-    read(JsFuture::from(promise).await?).await
+/// `fetch(url, init)` with `init` as the app gave it (used by `fetchSessionToken`); sent now,
+/// like [`post_json`].
+pub fn fetch_raw(url: &str, init: &Object) -> impl Future<Output = Result<Answer, JsValue>> {
+    let sent =
+        window().map(|w| w.fetch_with_str_and_init(url, init.unchecked_ref::<RequestInit>()));
+    async move { read(JsFuture::from(sent?).await?).await }
 }
 
 async fn read(response: JsValue) -> Result<Answer, JsValue> {
