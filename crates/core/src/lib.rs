@@ -5,6 +5,7 @@
 pub mod base64;
 pub mod claims;
 pub mod errors;
+pub mod json;
 pub mod retry;
 pub mod session;
 pub mod stats_report;
