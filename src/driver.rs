@@ -1179,10 +1179,10 @@ fn print_stats_report(
 ) {
     wasm_bindgen_futures::spawn_local(async move {
         let Ok(stats) = stats.await else { return };
-        let entries: Vec<serde_json::Value> = stats
+        let entries: Vec<anam_core::json::Value> = stats
             .iter()
             .filter_map(|s| js_sys::JSON::stringify(s).ok()?.as_string())
-            .filter_map(|text| serde_json::from_str(&text).ok())
+            .filter_map(|text| anam_core::json::parse(&text).ok())
             .collect();
         let report = anam_core::stats_report::StatsReport::from_stats(&entries);
         match format {
@@ -1191,10 +1191,16 @@ fn print_stats_report(
             }
             StatsReportFormat::Json => web_sys::console::log_2(
                 &JsValue::from_str("Anam peer connection stats report"),
-                &to_js(&report),
+                &json_to_js(&report.to_value()),
             ),
         }
     });
+}
+
+/// A JSON value as a fresh JS value: `JSON.parse` of its text is smaller in wasm than building
+/// the objects field by field.
+pub fn json_to_js(value: &anam_core::json::Value) -> JsValue {
+    js_sys::JSON::parse(&value.to_json()).unwrap_or(JsValue::UNDEFINED)
 }
 
 /// A serde value as a fresh JS value (through JSON, which the core already depends on).

@@ -4,6 +4,7 @@
 
 pub mod base64;
 pub mod claims;
+pub mod decimal;
 pub mod errors;
 pub mod json;
 pub mod retry;

@@ -100,7 +100,11 @@ impl std::fmt::Display for DirectorNotesError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::ExpressivityOutOfRange(v) => {
-                write!(f, "directorNotes.expressivity must be a number in [0, 1], got {v}")
+                write!(
+                    f,
+                    "directorNotes.expressivity must be a number in [0, 1], got {}",
+                    crate::decimal::decimal(*v, 6)
+                )
             }
             Self::BothStyles => {
                 f.write_str("directorNotes takes presetStyle or customStylePrompt, not both")
