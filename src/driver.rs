@@ -13,6 +13,7 @@ use std::rc::{Rc, Weak};
 
 use anam_core::errors::ErrorCode;
 use anam_core::session::events::Event;
+use anam_core::session::history::Message;
 use anam_core::session::signalling::SocketCommand;
 use anam_core::session::tools::{ToolCallEvent, ToolStage};
 use anam_core::session::{Input, Output, Session, StartFailure, StartOutcome, TrackKind};
@@ -644,10 +645,11 @@ impl Driver {
     }
 
     fn run_tool_handler(&self, stage: ToolStage, event: &ToolCallEvent) {
-        let Some(settled) =
-            self.tool_handlers
-                .call(&event.tool_name, stage.handler_key(), &to_js(event))
-        else {
+        let Some(settled) = self.tool_handlers.call(
+            &event.tool_name,
+            stage.handler_key(),
+            &json_to_js(&event.to_json()),
+        ) else {
             return;
         };
         if stage == ToolStage::Start {
@@ -1090,16 +1092,20 @@ impl Driver {
         };
         let text = |s: &str| JsValue::from_str(s);
         let args: Vec<JsValue> = match event {
-            Event::MessageHistoryUpdated(messages) => vec![to_js(messages)],
-            Event::MessageStreamEventReceived(e) => vec![to_js(e)],
-            Event::ReasoningStreamEventReceived(e) => vec![to_js(e)],
-            Event::ReasoningHistoryUpdated(messages) => vec![to_js(messages)],
+            Event::MessageHistoryUpdated(messages) => {
+                vec![json_to_js(&Message::list_to_json(messages))]
+            }
+            Event::MessageStreamEventReceived(e) => vec![json_to_js(&e.to_json())],
+            Event::ReasoningStreamEventReceived(e) => vec![json_to_js(&e.to_json())],
+            Event::ReasoningHistoryUpdated(messages) => {
+                vec![json_to_js(&Message::list_to_json(messages))]
+            }
             Event::PersonaConfigUpdateApplied(json) => {
                 vec![js_sys::JSON::parse(json).unwrap_or(JsValue::UNDEFINED)]
             }
-            Event::ClientToolEventReceived(e) => vec![to_js(e)],
+            Event::ClientToolEventReceived(e) => vec![json_to_js(&e.to_json())],
             Event::ToolCallStarted(e) | Event::ToolCallCompleted(e) | Event::ToolCallFailed(e) => {
-                vec![to_js(e)]
+                vec![json_to_js(&e.to_json())]
             }
             Event::DirectorNoteCueApplied {
                 cue_tag,
@@ -1203,12 +1209,13 @@ pub fn json_to_js(value: &anam_core::json::Value) -> JsValue {
     js_sys::JSON::parse(&value.to_json()).unwrap_or(JsValue::UNDEFINED)
 }
 
-/// A serde value as a fresh JS value (through JSON, which the core already depends on).
-pub fn to_js<T: serde::Serialize + ?Sized>(value: &T) -> JsValue {
-    serde_json::to_string(value)
-        .ok()
-        .and_then(|s| js_sys::JSON::parse(&s).ok())
-        .unwrap_or(JsValue::UNDEFINED)
+/// A JS number as a JSON number, through JS's own number-to-text (`JSON.stringify` of a number
+/// is its `toString()`), so no float formatting is needed here; `None` for NaN and ±Infinity,
+/// which JSON cannot hold, and for anything that is not a number.
+pub fn js_number(value: &JsValue) -> Option<anam_core::json::Number> {
+    value.as_f64()?;
+    let text = js_sys::JSON::stringify(value).ok()?.as_string()?;
+    anam_core::json::Number::from_json_text(&text)
 }
 
 /// The rejection of a cancelled start: a `DOMException` named `AbortError`, as `fetch` gives.

@@ -5,7 +5,7 @@
 //! `null`; an optional field may be absent or `null`. Failures are
 //! [`DecodeError::BadPayload`] naming the message kind and the field.
 
-use super::value::{Object, Value};
+use super::value::{Number, Object, Value};
 use crate::wire::DecodeError;
 
 /// A `BadPayload` error for message `kind`.
@@ -131,6 +131,30 @@ impl<'a> Fields<'a> {
         self.optional(key, Value::as_f64, "a number")
     }
 
+    /// A string that may be absent but not `null` (serde's rule for a non-`Option` field with
+    /// a default, such as an enum read from a string).
+    pub fn opt_string_not_null(&self, key: &str) -> Result<Option<String>, DecodeError> {
+        match self.object.get(key) {
+            None => Ok(None),
+            Some(value) => self.typed(key, value, read_string, "a string").map(Some),
+        }
+    }
+
+    /// A list of strings that may be absent or `null`.
+    pub fn opt_strings(&self, key: &str) -> Result<Option<Vec<String>>, DecodeError> {
+        self.optional(key, read_strings, "a list of strings")
+    }
+
+    /// An object that reads as `{}` when absent.
+    pub fn object_or_empty(&self, key: &str) -> Result<Object, DecodeError> {
+        self.defaulted(key, |v| v.as_object().cloned(), "an object")
+    }
+
+    /// A number (kept as its text) that may be absent or `null`.
+    pub fn opt_number(&self, key: &str) -> Result<Option<Number>, DecodeError> {
+        self.optional(key, |v| v.as_number().cloned(), "a number")
+    }
+
     /// Any JSON, `null` when absent.
     pub fn any(&self, key: &str) -> Value {
         self.object.get(key).cloned().unwrap_or(Value::Null)
@@ -139,6 +163,10 @@ impl<'a> Fields<'a> {
 
 fn read_string(value: &Value) -> Option<String> {
     value.as_str().map(str::to_owned)
+}
+
+fn read_strings(value: &Value) -> Option<Vec<String>> {
+    value.as_array()?.iter().map(read_string).collect()
 }
 
 fn read_u32(value: &Value) -> Option<u32> {

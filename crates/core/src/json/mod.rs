@@ -7,6 +7,7 @@
 
 mod access;
 mod parse;
+mod serde_impl;
 mod value;
 mod write;
 

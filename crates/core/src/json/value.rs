@@ -4,7 +4,7 @@
 use std::fmt;
 
 /// Any JSON value.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Value {
     #[default]
     Null,
@@ -89,9 +89,18 @@ impl fmt::Display for Number {
 ///
 /// A `Vec` rather than a map: client messages have a handful of keys, where a linear scan is as
 /// fast as a tree and far smaller in wasm. Duplicate keys from the wire are kept; [`Object::get`]
-/// answers the last one, as `JSON.parse` does.
-#[derive(Debug, Clone, PartialEq, Default)]
+/// answers the last one, as `JSON.parse` does. Equality ignores order, as JSON's does.
+#[derive(Debug, Clone, Default)]
 pub struct Object(Vec<(String, Value)>);
+
+impl Eq for Object {}
+
+impl PartialEq for Object {
+    fn eq(&self, other: &Object) -> bool {
+        let covers = |a: &Object, b: &Object| a.iter().all(|(k, _)| a.get(k) == b.get(k));
+        covers(self, other) && covers(other, self)
+    }
+}
 
 impl Object {
     pub fn new() -> Object {
@@ -115,6 +124,24 @@ impl Object {
             Some(slot) => slot.1 = value,
             None => self.0.push((key, value)),
         }
+    }
+
+    /// Sets `key` only when there is a value: absent optional fields are left out, as
+    /// `JSON.stringify` drops `undefined` and serde's `skip_serializing_if` does.
+    pub fn insert_some<T: Into<Value>>(&mut self, key: &str, value: Option<T>) {
+        if let Some(value) = value {
+            self.insert(key, value.into());
+        }
+    }
+
+    /// Builder form of [`Object::insert`].
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Object {
+        self.insert(key, value.into());
+        self
+    }
+
+    pub fn into_value(self) -> Value {
+        Value::Object(self)
     }
 
     /// Removes every occurrence of `key`, returning the value `get` would have returned.
@@ -269,6 +296,24 @@ impl From<i64> for Value {
     }
 }
 
+impl From<Number> for Value {
+    fn from(n: Number) -> Value {
+        Value::Number(n)
+    }
+}
+
+impl From<u16> for Value {
+    fn from(n: u16) -> Value {
+        Value::from(u64::from(n))
+    }
+}
+
+impl From<Vec<Value>> for Value {
+    fn from(items: Vec<Value>) -> Value {
+        Value::Array(items)
+    }
+}
+
 impl From<Object> for Value {
     fn from(o: Object) -> Value {
         Value::Object(o)
@@ -344,5 +389,23 @@ mod tests {
         assert_eq!(o.len(), 1);
         assert!(!o.contains_key("b"));
         assert_eq!(o.remove("b"), None);
+    }
+
+    #[test]
+    fn object_equality_ignores_order_but_not_content() {
+        let ab: Object = [("a".to_owned(), Value::Null), ("b".to_owned(), true.into())]
+            .into_iter()
+            .collect();
+        let ba: Object = [("b".to_owned(), true.into()), ("a".to_owned(), Value::Null)]
+            .into_iter()
+            .collect();
+        assert_eq!(ab, ba);
+        let mut other = ba.clone();
+        other.insert("b", false.into());
+        assert_ne!(ab, other);
+        other.insert("b", true.into());
+        other.insert("c", Value::Null);
+        assert_ne!(ab, other);
+        assert_ne!(other, ab);
     }
 }
