@@ -7,7 +7,6 @@
 //! client; a nested pump returns at once and the outer loop executes the new outputs in order.
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::rc::{Rc, Weak};
 
@@ -105,7 +104,8 @@ struct Io {
 pub struct Driver {
     core: RefCell<Session>,
     io: RefCell<Io>,
-    listeners: RefCell<BTreeMap<String, Vec<Function>>>,
+    /// Callbacks by event name (a few names: a vector is smaller in wasm than a tree map).
+    listeners: RefCell<Vec<(String, Vec<Function>)>>,
     pumping: Cell<bool>,
     timer: RefCell<Option<Timeout>>,
     pub tool_handlers: Rc<ToolHandlers>,
@@ -135,7 +135,7 @@ impl Driver {
                 disable_input_audio,
                 ..Io::default()
             }),
-            listeners: RefCell::new(BTreeMap::new()),
+            listeners: RefCell::new(Vec::new()),
             pumping: Cell::new(false),
             timer: RefCell::new(None),
             tool_handlers: Rc::default(),
@@ -442,14 +442,23 @@ impl Driver {
     /// `addListener`: set semantics, the same callback is stored once per event.
     pub fn add_listener(&self, event: String, callback: Function) {
         let mut map = self.listeners.borrow_mut();
-        let list = map.entry(event).or_default();
-        if !list.iter().any(|f| f == &callback) {
-            list.push(callback);
+        match map.iter_mut().find(|(name, _)| *name == event) {
+            Some((_, list)) => {
+                if !list.iter().any(|f| f == &callback) {
+                    list.push(callback);
+                }
+            }
+            None => map.push((event, vec![callback])),
         }
     }
 
     pub fn remove_listener(&self, event: &str, callback: &Function) {
-        if let Some(list) = self.listeners.borrow_mut().get_mut(event) {
+        if let Some((_, list)) = self
+            .listeners
+            .borrow_mut()
+            .iter_mut()
+            .find(|(name, _)| name == event)
+        {
             list.retain(|f| f != callback);
         }
     }
@@ -1070,8 +1079,9 @@ impl Driver {
         let callbacks = self
             .listeners
             .borrow()
-            .get(event.name())
-            .cloned()
+            .iter()
+            .find(|(name, _)| name == event.name())
+            .map(|(_, list)| list.clone())
             .unwrap_or_default();
         for cb in callbacks {
             if let Err(e) = cb.apply(&JsValue::NULL, &args) {

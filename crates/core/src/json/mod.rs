@@ -6,6 +6,7 @@
 //! their JSON text, so user data round-trips exactly and nothing here formats a float.
 
 mod access;
+mod number;
 mod parse;
 mod serde_impl;
 mod value;

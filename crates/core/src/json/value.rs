@@ -38,10 +38,10 @@ impl Number {
         &self.0
     }
 
-    /// The number as an `f64` (the nearest one, as JavaScript reads it; out of range gives ±inf).
+    /// The number as an `f64` (out of range gives ±inf). Exact for every short decimal; see
+    /// [`super::number`] for why this is not `str::parse`.
     pub fn as_f64(&self) -> f64 {
-        // The text is valid JSON, which is a subset of what `f64::from_str` accepts.
-        self.0.parse().unwrap_or(f64::NAN)
+        super::number::to_f64(&self.0)
     }
 
     /// The number as a `u64`, when it is written as a non-negative integer in range (no

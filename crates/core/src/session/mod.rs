@@ -19,7 +19,7 @@ pub mod state;
 pub mod talk;
 pub mod tools;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 use crate::claims::TokenClaims;
 use crate::errors::{
@@ -41,7 +41,7 @@ use history::History;
 use negotiation::{IceState, Negotiation, NegotiationEffect};
 use resume::Resume;
 use signalling::{Signalling, SocketCommand};
-use talk::{TalkStream, TalkStreamError, TalkStreamState};
+use talk::{TalkStream, TalkStreamError, TalkStreamState, TalkStreams};
 use tools::{ToolCallEvent, ToolCalls, ToolStage};
 
 /// Milliseconds. The shell passes Unix-epoch milliseconds (`Date.now()`), which also serve as
@@ -412,7 +412,7 @@ pub struct Session {
     permission: AudioPermissionState,
     history: History,
     reasoning: Vec<history::Message>,
-    talk_streams: BTreeMap<u32, TalkStream>,
+    talk_streams: TalkStreams,
     next_talk_stream: u32,
     tools: ToolCalls,
     /// `setPersonaConfig()`: sent with the next start-session.
@@ -439,7 +439,7 @@ impl Session {
             permission: AudioPermissionState::NotRequested,
             history: History::default(),
             reasoning: Vec::new(),
-            talk_streams: BTreeMap::new(),
+            talk_streams: TalkStreams::default(),
             next_talk_stream: 0,
             tools: ToolCalls::default(),
             persona_config: None,
