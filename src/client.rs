@@ -3,6 +3,7 @@
 use std::rc::Rc;
 
 use anam_core::claims::TokenClaims;
+use anam_core::json::Number;
 use anam_core::session::conversation::CueTiming;
 use anam_core::session::{Session, TokenSource};
 use js_sys::{Function, Promise};
@@ -173,7 +174,7 @@ impl AnamClient {
                 .and_then(|t| t.as_string())
                 .unwrap_or_default();
             Some(
-                serde_json::from_str(&text)
+                anam_core::json::parse(&text)
                     .map_err(|e| configuration_error(&format!("Invalid persona config: {e}")))?,
             )
         };
@@ -187,7 +188,7 @@ impl AnamClient {
         self.driver
             .core()
             .persona_config()
-            .map(crate::driver::to_js)
+            .map(crate::driver::json_to_js)
             .unwrap_or(JsValue::UNDEFINED)
     }
 
@@ -427,14 +428,18 @@ fn start_args(last: &JsValue) -> Result<StartArgs, JsValue> {
 
 /// The timing of `sendDirectorNoteCue(tag, options)`: `{inSeconds}` or `{atSeconds}`, not both.
 fn cue_timing(options: &JsValue) -> Result<CueTiming, JsValue> {
-    let read = |key: &str| -> Result<Option<f64>, JsValue> {
+    let read = |key: &str| -> Result<Option<Number>, JsValue> {
         let v = crate::io::http::get(options, key);
         if v.is_undefined() {
             return Ok(None);
         }
-        v.as_f64()
-            .map(Some)
-            .ok_or_else(|| plain_error(&format!("{key} must be a number")))
+        if v.as_f64().is_none() {
+            return Err(plain_error(&format!("{key} must be a number")));
+        }
+        // NaN and ±Infinity have no JSON form; the core refuses them with this same message.
+        crate::driver::js_number(&v).map(Some).ok_or_else(|| {
+            plain_error("A director note cue timing must be a finite number of seconds >= 0")
+        })
     };
     if !options.is_object() {
         return Ok(CueTiming::Now);

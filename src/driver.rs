@@ -7,12 +7,12 @@
 //! client; a nested pump returns at once and the outer loop executes the new outputs in order.
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::rc::{Rc, Weak};
 
 use anam_core::errors::ErrorCode;
 use anam_core::session::events::Event;
+use anam_core::session::history::Message;
 use anam_core::session::signalling::SocketCommand;
 use anam_core::session::tools::{ToolCallEvent, ToolStage};
 use anam_core::session::{Input, Output, Session, StartFailure, StartOutcome, TrackKind};
@@ -104,7 +104,8 @@ struct Io {
 pub struct Driver {
     core: RefCell<Session>,
     io: RefCell<Io>,
-    listeners: RefCell<BTreeMap<String, Vec<Function>>>,
+    /// Callbacks by event name (a few names: a vector is smaller in wasm than a tree map).
+    listeners: RefCell<Vec<(String, Vec<Function>)>>,
     pumping: Cell<bool>,
     timer: RefCell<Option<Timeout>>,
     pub tool_handlers: Rc<ToolHandlers>,
@@ -134,7 +135,7 @@ impl Driver {
                 disable_input_audio,
                 ..Io::default()
             }),
-            listeners: RefCell::new(BTreeMap::new()),
+            listeners: RefCell::new(Vec::new()),
             pumping: Cell::new(false),
             timer: RefCell::new(None),
             tool_handlers: Rc::default(),
@@ -441,14 +442,23 @@ impl Driver {
     /// `addListener`: set semantics, the same callback is stored once per event.
     pub fn add_listener(&self, event: String, callback: Function) {
         let mut map = self.listeners.borrow_mut();
-        let list = map.entry(event).or_default();
-        if !list.iter().any(|f| f == &callback) {
-            list.push(callback);
+        match map.iter_mut().find(|(name, _)| *name == event) {
+            Some((_, list)) => {
+                if !list.iter().any(|f| f == &callback) {
+                    list.push(callback);
+                }
+            }
+            None => map.push((event, vec![callback])),
         }
     }
 
     pub fn remove_listener(&self, event: &str, callback: &Function) {
-        if let Some(list) = self.listeners.borrow_mut().get_mut(event) {
+        if let Some((_, list)) = self
+            .listeners
+            .borrow_mut()
+            .iter_mut()
+            .find(|(name, _)| name == event)
+        {
             list.retain(|f| f != callback);
         }
     }
@@ -646,10 +656,11 @@ impl Driver {
     }
 
     fn run_tool_handler(&self, stage: ToolStage, event: &ToolCallEvent) {
-        let Some(settled) =
-            self.tool_handlers
-                .call(&event.tool_name, stage.handler_key(), &to_js(event))
-        else {
+        let Some(settled) = self.tool_handlers.call(
+            &event.tool_name,
+            stage.handler_key(),
+            &json_to_js(&event.to_json()),
+        ) else {
             return;
         };
         if stage == ToolStage::Start {
@@ -1070,8 +1081,9 @@ impl Driver {
         let callbacks = self
             .listeners
             .borrow()
-            .get(event.name())
-            .cloned()
+            .iter()
+            .find(|(name, _)| name == event.name())
+            .map(|(_, list)| list.clone())
             .unwrap_or_default();
         for cb in callbacks {
             if let Err(e) = cb.apply(&JsValue::NULL, &args) {
@@ -1092,16 +1104,20 @@ impl Driver {
         };
         let text = |s: &str| JsValue::from_str(s);
         let args: Vec<JsValue> = match event {
-            Event::MessageHistoryUpdated(messages) => vec![to_js(messages)],
-            Event::MessageStreamEventReceived(e) => vec![to_js(e)],
-            Event::ReasoningStreamEventReceived(e) => vec![to_js(e)],
-            Event::ReasoningHistoryUpdated(messages) => vec![to_js(messages)],
+            Event::MessageHistoryUpdated(messages) => {
+                vec![json_to_js(&Message::list_to_json(messages))]
+            }
+            Event::MessageStreamEventReceived(e) => vec![json_to_js(&e.to_json())],
+            Event::ReasoningStreamEventReceived(e) => vec![json_to_js(&e.to_json())],
+            Event::ReasoningHistoryUpdated(messages) => {
+                vec![json_to_js(&Message::list_to_json(messages))]
+            }
             Event::PersonaConfigUpdateApplied(json) => {
                 vec![js_sys::JSON::parse(json).unwrap_or(JsValue::UNDEFINED)]
             }
-            Event::ClientToolEventReceived(e) => vec![to_js(e)],
+            Event::ClientToolEventReceived(e) => vec![json_to_js(&e.to_json())],
             Event::ToolCallStarted(e) | Event::ToolCallCompleted(e) | Event::ToolCallFailed(e) => {
-                vec![to_js(e)]
+                vec![json_to_js(&e.to_json())]
             }
             Event::DirectorNoteCueApplied {
                 cue_tag,
@@ -1181,10 +1197,10 @@ fn print_stats_report(
 ) {
     wasm_bindgen_futures::spawn_local(async move {
         let Ok(stats) = stats.await else { return };
-        let entries: Vec<serde_json::Value> = stats
+        let entries: Vec<anam_core::json::Value> = stats
             .iter()
             .filter_map(|s| js_sys::JSON::stringify(s).ok()?.as_string())
-            .filter_map(|text| serde_json::from_str(&text).ok())
+            .filter_map(|text| anam_core::json::parse(&text).ok())
             .collect();
         let report = anam_core::stats_report::StatsReport::from_stats(&entries);
         match format {
@@ -1193,18 +1209,25 @@ fn print_stats_report(
             }
             StatsReportFormat::Json => web_sys::console::log_2(
                 &JsValue::from_str("Anam peer connection stats report"),
-                &to_js(&report),
+                &json_to_js(&report.to_value()),
             ),
         }
     });
 }
 
-/// A serde value as a fresh JS value (through JSON, which the core already depends on).
-pub fn to_js<T: serde::Serialize + ?Sized>(value: &T) -> JsValue {
-    serde_json::to_string(value)
-        .ok()
-        .and_then(|s| js_sys::JSON::parse(&s).ok())
-        .unwrap_or(JsValue::UNDEFINED)
+/// A JSON value as a fresh JS value: `JSON.parse` of its text is smaller in wasm than building
+/// the objects field by field.
+pub fn json_to_js(value: &anam_core::json::Value) -> JsValue {
+    js_sys::JSON::parse(&value.to_json()).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// A JS number as a JSON number, through JS's own number-to-text (`JSON.stringify` of a number
+/// is its `toString()`), so no float formatting is needed here; `None` for NaN and ±Infinity,
+/// which JSON cannot hold, and for anything that is not a number.
+pub fn js_number(value: &JsValue) -> Option<anam_core::json::Number> {
+    value.as_f64()?;
+    let text = js_sys::JSON::stringify(value).ok()?.as_string()?;
+    anam_core::json::Number::from_json_text(&text)
 }
 
 /// The rejection of a cancelled start: a `DOMException` named `AbortError`, as `fetch` gives.

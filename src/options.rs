@@ -152,7 +152,8 @@ pub fn parse(
                     "voiceDetection.endOfSpeechSensitivity must be between 0 and 1",
                 ));
             }
-            config.end_of_speech_sensitivity = Some(s);
+            config.end_of_speech_sensitivity =
+                crate::driver::js_number(&get(&vd, "endOfSpeechSensitivity"));
         }
     }
     config.auto_resume = auto_resume(options, &config.token)?;

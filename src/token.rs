@@ -38,7 +38,7 @@ pub async fn fetch_session_token(url: String, init: JsValue) -> Result<JsValue, 
     match classify_session_token(answer.status, &answer.body) {
         Ok(ok) => Ok(JsValue::from_str(&ok.session_token)),
         Err(mut failure) => {
-            let body = serde_json::from_str(&answer.body)
+            let body = anam_core::json::parse(&answer.body)
                 .map(|v| ApiErrorBody::from_value(&v))
                 .unwrap_or_default();
             // A backend's rate limit is a usage limit, not a malformed request.

@@ -142,7 +142,7 @@ impl HttpUpstream {
 
     /// Upstream's `error`/`message` from an error body, for the log only.
     fn error_reason(&self, body: &[u8]) -> Option<String> {
-        let value: Value = serde_json::from_slice(body).ok()?;
+        let value: anam_core::json::Value = serde_json::from_slice(body).ok()?;
         let parsed = ApiErrorBody::from_value(&value);
         let text = match (parsed.error, parsed.message) {
             (Some(e), Some(m)) => format!("{e}: {m}"),

@@ -10,7 +10,7 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderValue, Request, StatusCode};
 use common::{config, send, token_request, FakeUpstream};
-use serde_json::{json, Value};
+use serde_json::json;
 
 const KEY: (&str, &str) = ("ANAM_API_KEY", "test-key");
 
@@ -107,7 +107,10 @@ async fn persona_config_file_mints_ephemeral_tokens() {
     assert_eq!(sent.name.as_deref(), Some("Cara"));
     assert_eq!(sent.voice_id.as_deref(), Some("vo-1"));
     // Unknown keys of the file travel upstream unchanged.
-    assert_eq!(sent.extra.get("futureOption"), Some(&Value::Bool(true)));
+    assert_eq!(
+        sent.extra.get("futureOption"),
+        Some(&anam_core::json::Value::Bool(true))
+    );
 
     let other = send(
         &app,

@@ -4,7 +4,7 @@
 //! The client only needs `type` (to reject legacy tokens, §2.3) and `accountId` (a telemetry
 //! tag); `exp`/`iat` are exposed so callers can warn about a stale token early.
 
-use serde_json::{Map, Value};
+use crate::json::{self, Object, Value};
 use std::fmt;
 
 /// The token `type` claim, compared case-insensitively.
@@ -45,7 +45,7 @@ pub struct TokenClaims {
     /// `iat`, seconds since the Unix epoch.
     pub iat: Option<i64>,
     /// Every other claim, verbatim.
-    pub rest: Map<String, Value>,
+    pub rest: Object,
 }
 
 /// Why a token's payload could not be read (§2.2 steps 1-3).
@@ -111,8 +111,10 @@ impl TokenClaims {
             }
         };
         let bytes = decode_base64_lenient(payload).ok_or(ClaimsError::BadBase64)?;
-        let value: Value =
-            serde_json::from_slice(&bytes).map_err(|e| ClaimsError::BadJson(e.to_string()))?;
+        // JSON text is UTF-8; anything else is not JSON (serde_json's `from_slice` said the same).
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|_| ClaimsError::BadJson("invalid UTF-8".to_owned()))?;
+        let value = json::parse(text).map_err(|e| ClaimsError::BadJson(e.to_string()))?;
         let Value::Object(mut rest) = value else {
             return Err(ClaimsError::NotAnObject);
         };
@@ -122,7 +124,7 @@ impl TokenClaims {
             Some(Value::String(s)) => Some(s),
             Some(other) => {
                 // Keep a non-string value where a caller can still see it.
-                rest.insert("accountId".to_owned(), other);
+                rest.insert("accountId", other);
                 None
             }
             None => None,
@@ -159,10 +161,10 @@ impl TokenClaims {
 
 /// Takes a numeric time claim; integral values and floats (floored) are accepted, others are
 /// left in `rest`.
-fn take_seconds(rest: &mut Map<String, Value>, key: &str) -> Option<i64> {
+fn take_seconds(rest: &mut Object, key: &str) -> Option<i64> {
     let seconds = match rest.get(key) {
         Some(Value::Number(n)) => n.as_i64().or_else(|| {
-            n.as_f64()
+            Some(n.as_f64())
                 .filter(|f| f.is_finite())
                 .map(|f| f.floor() as i64)
         }),

@@ -1,8 +1,8 @@
 //! Public error and status vocabularies (§10.7, §10.8, §10.9) and the mapping from a
 //! start-session HTTP answer to success or a classified failure (§3.3).
 
+use crate::json::{self, Value};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use std::fmt;
 
 use crate::wire::rest::{ApiErrorBody, SessionTokenResponse, StartSessionResponse};
@@ -130,7 +130,7 @@ impl std::error::Error for ApiFailure {}
 /// parsed as JSON before the status is looked at, so a non-JSON body is a retryable 500 whatever
 /// the status.
 pub fn classify_start_session(status: u16, body: &str) -> Result<StartSessionResponse, ApiFailure> {
-    let json: Value = match serde_json::from_str(body) {
+    let json: Value = match json::parse(body) {
         Ok(v) => v,
         Err(e) => {
             return Err(ApiFailure::new(
@@ -144,7 +144,7 @@ pub fn classify_start_session(status: u16, body: &str) -> Result<StartSessionRes
     if status == 200 || status == 201 {
         // The official client does not validate the body and fails later on a missing
         // `clientConfig`; failing here, as a server error, gives the app a clear message.
-        return serde_json::from_value(json).map_err(|e| {
+        return StartSessionResponse::from_value(&json).map_err(|e| {
             ApiFailure::new(
                 ErrorCode::ServerError,
                 500,
@@ -191,7 +191,7 @@ pub fn classify_network_failure(detail: &str) -> ApiFailure {
 /// retried, so `retryable` is informational here.
 pub fn classify_session_token(status: u16, body: &str) -> Result<SessionTokenResponse, ApiFailure> {
     // Empty or non-JSON bodies are tolerated: they simply carry no fields.
-    let json: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+    let json: Value = json::parse(body).unwrap_or(Value::Null);
     if (200..=299).contains(&status) {
         return match json.get("sessionToken").and_then(Value::as_str) {
             Some(token) if !token.is_empty() => Ok(SessionTokenResponse {

@@ -4,7 +4,9 @@
 
 pub mod base64;
 pub mod claims;
+pub mod decimal;
 pub mod errors;
+pub mod json;
 pub mod retry;
 pub mod session;
 pub mod stats_report;

@@ -3,59 +3,42 @@
 //! audio, outbound audio, codecs and transport of a session, with simple quality warnings.
 //!
 //! Input is the browser's `getStats()` entries as JSON objects; every field is optional, since
-//! browsers differ in what they report.
+//! browsers differ in what they report. Numbers stay in their JSON text, so the report prints
+//! them as the browser gave them without float formatting.
 
-use serde::Serialize;
-use serde_json::Value;
+use crate::decimal::fixed;
+use crate::json::{Number, Object, Value};
 
 /// Below this frame rate the video looks choppy (the persona streams at 25 fps).
-const LOW_FPS: f64 = 23.0;
-/// Above this jitter (seconds) audio starts to sound broken.
-const HIGH_AUDIO_JITTER_S: f64 = 0.1;
+const LOW_FPS: u32 = 23;
+/// Above this jitter (milliseconds) audio starts to sound broken.
+const HIGH_AUDIO_JITTER_MS: u32 = 100;
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct StreamStats {
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub codec: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub packets: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub packets_lost: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub bytes: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub jitter_seconds: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub frames_decoded: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub frames_dropped: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub frames_per_second: Option<f64>,
+    pub packets: Option<Number>,
+    pub packets_lost: Option<Number>,
+    pub bytes: Option<Number>,
+    pub jitter_seconds: Option<Number>,
+    pub frames_decoded: Option<Number>,
+    pub frames_dropped: Option<Number>,
+    pub frames_per_second: Option<Number>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct TransportStats {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub round_trip_time_seconds: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    pub round_trip_time_seconds: Option<Number>,
     pub local_candidate_type: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub remote_candidate_type: Option<String>,
 }
 
-/// The summary, serialized as the report's JSON format.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+/// The summary; [`StatsReport::to_value`] is the report's JSON format.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct StatsReport {
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub inbound_video: Option<StreamStats>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub inbound_audio: Option<StreamStats>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub outbound_audio: Option<StreamStats>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub transport: Option<TransportStats>,
     pub issues: Vec<String>,
 }
@@ -64,8 +47,17 @@ fn text(stat: &Value, key: &str) -> Option<String> {
     stat.get(key).and_then(Value::as_str).map(str::to_owned)
 }
 
-fn number(stat: &Value, key: &str) -> Option<f64> {
-    stat.get(key).and_then(Value::as_f64)
+fn number(stat: &Value, key: &str) -> Option<Number> {
+    stat.get(key).and_then(Value::as_number).cloned()
+}
+
+/// A number above (or below) a threshold, compared as JavaScript would.
+fn over(n: &Option<Number>, limit: f64) -> Option<&Number> {
+    n.as_ref().filter(|n| n.as_f64() > limit)
+}
+
+fn under(n: &Option<Number>, limit: f64) -> Option<&Number> {
+    n.as_ref().filter(|n| n.as_f64() < limit)
 }
 
 fn find(stats: &[Value], pred: impl Fn(&Value) -> bool) -> Option<&Value> {
@@ -137,10 +129,10 @@ impl StatsReport {
         match &self.inbound_video {
             None => issues.push("no inbound video was received".to_owned()),
             Some(v) => {
-                if let Some(dropped) = v.frames_dropped.filter(|d| *d > 0.0) {
+                if let Some(dropped) = over(&v.frames_dropped, 0.0) {
                     issues.push(format!("{dropped} video frames were dropped"));
                 }
-                if let Some(fps) = v.frames_per_second.filter(|f| *f < LOW_FPS) {
+                if let Some(fps) = under(&v.frames_per_second, f64::from(LOW_FPS)) {
                     issues.push(format!("video frame rate {fps} fps is below {LOW_FPS}"));
                 }
             }
@@ -149,23 +141,55 @@ impl StatsReport {
             ("video", &self.inbound_video),
             ("audio", &self.inbound_audio),
         ] {
-            if let Some(lost) = s.as_ref().and_then(|s| s.packets_lost).filter(|l| *l > 0.0) {
+            if let Some(lost) = s.as_ref().and_then(|s| over(&s.packets_lost, 0.0)) {
                 issues.push(format!("{lost} inbound {name} packets were lost"));
             }
         }
-        if let Some(j) = self
+        let jitter_ms = self
             .inbound_audio
             .as_ref()
-            .and_then(|a| a.jitter_seconds)
-            .filter(|j| *j > HIGH_AUDIO_JITTER_S)
-        {
+            .and_then(|a| a.jitter_seconds.as_ref())
+            .map(|j| j.as_f64() * 1000.0)
+            .filter(|ms| *ms > f64::from(HIGH_AUDIO_JITTER_MS));
+        if let Some(ms) = jitter_ms {
             issues.push(format!(
-                "audio jitter {} ms is above {} ms",
-                (j * 1000.0).round(),
-                HIGH_AUDIO_JITTER_S * 1000.0
+                "audio jitter {} ms is above {HIGH_AUDIO_JITTER_MS} ms",
+                fixed(ms, 0)
             ));
         }
         issues
+    }
+
+    /// The report's JSON format: camelCase keys, absent values left out.
+    pub fn to_value(&self) -> Value {
+        let mut out = Object::new();
+        put(
+            &mut out,
+            "inboundVideo",
+            self.inbound_video.as_ref().map(StreamStats::to_value),
+        );
+        put(
+            &mut out,
+            "inboundAudio",
+            self.inbound_audio.as_ref().map(StreamStats::to_value),
+        );
+        put(
+            &mut out,
+            "outboundAudio",
+            self.outbound_audio.as_ref().map(StreamStats::to_value),
+        );
+        put(
+            &mut out,
+            "transport",
+            self.transport.as_ref().map(TransportStats::to_value),
+        );
+        let issues = self
+            .issues
+            .iter()
+            .map(|i| Value::from(i.as_str()))
+            .collect();
+        out.insert("issues", Value::Array(issues));
+        Value::Object(out)
     }
 
     /// The human-readable form printed with the `console` output format: one line per section
@@ -173,11 +197,24 @@ impl StatsReport {
     pub fn to_text(&self) -> String {
         let mut out = String::from("Anam peer connection stats report\n");
         for (title, value) in [
-            ("inbound video", describe(&self.inbound_video)),
-            ("inbound audio", describe(&self.inbound_audio)),
-            ("outbound audio", describe(&self.outbound_audio)),
-            ("transport", describe(&self.transport)),
+            (
+                "inbound video",
+                self.inbound_video.as_ref().map(StreamStats::to_value),
+            ),
+            (
+                "inbound audio",
+                self.inbound_audio.as_ref().map(StreamStats::to_value),
+            ),
+            (
+                "outbound audio",
+                self.outbound_audio.as_ref().map(StreamStats::to_value),
+            ),
+            (
+                "transport",
+                self.transport.as_ref().map(TransportStats::to_value),
+            ),
         ] {
+            let value = value.map_or_else(|| "none".to_owned(), |v| v.to_json());
             out.push_str(&format!("{title}: {value}\n"));
         }
         if self.issues.is_empty() {
@@ -190,17 +227,65 @@ impl StatsReport {
     }
 }
 
-fn describe<T: Serialize>(section: &Option<T>) -> String {
-    match section {
-        Some(v) => serde_json::to_string(v).unwrap_or_default(),
-        None => "none".to_owned(),
+impl StreamStats {
+    fn to_value(&self) -> Value {
+        let mut out = Object::new();
+        put(&mut out, "codec", self.codec.clone().map(Value::String));
+        for (key, n) in [
+            ("packets", &self.packets),
+            ("packetsLost", &self.packets_lost),
+            ("bytes", &self.bytes),
+            ("jitterSeconds", &self.jitter_seconds),
+            ("framesDecoded", &self.frames_decoded),
+            ("framesDropped", &self.frames_dropped),
+            ("framesPerSecond", &self.frames_per_second),
+        ] {
+            put(&mut out, key, n.clone().map(Value::Number));
+        }
+        Value::Object(out)
+    }
+}
+
+impl TransportStats {
+    fn to_value(&self) -> Value {
+        let mut out = Object::new();
+        put(
+            &mut out,
+            "roundTripTimeSeconds",
+            self.round_trip_time_seconds.clone().map(Value::Number),
+        );
+        put(
+            &mut out,
+            "localCandidateType",
+            self.local_candidate_type.clone().map(Value::String),
+        );
+        put(
+            &mut out,
+            "remoteCandidateType",
+            self.remote_candidate_type.clone().map(Value::String),
+        );
+        Value::Object(out)
+    }
+}
+
+/// Sets `key` when there is a value (absent fields are left out, as `JSON.stringify` drops
+/// `undefined`).
+fn put(out: &mut Object, key: &str, value: Option<Value>) {
+    if let Some(value) = value {
+        out.insert(key, value);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+
+    /// Test fixtures are written with serde_json's macro and read with our parser.
+    macro_rules! json {
+        ($($t:tt)*) => {
+            crate::json::parse(&serde_json::json!($($t)*).to_string()).unwrap()
+        };
+    }
 
     #[test]
     fn a_healthy_session_has_no_issues_and_names_its_codecs() {
@@ -222,16 +307,26 @@ mod tests {
         assert!(report.issues.is_empty(), "{:?}", report.issues);
         let video = report.inbound_video.clone().unwrap_or_default();
         assert_eq!(video.codec.as_deref(), Some("video/VP8"));
-        assert_eq!(video.frames_decoded, Some(250.0));
+        assert_eq!(video.frames_decoded.map(|n| n.as_f64()), Some(250.0));
         assert_eq!(
-            report.outbound_audio.as_ref().and_then(|o| o.packets),
-            Some(480.0)
+            report
+                .outbound_audio
+                .as_ref()
+                .and_then(|o| o.packets.as_ref())
+                .map(Number::as_str),
+            Some("480")
         );
         let transport = report.transport.clone().unwrap_or_default();
         assert_eq!(transport.remote_candidate_type.as_deref(), Some("prflx"));
         let text = report.to_text();
         assert!(text.contains("issues: none"), "{text}");
         assert!(text.contains("audio/opus"), "{text}");
+        assert!(text.contains(r#""jitterSeconds":0.004"#), "{text}");
+        let json = report.to_value();
+        let audio = json.get("inboundAudio").unwrap();
+        assert_eq!(audio.get("packets").and_then(Value::as_u64), Some(500));
+        assert_eq!(audio.get("bytes"), None);
+        assert_eq!(json.get("issues"), Some(&Value::Array(vec![])));
     }
 
     #[test]
@@ -246,7 +341,16 @@ mod tests {
         assert!(issues.iter().any(|i| i.contains("dropped")));
         assert!(issues.iter().any(|i| i.contains("14.5 fps")));
         assert!(issues.iter().any(|i| i.contains("video packets were lost")));
-        assert!(issues.iter().any(|i| i.contains("250 ms")));
+        assert!(
+            issues
+                .iter()
+                .any(|i| i == "audio jitter 250 ms is above 100 ms"),
+            "{issues:?}"
+        );
+        assert!(
+            issues.iter().any(|i| i == "12 video frames were dropped"),
+            "{issues:?}"
+        );
         let empty = StatsReport::from_stats(&[]);
         assert_eq!(empty.issues, ["no inbound video was received"]);
     }

@@ -492,7 +492,7 @@ fn decode_error_body(text: &str) -> bool {
     }
     let _ = classify_network_failure(text).to_string();
     let _ = serde_json::from_str::<ApiErrorBody>(text);
-    match serde_json::from_str::<Value>(text) {
+    match anam_core::json::parse(text) {
         Ok(value) => {
             let body = ApiErrorBody::from_value(&value);
             body.error.is_some() || body.message.is_some() || body.solution.is_some()

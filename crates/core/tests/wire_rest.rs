@@ -59,7 +59,10 @@ fn ephemeral_token_request_round_trips_all_persona_fields() {
     assert_eq!(cfg.voice_id.as_deref(), Some("vo-1"));
     assert_eq!(cfg.llm_id.as_deref(), Some("llm-1"));
     assert_eq!(cfg.system_prompt.as_deref(), Some("Be brief."));
-    assert_eq!(cfg.max_session_length_seconds, Some(600.0));
+    assert_eq!(
+        cfg.max_session_length_seconds.map(|n| n.as_f64()),
+        Some(600.0)
+    );
     assert_eq!(cfg.language_code.as_deref(), Some("en"));
     let notes = cfg.director_notes.expect("directorNotes");
     assert_eq!(notes.preset_style.as_deref(), Some("warm"));
@@ -68,7 +71,7 @@ fn ephemeral_token_request_round_trips_all_persona_fields() {
         .session_options
         .and_then(|o| o.voice_detection)
         .and_then(|v| v.end_of_speech_sensitivity);
-    assert_eq!(sensitivity, Some(0.5));
+    assert_eq!(sensitivity.map(|n| n.as_f64()), Some(0.5));
     assert_eq!(req.expires_in.as_deref(), Some("1h"));
 }
 
@@ -98,7 +101,9 @@ fn unknown_persona_keys_are_kept_for_forwarding() {
     };
     assert_eq!(
         cfg.extra.get("futureKnob"),
-        Some(&serde_json::json!({"level": 3}))
+        Some(&anam_core::json::Value::from(
+            serde_json::json!({"level": 3})
+        ))
     );
     let encoded = parse(&serde_json::to_string(&req).expect("encode"));
     assert_eq!(encoded["personaConfig"]["futureKnob"]["level"], 3);
@@ -126,7 +131,7 @@ fn start_session_requests_round_trip() {
         notes.custom_style_prompt.as_deref(),
         Some("Calm and curious.")
     );
-    assert_eq!(notes.expressivity, Some(0.25));
+    assert_eq!(notes.expressivity.map(|n| n.as_f64()), Some(0.25));
 }
 
 #[test]
@@ -280,7 +285,7 @@ fn api_error_body_round_trips_and_is_lenient() {
         }
     );
     assert_eq!(
-        ApiErrorBody::from_value(&serde_json::json!([1, 2])),
+        ApiErrorBody::from_value(&serde_json::json!([1, 2]).into()),
         ApiErrorBody::default()
     );
     assert_eq!(
@@ -295,7 +300,7 @@ fn persona_summary_round_trips() {
     assert_eq!((p.id.as_str(), p.name.as_str()), ("persona-aria", "Aria"));
     assert_eq!(
         p.extra.get("description"),
-        Some(&serde_json::json!("Friendly guide"))
+        Some(&anam_core::json::Value::from("Friendly guide"))
     );
 }
 
@@ -324,7 +329,15 @@ fn director_notes_validation() {
     let notes = |preset: Option<&str>, custom: Option<&str>, e: Option<f64>| DirectorNotes {
         preset_style: preset.map(str::to_owned),
         custom_style_prompt: custom.map(str::to_owned),
-        expressivity: e,
+        // Test values are plain decimals, whose Display text is valid JSON.
+        expressivity: e.map(|x| {
+            let text = if x.is_finite() {
+                x.to_string()
+            } else {
+                "1e999".to_owned()
+            };
+            anam_core::json::Number::from_json_text(&text).expect("number")
+        }),
     };
     assert_eq!(notes(Some("happy"), None, Some(1.0)).validate(), Ok(()));
     assert_eq!(notes(None, None, Some(0.0)).validate(), Ok(()));
@@ -333,7 +346,7 @@ fn director_notes_validation() {
         Err(DirectorNotesError::ExpressivityOutOfRange(_))
     ));
     assert!(matches!(
-        notes(None, None, Some(f64::NAN)).validate(),
+        notes(None, None, Some(f64::INFINITY)).validate(),
         Err(DirectorNotesError::ExpressivityOutOfRange(_))
     ));
     assert_eq!(

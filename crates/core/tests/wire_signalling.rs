@@ -72,9 +72,10 @@ fn ice_candidates_keep_optional_fields_optional() {
     // RTCIceCandidate.toJSON() may carry nulls.
     let nulls = r#"{"actionType":"icecandidate","sessionId":"s","payload":{"candidate":"c","sdpMid":null,"sdpMLineIndex":null,"usernameFragment":null}}"#;
     let msg = signalling::decode(nulls).expect("decode");
+    // Keys in the order the official SDK writes them.
     assert_eq!(
         msg.encode(),
-        r#"{"actionType":"icecandidate","payload":{"candidate":"c"},"sessionId":"s"}"#
+        r#"{"actionType":"icecandidate","sessionId":"s","payload":{"candidate":"c"}}"#
     );
 }
 
@@ -148,7 +149,7 @@ fn unknown_action_is_kept_not_rejected() {
         msg.action,
         SignalAction::Unknown {
             action_type: "futurething".into(),
-            payload: serde_json::json!({"a": [1, 2]}),
+            payload: serde_json::json!({"a": [1, 2]}).into(),
         }
     );
     assert_same_json("unknown", &msg.encode(), text);

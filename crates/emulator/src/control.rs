@@ -4,7 +4,7 @@ use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use anam_core::wire::datachannel::{PersonaConfigUpdateApplied, ServerDataMessage};
 
@@ -95,7 +95,7 @@ async fn end_session(
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct PersonaConfigUpdate {
-    changed_fields: Map<String, Value>,
+    changed_fields: anam_core::json::Object,
 }
 
 /// Reports a persona configuration change to the client (`personaConfigUpdateApplied`), the

@@ -59,6 +59,8 @@ impl SessionPersona {
     pub fn from_config(cfg: &PersonaConfig) -> Self {
         let max = cfg
             .max_session_length_seconds
+            .as_ref()
+            .map(|n| n.as_f64())
             .filter(|s| s.is_finite() && *s > 0.0)
             .map(|s| std::time::Duration::from_secs_f64(s.min(86_400.0)));
         let id = cfg

@@ -191,7 +191,7 @@ impl ToolDesk {
             tool_name: name.to_owned(),
             tool_type: tool_type.to_owned(),
             tool_subtype: subtype.map(str::to_owned),
-            arguments,
+            arguments: arguments.into(),
             timestamp: iso_now(),
             timestamp_user_action: action.timestamp.clone(),
             user_action_correlation_id: action.correlation_id.clone(),
@@ -203,7 +203,7 @@ impl ToolDesk {
 /// The closing message of a call: same ids as its start, a fresh event uid and timestamp.
 fn finish(started: ToolCallBase, outcome: Result<Value, String>) -> Finished {
     let tool_name = started.tool_name.clone();
-    let arguments = started.arguments.clone();
+    let arguments = Value::from(started.arguments.clone());
     let base = ToolCallBase {
         event_uid: new_id(),
         timestamp: iso_now(),
@@ -212,7 +212,7 @@ fn finish(started: ToolCallBase, outcome: Result<Value, String>) -> Finished {
     let message = match &outcome {
         Ok(result) => ServerDataMessage::ToolCallCompleted(ToolCallCompleted {
             base,
-            result: result.clone(),
+            result: result.clone().into(),
             documents_accessed: None,
         }),
         Err(e) => ServerDataMessage::ToolCallFailed(ToolCallFailed {
@@ -278,7 +278,10 @@ mod tests {
         };
         let base = started_base(&msgs);
         assert_eq!(legacy.event_name, "open_page");
-        assert_eq!(legacy.event_data, json!({"url": "/pricing"}));
+        assert_eq!(
+            legacy.event_data,
+            anam_core::json::Value::from(json!({"url": "/pricing"}))
+        );
         assert_eq!(legacy.session_id, "sess-1");
         assert!(legacy.used_outside_engine);
         assert_eq!(base.tool_type, "client");
@@ -300,7 +303,10 @@ mod tests {
         let ServerDataMessage::ToolCallCompleted(c) = done.message else {
             panic!("not completed");
         };
-        assert_eq!(c.result, json!("Pricing: 9 EUR"));
+        assert_eq!(
+            c.result,
+            anam_core::json::Value::from(json!("Pricing: 9 EUR"))
+        );
         assert_eq!(c.base.tool_call_id, base.tool_call_id);
         assert_ne!(c.base.event_uid, base.event_uid);
         assert_eq!(desk.in_flight(), 0);

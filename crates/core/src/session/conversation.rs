@@ -1,22 +1,24 @@
 //! Conversation inputs beyond speech (ANAM_PROTOCOL.md §9.1, §10.3, §10.5): context, raw data
 //! messages, director-note cues, the persona config of the next session, and agent audio.
 
+use crate::json::{Fields, Number, Value};
 use crate::wire::datachannel::{
     ClientDataMessage, Context, Cue, DirectorNoteCue, DIRECTOR_NOTE_CUE_TAGS, MAX_CUE_TAG_BYTES,
 };
 use crate::wire::rest::DirectorNotes;
 use crate::wire::signalling::{AgentAudioInputPayload, SignalAction};
-use serde::Deserialize;
-use serde_json::Value;
+use crate::wire::FromJson;
 
 use super::{CommandError, Millis, Phase, Session};
 
 /// When a director-note cue applies: now, after a delay, or at a point of the current speech.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum CueTiming {
     Now,
-    InSeconds(f64),
-    AtSeconds(f64),
+    /// Numbers keep the text the app gave (JS's own number formatting), so the wire carries
+    /// exactly what the official client would send.
+    InSeconds(Number),
+    AtSeconds(Number),
 }
 
 /// `{encoding, sampleRate, channels}` of an agent-audio stream (§10.5).
@@ -88,9 +90,10 @@ impl Session {
             CueTiming::InSeconds(s) => (Some(s), None),
             CueTiming::AtSeconds(s) => (None, Some(s)),
         };
-        if [in_seconds, at_seconds]
+        if [&in_seconds, &at_seconds]
             .into_iter()
             .flatten()
+            .map(Number::as_f64)
             .any(|s| !(s.is_finite() && s >= 0.0))
         {
             return Err(CommandError(
@@ -118,11 +121,12 @@ impl Session {
     /// untyped so that options this crate does not know reach the server unchanged.
     pub fn set_persona_config(&mut self, config: Option<Value>) -> Result<(), String> {
         if let Some(config) = &config {
-            if !config.is_object() {
+            if config.as_object().is_none() {
                 return Err("the persona config must be an object".to_owned());
             }
             if let Some(notes) = config.get("directorNotes") {
-                DirectorNotes::deserialize(notes)
+                Fields::of("directorNotes", notes)
+                    .and_then(DirectorNotes::from_json)
                     .map_err(|e| format!("directorNotes: {e}"))?
                     .validate()
                     .map_err(|e| e.to_string())?;

@@ -19,7 +19,7 @@ pub mod state;
 pub mod talk;
 pub mod tools;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 use crate::claims::TokenClaims;
 use crate::errors::{
@@ -33,6 +33,7 @@ use crate::wire::rest::{
     VoiceDetection,
 };
 use crate::wire::signalling::{self as sig, IceCandidate, SignalAction, SignalMessage};
+use crate::wire::ToJson;
 
 use clock::{iso_millis, Rng};
 use events::Event;
@@ -40,7 +41,7 @@ use history::History;
 use negotiation::{IceState, Negotiation, NegotiationEffect};
 use resume::Resume;
 use signalling::{Signalling, SocketCommand};
-use talk::{TalkStream, TalkStreamError, TalkStreamState};
+use talk::{TalkStream, TalkStreamError, TalkStreamState, TalkStreams};
 use tools::{ToolCallEvent, ToolCalls, ToolStage};
 
 /// Milliseconds. The shell passes Unix-epoch milliseconds (`Date.now()`), which also serve as
@@ -72,7 +73,8 @@ pub struct SessionConfig {
     pub base_url: String,
     pub api_version: String,
     pub retry: RetryPolicy,
-    pub end_of_speech_sensitivity: Option<f64>,
+    /// Kept as the app's JSON number text, so the wire carries exactly what it gave.
+    pub end_of_speech_sensitivity: Option<crate::json::Number>,
     pub disable_input_audio: bool,
     pub token: TokenSource,
     /// `autoResume`: how many fresh sessions to try after a lost one (`None`: never resume).
@@ -410,11 +412,11 @@ pub struct Session {
     permission: AudioPermissionState,
     history: History,
     reasoning: Vec<history::Message>,
-    talk_streams: BTreeMap<u32, TalkStream>,
+    talk_streams: TalkStreams,
     next_talk_stream: u32,
     tools: ToolCalls,
     /// `setPersonaConfig()`: sent with the next start-session.
-    persona_config: Option<serde_json::Value>,
+    persona_config: Option<crate::json::Value>,
     /// Agent-audio streams by handle (a list: apps open one or two).
     agent_audio: Vec<(u32, conversation::AgentAudioStream)>,
     next_agent_audio: u32,
@@ -437,7 +439,7 @@ impl Session {
             permission: AudioPermissionState::NotRequested,
             history: History::default(),
             reasoning: Vec::new(),
-            talk_streams: BTreeMap::new(),
+            talk_streams: TalkStreams::default(),
             next_talk_stream: 0,
             tools: ToolCalls::default(),
             persona_config: None,
@@ -604,10 +606,12 @@ impl Session {
         match &self.phase {
             Phase::Live(live) => Ok(TalkCall {
                 url: live.info.talk_url(),
-                body: serde_json::to_string(&TalkRequest {
+                body: TalkRequest {
                     content: content.to_owned(),
-                })
-                .unwrap_or_default(),
+                }
+                .to_json()
+                .into_value()
+                .to_json(),
             }),
             Phase::Starting(_) => Err(CommandError("Session is not started yet")),
             Phase::Idle => Err(CommandError("Not streaming: start a session first")),
@@ -904,24 +908,24 @@ impl Session {
         let attempt = s.attempt;
         let body = StartSessionRequest {
             persona_config: None,
-            session_options: self
-                .config
-                .end_of_speech_sensitivity
-                .map(|v| SessionOptions {
+            session_options: self.config.end_of_speech_sensitivity.clone().map(|v| {
+                SessionOptions {
                     voice_detection: Some(VoiceDetection {
                         end_of_speech_sensitivity: Some(v),
                     }),
                     ..Default::default()
-                }),
+                }
+            }),
             client_metadata: Some(ClientMetadata {
                 client: CLIENT_NAME.to_owned(),
                 version: crate::VERSION.to_owned(),
             }),
         };
-        let mut body = serde_json::to_value(&body).unwrap_or_default();
-        if let (Some(map), Some(cfg)) = (body.as_object_mut(), &self.persona_config) {
-            map.insert("personaConfig".to_owned(), cfg.clone());
+        let mut body = body.to_json();
+        if let Some(cfg) = &self.persona_config {
+            body.insert("personaConfig", cfg.clone());
         }
+        let body = body.into_value();
         self.outputs.push_back(Output::StartSession {
             attempt,
             url: format!(
@@ -1049,8 +1053,7 @@ impl Session {
         // offer waits in the signalling queue if it is ready first.
         self.outputs.extend(cmds.into_iter().map(Output::Socket));
         self.outputs.push_back(Output::ConfigureIce {
-            ice_servers_json: serde_json::to_string(&info.client_config.ice_servers)
-                .unwrap_or_else(|_| "[]".to_owned()),
+            ice_servers_json: crate::wire::rest::ice_servers_json(&info.client_config.ice_servers),
             ice_transport_policy: info.client_config.ice_transport_policy.clone(),
         });
         let mut neg = Negotiation::default();
@@ -1355,8 +1358,10 @@ impl Session {
                 }
             }
             ServerDataMessage::PersonaConfigUpdateApplied(p) => {
-                let changed = serde_json::json!({ "changedFields": p.changed_fields });
-                self.emit(Event::PersonaConfigUpdateApplied(changed.to_string()));
+                let changed = crate::json::Object::new().with("changedFields", p.changed_fields);
+                self.emit(Event::PersonaConfigUpdateApplied(
+                    changed.into_value().to_json(),
+                ));
             }
             ServerDataMessage::DirectorNoteCueApplied(d) => {
                 let or_unknown = |v: Option<String>| v.unwrap_or_else(|| "unknown".to_owned());

@@ -136,9 +136,63 @@ pub fn is_uuid_v4(s: &str) -> bool {
     })
 }
 
+/// The talk streams of a client by handle. A client has a handful, so a vector beats a tree map
+/// (and keeps `BTreeMap`'s code out of the wasm bundle); handles only grow, so pushing keeps the
+/// entries in handle order.
+#[derive(Debug, Default)]
+pub(crate) struct TalkStreams(Vec<(u32, TalkStream)>);
+
+impl TalkStreams {
+    pub fn insert(&mut self, handle: u32, stream: TalkStream) {
+        match self.get_mut(&handle) {
+            Some(slot) => *slot = stream,
+            None => self.0.push((handle, stream)),
+        }
+    }
+
+    pub fn get(&self, handle: &u32) -> Option<&TalkStream> {
+        self.0.iter().find(|(h, _)| h == handle).map(|(_, s)| s)
+    }
+
+    pub fn get_mut(&mut self, handle: &u32) -> Option<&mut TalkStream> {
+        self.0.iter_mut().find(|(h, _)| h == handle).map(|(_, s)| s)
+    }
+
+    pub fn retain(&mut self, mut keep: impl FnMut(&u32, &mut TalkStream) -> bool) {
+        self.0.retain_mut(|(h, s)| keep(h, s));
+    }
+
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut TalkStream> {
+        self.0.iter_mut().map(|(_, s)| s)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_stream_table_finds_replaces_and_forgets_by_handle() {
+        let mut table = TalkStreams::default();
+        table.insert(1, stream());
+        table.insert(2, stream());
+        table.insert(
+            1,
+            TalkStream {
+                generation: 9,
+                ..stream()
+            },
+        );
+        assert_eq!(table.get(&1).map(|s| s.generation), Some(9));
+        assert!(table.get(&3).is_none());
+        table.retain(|h, _| *h != 1);
+        assert!(table.get(&1).is_none());
+        assert_eq!(table.values_mut().count(), 1);
+        if let Some(s) = table.get_mut(&2) {
+            s.generation = 4;
+        }
+        assert_eq!(table.get(&2).map(|s| s.generation), Some(4));
+    }
 
     fn stream() -> TalkStream {
         TalkStream {

@@ -7,8 +7,7 @@
 //! for a client tool (once for its own handler, once for the server's echo, §11.3); here the first
 //! outcome wins and later ones for the same call are dropped.
 
-use serde::Serialize;
-use serde_json::Value;
+use crate::json::{Object, Value};
 
 use super::clock::{iso_millis, parse_iso_millis};
 use super::events::Event;
@@ -42,30 +41,24 @@ impl ToolStage {
 
 /// `ToolCallStartedPayload` / `ToolCallCompletedPayload` / `ToolCallFailedPayload` of §10.9, in
 /// one shape: the outcome fields are present only on the events that carry them.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ToolCallEvent {
     pub event_uid: String,
     pub session_id: String,
     pub tool_call_id: String,
     pub tool_name: String,
     pub tool_type: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub tool_subtype: Option<String>,
     pub arguments: Value,
     pub timestamp: String,
     pub timestamp_user_action: String,
     pub user_action_correlation_id: String,
     /// Completed only (any JSON, `null` included).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub result: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub documents_accessed: Option<Vec<String>>,
     /// Failed only.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub error_message: Option<String>,
     /// Milliseconds from start to outcome (completed and failed only; 0 when unknown).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub execution_time: Option<u64>,
 }
 
@@ -90,9 +83,39 @@ impl ToolCallEvent {
     }
 }
 
+impl ToolCallEvent {
+    /// The event object handed to listeners and handlers (camelCase keys).
+    pub fn to_json(&self) -> Value {
+        let mut o = Object::new()
+            .with("eventUid", self.event_uid.as_str())
+            .with("sessionId", self.session_id.as_str())
+            .with("toolCallId", self.tool_call_id.as_str())
+            .with("toolName", self.tool_name.as_str())
+            .with("toolType", self.tool_type.as_str());
+        o.insert_some("toolSubtype", self.tool_subtype.as_deref());
+        o.insert("arguments", self.arguments.clone());
+        o.insert("timestamp", self.timestamp.as_str().into());
+        o.insert(
+            "timestampUserAction",
+            self.timestamp_user_action.as_str().into(),
+        );
+        o.insert(
+            "userActionCorrelationId",
+            self.user_action_correlation_id.as_str().into(),
+        );
+        o.insert_some("result", self.result.clone());
+        if let Some(docs) = &self.documents_accessed {
+            let list: Vec<Value> = docs.iter().map(|d| Value::from(d.as_str())).collect();
+            o.insert("documentsAccessed", Value::Array(list));
+        }
+        o.insert_some("errorMessage", self.error_message.as_deref());
+        o.insert_some("executionTime", self.execution_time);
+        o.into_value()
+    }
+}
+
 /// `ClientToolEvent` of §10.9 (the legacy client-tool message).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ClientToolEventPayload {
     pub event_uid: String,
     pub session_id: String,
@@ -114,6 +137,24 @@ impl From<ClientToolEvent> for ClientToolEventPayload {
             timestamp_user_action: e.timestamp_user_action,
             user_action_correlation_id: e.user_action_correlation_id,
         }
+    }
+}
+
+impl ClientToolEventPayload {
+    /// The event object handed to listeners (camelCase keys).
+    pub fn to_json(&self) -> Value {
+        Object::new()
+            .with("eventUid", self.event_uid.as_str())
+            .with("sessionId", self.session_id.as_str())
+            .with("eventName", self.event_name.as_str())
+            .with("eventData", self.event_data.clone())
+            .with("timestamp", self.timestamp.as_str())
+            .with("timestampUserAction", self.timestamp_user_action.as_str())
+            .with(
+                "userActionCorrelationId",
+                self.user_action_correlation_id.as_str(),
+            )
+            .into_value()
     }
 }
 

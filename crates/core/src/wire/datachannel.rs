@@ -10,10 +10,10 @@
 //! versa. Server messages tolerate missing fields (the official client falls back to
 //! `"unknown"` / `{}`, §11.1 item 10), so every `data` field has a default.
 
+use crate::json::{Number, Object, Value};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
-use super::{parse_object, payload_as, to_value, DecodeError};
+use super::{decode_payload, parse_object, payload_as, to_value, DecodeError, ToJson};
 
 /// Label of the one data channel the client creates.
 pub const CHANNEL_LABEL: &str = "session";
@@ -119,9 +119,9 @@ pub struct Cue {
 pub struct DirectorNoteCue {
     pub cue: Cue,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub in_seconds: Option<f64>,
+    pub in_seconds: Option<Number>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub at_seconds: Option<f64>,
+    pub at_seconds: Option<Number>,
 }
 
 /// `tool_result`: the outcome of a client tool handler (§9.4).
@@ -159,7 +159,7 @@ pub enum ClientDataMessage {
     /// Any other `message_type`; `fields` holds the object without the `message_type` key.
     Unknown {
         message_type: String,
-        fields: Map<String, Value>,
+        fields: Object,
     },
 }
 
@@ -201,7 +201,7 @@ impl ClientDataMessage {
                 message_type,
                 fields: match fields {
                     Value::Object(m) => m,
-                    _ => Map::new(),
+                    _ => Object::new(),
                 },
             },
         })
@@ -210,26 +210,16 @@ impl ClientDataMessage {
     /// Encodes this message as JSON text (flat object with `message_type`).
     pub fn encode(&self) -> String {
         let mut map = match self {
-            ClientDataMessage::Speech(m) => object_of(m),
-            ClientDataMessage::Interrupt(m) => object_of(m),
-            ClientDataMessage::Context(m) => object_of(m),
-            ClientDataMessage::DirectorNoteCue(m) => object_of(m),
-            ClientDataMessage::ToolResult(m) => object_of(m),
-            ClientDataMessage::RemoteRtpStats(m) => object_of(m),
+            ClientDataMessage::Speech(m) => m.to_json(),
+            ClientDataMessage::Interrupt(m) => m.to_json(),
+            ClientDataMessage::Context(m) => m.to_json(),
+            ClientDataMessage::DirectorNoteCue(m) => m.to_json(),
+            ClientDataMessage::ToolResult(m) => m.to_json(),
+            ClientDataMessage::RemoteRtpStats(m) => m.to_json(),
             ClientDataMessage::Unknown { fields, .. } => fields.clone(),
         };
-        map.insert(
-            "message_type".to_owned(),
-            Value::String(self.message_type().to_owned()),
-        );
-        Value::Object(map).to_string()
-    }
-}
-
-fn object_of<T: Serialize>(value: &T) -> Map<String, Value> {
-    match to_value(value) {
-        Value::Object(map) => map,
-        _ => Map::new(),
+        map.insert("message_type", Value::from(self.message_type()));
+        map.into_value().to_json()
     }
 }
 
@@ -357,7 +347,7 @@ impl Default for ToolCallBase {
             tool_type: String::new(),
             tool_subtype: None,
             // An absent argument list reads as "no arguments".
-            arguments: Value::Object(Map::new()),
+            arguments: Value::Object(Object::new()),
             timestamp: String::new(),
             timestamp_user_action: String::new(),
             user_action_correlation_id: String::new(),
@@ -415,7 +405,7 @@ impl Default for ClientToolEvent {
             event_uid: String::new(),
             session_id: String::new(),
             event_name: String::new(),
-            event_data: Value::Object(Map::new()),
+            event_data: Value::Object(Object::new()),
             timestamp: String::new(),
             timestamp_user_action: String::new(),
             user_action_correlation_id: String::new(),
@@ -445,7 +435,7 @@ pub struct DirectorNoteCueApplied {
 pub struct PersonaConfigUpdateApplied {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
-    pub changed_fields: Map<String, Value>,
+    pub changed_fields: Object,
 }
 
 /// A server → client data-channel message.
@@ -496,38 +486,39 @@ impl ServerDataMessage {
             _ => return Err(DecodeError::MissingKind("messageType")),
         };
         let data = match map.remove("data") {
-            None | Some(Value::Null) => Value::Object(Map::new()),
+            None | Some(Value::Null) => Value::Object(Object::new()),
             Some(other) => other,
         };
         let kind = message_type.as_str();
+        let d = &data;
         Ok(match kind {
-            server_type::SPEECH_TEXT => ServerDataMessage::SpeechText(payload_as(kind, data)?),
+            server_type::SPEECH_TEXT => ServerDataMessage::SpeechText(decode_payload(kind, d)?),
             server_type::REASONING_TEXT => {
-                ServerDataMessage::ReasoningText(payload_as(kind, data)?)
+                ServerDataMessage::ReasoningText(decode_payload(kind, d)?)
             }
             server_type::USER_SPEECH_STARTED => {
-                ServerDataMessage::UserSpeechStarted(payload_as(kind, data)?)
+                ServerDataMessage::UserSpeechStarted(decode_payload(kind, d)?)
             }
             server_type::USER_SPEECH_ENDED => {
-                ServerDataMessage::UserSpeechEnded(payload_as(kind, data)?)
+                ServerDataMessage::UserSpeechEnded(decode_payload(kind, d)?)
             }
             server_type::TOOL_CALL_STARTED => {
-                ServerDataMessage::ToolCallStarted(payload_as(kind, data)?)
+                ServerDataMessage::ToolCallStarted(decode_payload(kind, d)?)
             }
             server_type::TOOL_CALL_COMPLETED => {
-                ServerDataMessage::ToolCallCompleted(payload_as(kind, data)?)
+                ServerDataMessage::ToolCallCompleted(decode_payload(kind, d)?)
             }
             server_type::TOOL_CALL_FAILED => {
-                ServerDataMessage::ToolCallFailed(payload_as(kind, data)?)
+                ServerDataMessage::ToolCallFailed(decode_payload(kind, d)?)
             }
             server_type::CLIENT_TOOL_EVENT => {
-                ServerDataMessage::ClientToolEvent(payload_as(kind, data)?)
+                ServerDataMessage::ClientToolEvent(decode_payload(kind, d)?)
             }
             server_type::DIRECTOR_NOTE_CUE_APPLIED => {
-                ServerDataMessage::DirectorNoteCueApplied(payload_as(kind, data)?)
+                ServerDataMessage::DirectorNoteCueApplied(decode_payload(kind, d)?)
             }
             server_type::PERSONA_CONFIG_UPDATE_APPLIED => {
-                ServerDataMessage::PersonaConfigUpdateApplied(payload_as(kind, data)?)
+                ServerDataMessage::PersonaConfigUpdateApplied(decode_payload(kind, d)?)
             }
             _ => ServerDataMessage::Unknown { message_type, data },
         })
@@ -549,12 +540,12 @@ impl ServerDataMessage {
             ServerDataMessage::PersonaConfigUpdateApplied(d) => to_value(d),
             ServerDataMessage::Unknown { data, .. } => data.clone(),
         };
-        let mut map = Map::new();
-        map.insert(
-            "messageType".to_owned(),
-            Value::String(self.message_type().to_owned()),
-        );
-        map.insert("data".to_owned(), data);
-        Value::Object(map).to_string()
+        Object::new()
+            .with("messageType", self.message_type())
+            .with("data", data)
+            .into_value()
+            .to_json()
     }
 }
+
+mod codec;

@@ -1,4 +1,7 @@
-//! Serde types for every message on the wire (ANAM_PROTOCOL.md sections 2-9).
+//! Types for every message on the wire (ANAM_PROTOCOL.md sections 2-9), with two codecs: serde
+//! derives for the servers (axum), and hand-written [`FromJson`]/[`ToJson`] codecs on
+//! [`crate::json`] for the browser client, which keep serde out of the wasm bundle. The
+//! `codec_agreement` tests hold the two to one wire format.
 //!
 //! Everything here decodes input from the network, so decoders return typed errors and never
 //! panic; unknown JSON keys are ignored and unknown message kinds decode to an `Unknown` variant.
@@ -7,6 +10,8 @@ pub mod rest;
 pub mod signalling;
 
 use std::fmt;
+
+use crate::json::{self, Fields, Object, Value};
 
 /// Why a signalling or data-channel frame could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,29 +43,45 @@ impl fmt::Display for DecodeError {
 impl std::error::Error for DecodeError {}
 
 /// Parses a frame into a JSON object, the first step of every frame decoder.
-pub(crate) fn parse_object(
-    text: &str,
-) -> Result<serde_json::Map<String, serde_json::Value>, DecodeError> {
-    match serde_json::from_str::<serde_json::Value>(text) {
-        Ok(serde_json::Value::Object(map)) => Ok(map),
+pub(crate) fn parse_object(text: &str) -> Result<Object, DecodeError> {
+    match json::parse(text) {
+        Ok(Value::Object(object)) => Ok(object),
         Ok(_) => Err(DecodeError::NotAnObject),
         Err(e) => Err(DecodeError::NotJson(e.to_string())),
     }
 }
 
-/// Decodes a typed payload, naming the message kind in the error.
+/// Hand-written decoding of a wire type from JSON: the client's path. The serde derives of the
+/// same types serve the servers; core tests check that both codecs agree.
+pub trait FromJson: Sized {
+    fn from_json(fields: Fields<'_>) -> Result<Self, DecodeError>;
+}
+
+/// Hand-written encoding of a wire type as a JSON object (keys as serde would write them,
+/// absent optional fields left out).
+pub trait ToJson {
+    fn to_json(&self) -> Object;
+}
+
+/// Decodes the payload of message `kind`, which must be an object.
+pub(crate) fn decode_payload<T: FromJson>(kind: &str, value: &Value) -> Result<T, DecodeError> {
+    T::from_json(Fields::of(kind, value)?)
+}
+
+/// Decodes a typed payload with serde, naming the message kind in the error. Only the servers'
+/// decoders use it (the client's go through [`FromJson`]).
 pub(crate) fn payload_as<T: serde::de::DeserializeOwned>(
     kind: &str,
-    value: serde_json::Value,
+    value: Value,
 ) -> Result<T, DecodeError> {
-    serde_json::from_value(value).map_err(|e| DecodeError::BadPayload {
+    serde_json::from_value(serde_json::Value::from(value)).map_err(|e| DecodeError::BadPayload {
         kind: kind.to_owned(),
         reason: e.to_string(),
     })
 }
 
-/// Serializes a typed payload to a JSON value. Our payload types are plain structs with string
-/// keys, for which serialization cannot fail; `Null` is a harmless fallback all the same.
-pub(crate) fn to_value<T: serde::Serialize>(payload: &T) -> serde_json::Value {
-    serde_json::to_value(payload).unwrap_or(serde_json::Value::Null)
+/// Serializes a typed payload with serde (servers only). Our payload types are plain structs
+/// with string keys, for which serialization cannot fail; `Null` is a harmless fallback.
+pub(crate) fn to_value<T: serde::Serialize>(payload: &T) -> Value {
+    serde_json::to_value(payload).map_or(Value::Null, Value::from)
 }

@@ -6,10 +6,10 @@
 //! `undefined`). Unknown keys are ignored, or kept in an `extra` map where a server may need to
 //! pass them on.
 
+use crate::json::{Number, Object, Value};
 use serde::de::Deserializer;
 use serde::ser::Serializer;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
 /// Default signalling path when the server sends an empty `signallingEndpoint` (§7.1).
 pub const DEFAULT_SIGNALLING_PATH: &str = "/ws";
@@ -59,7 +59,7 @@ pub struct PersonaConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system_prompt: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_session_length_seconds: Option<f64>,
+    pub max_session_length_seconds: Option<Number>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language_code: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -67,7 +67,7 @@ pub struct PersonaConfig {
     /// Keys this crate does not model, kept verbatim (newer persona options must survive a
     /// backend or emulator that forwards the config).
     #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    pub extra: Object,
 }
 
 /// `personaConfig.directorNotes`: a preset style or a custom prompt, each optionally with an
@@ -80,7 +80,7 @@ pub struct DirectorNotes {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_style_prompt: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expressivity: Option<f64>,
+    pub expressivity: Option<Number>,
 }
 
 /// Why a [`DirectorNotes`] value breaks the §10.9 / §2.3 rules.
@@ -100,7 +100,11 @@ impl std::fmt::Display for DirectorNotesError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::ExpressivityOutOfRange(v) => {
-                write!(f, "directorNotes.expressivity must be a number in [0, 1], got {v}")
+                write!(
+                    f,
+                    "directorNotes.expressivity must be a number in [0, 1], got {}",
+                    crate::decimal::decimal(*v, 6)
+                )
             }
             Self::BothStyles => {
                 f.write_str("directorNotes takes presetStyle or customStylePrompt, not both")
@@ -120,7 +124,7 @@ impl DirectorNotes {
     /// Checks the documented constraints. Expressivity is checked first because it is the one
     /// rule the official client enforces at construction time (§2.3 item 4).
     pub fn validate(&self) -> Result<(), DirectorNotesError> {
-        if let Some(e) = self.expressivity {
+        if let Some(e) = self.expressivity.as_ref().map(Number::as_f64) {
             if !(e.is_finite() && (0.0..=1.0).contains(&e)) {
                 return Err(DirectorNotesError::ExpressivityOutOfRange(e));
             }
@@ -196,8 +200,8 @@ impl Serialize for PersonaSelection {
 impl<'de> Deserialize<'de> for PersonaSelection {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         use serde::de::Error;
-        let map = Map::<String, Value>::deserialize(deserializer)?;
-        let is_runtime = EPHEMERAL_KEYS.iter().any(|k| map.contains_key(*k));
+        let map = Object::deserialize(deserializer)?;
+        let is_runtime = EPHEMERAL_KEYS.iter().any(|k| map.contains_key(k));
         if !is_runtime {
             // A bare reference: `personaId` is the documented key, `id` the older one.
             let id = map
@@ -213,7 +217,7 @@ impl<'de> Deserialize<'de> for PersonaSelection {
                 )),
             };
         }
-        serde_json::from_value(Value::Object(map))
+        serde_json::from_value(serde_json::Value::from(Value::Object(map)))
             .map(|cfg| PersonaSelection::Ephemeral(Box::new(cfg)))
             .map_err(D::Error::custom)
     }
@@ -230,7 +234,7 @@ pub struct SessionOptions {
     pub voice_detection: Option<VoiceDetection>,
     /// Options this crate does not model, kept verbatim.
     #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    pub extra: Object,
 }
 
 /// `sessionOptions.voiceDetection`.
@@ -239,7 +243,7 @@ pub struct SessionOptions {
 pub struct VoiceDetection {
     /// In `[0, 1]` (checked by the client at construction, §2.3 item 5).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub end_of_speech_sensitivity: Option<f64>,
+    pub end_of_speech_sensitivity: Option<Number>,
 }
 
 /// Body of `POST /v1/auth/session-token`.
@@ -511,8 +515,11 @@ pub struct PersonaSummary {
     pub name: String,
     /// Any other fields (description, avatar, …), kept verbatim.
     #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    pub extra: Object,
 }
+
+mod codec;
+pub use codec::ice_servers_json;
 
 /// Body of `POST /v1/metrics/client`: one metric or `{"metrics": [...]}`. Servers accept
 /// anything (§5, §16 item 2), so it stays untyped.

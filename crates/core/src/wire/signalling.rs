@@ -2,10 +2,11 @@
 //! payload is an object for most actions and a string for `heartbeat`, `warning` and
 //! `endsession`.
 
+use crate::json::{Object, Value};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
-use super::{parse_object, payload_as, to_value, DecodeError};
+use super::{decode_payload, parse_object, DecodeError, FromJson, ToJson};
+use crate::json::Fields;
 
 /// Every `actionType` string of §7.3.
 pub mod action {
@@ -156,15 +157,15 @@ impl SignalAction {
 
     fn payload(&self) -> Value {
         match self {
-            SignalAction::Offer(p) => to_value(p),
-            SignalAction::Answer(p) => to_value(p),
-            SignalAction::IceCandidate(p) => to_value(p),
+            SignalAction::Offer(p) => p.to_json().into(),
+            SignalAction::Answer(p) => p.to_json().into(),
+            SignalAction::IceCandidate(p) => p.to_json().into(),
             SignalAction::Heartbeat => Value::String(String::new()),
-            SignalAction::TalkStream(p) => to_value(p),
-            SignalAction::TalkInputStreamInterrupted(p) => to_value(p),
-            SignalAction::AgentAudioInput(p) => to_value(p),
+            SignalAction::TalkStream(p) => p.to_json().into(),
+            SignalAction::TalkInputStreamInterrupted(p) => p.to_json().into(),
+            SignalAction::AgentAudioInput(p) => p.to_json().into(),
             SignalAction::AgentAudioInputEnd | SignalAction::SessionReady => {
-                Value::Object(Map::new())
+                Value::Object(Object::new())
             }
             SignalAction::Warning(text) | SignalAction::EndSession(text) => {
                 Value::String(text.clone())
@@ -203,7 +204,7 @@ fn payload_text(payload: Value) -> String {
     match payload {
         Value::String(s) => s,
         Value::Null => String::new(),
-        other => other.to_string(),
+        other => other.to_json(),
     }
 }
 
@@ -220,16 +221,17 @@ pub fn decode(text: &str) -> Result<SignalMessage, DecodeError> {
     };
     let payload = map.remove("payload").unwrap_or(Value::Null);
     let kind = action_type.as_str();
+    let p = &payload;
     let action = match kind {
-        action::OFFER => SignalAction::Offer(payload_as(kind, payload)?),
-        action::ANSWER => SignalAction::Answer(payload_as(kind, payload)?),
-        action::ICE_CANDIDATE => SignalAction::IceCandidate(payload_as(kind, payload)?),
+        action::OFFER => SignalAction::Offer(decode_payload(kind, p)?),
+        action::ANSWER => SignalAction::Answer(decode_payload(kind, p)?),
+        action::ICE_CANDIDATE => SignalAction::IceCandidate(decode_payload(kind, p)?),
         action::HEARTBEAT => SignalAction::Heartbeat,
-        action::TALK_STREAM => SignalAction::TalkStream(payload_as(kind, payload)?),
+        action::TALK_STREAM => SignalAction::TalkStream(decode_payload(kind, p)?),
         action::TALK_INPUT_STREAM_INTERRUPTED => {
-            SignalAction::TalkInputStreamInterrupted(payload_as(kind, payload)?)
+            SignalAction::TalkInputStreamInterrupted(decode_payload(kind, p)?)
         }
-        action::AGENT_AUDIO_INPUT => SignalAction::AgentAudioInput(payload_as(kind, payload)?),
+        action::AGENT_AUDIO_INPUT => SignalAction::AgentAudioInput(decode_payload(kind, p)?),
         action::AGENT_AUDIO_INPUT_END => SignalAction::AgentAudioInputEnd,
         action::SESSION_READY => SignalAction::SessionReady,
         action::WARNING => SignalAction::Warning(payload_text(payload)),
@@ -244,15 +246,140 @@ pub fn decode(text: &str) -> Result<SignalMessage, DecodeError> {
 
 /// Encodes one signalling frame as JSON text.
 pub fn encode(message: &SignalMessage) -> String {
-    let mut map = Map::new();
-    map.insert(
-        "actionType".to_owned(),
-        Value::String(message.action.action_type().to_owned()),
-    );
-    map.insert(
-        "sessionId".to_owned(),
-        Value::String(message.session_id.clone()),
-    );
-    map.insert("payload".to_owned(), message.action.payload());
-    Value::Object(map).to_string()
+    Object::new()
+        .with("actionType", message.action.action_type())
+        .with("sessionId", message.session_id.as_str())
+        .with("payload", message.action.payload())
+        .into_value()
+        .to_json()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hand-written JSON codecs of the payloads (the same shapes as the serde derives above).
+
+impl FromJson for SessionDescription {
+    fn from_json(f: Fields<'_>) -> Result<Self, DecodeError> {
+        Ok(SessionDescription {
+            kind: f.string("type")?,
+            sdp: f.string("sdp")?,
+        })
+    }
+}
+
+impl ToJson for SessionDescription {
+    fn to_json(&self) -> Object {
+        Object::new()
+            .with("type", self.kind.as_str())
+            .with("sdp", self.sdp.as_str())
+    }
+}
+
+impl FromJson for OfferPayload {
+    fn from_json(f: Fields<'_>) -> Result<Self, DecodeError> {
+        let kind = action::OFFER;
+        Ok(OfferPayload {
+            connection_description: decode_payload(kind, &f.any("connectionDescription")).map_err(
+                |_| {
+                    crate::json::field_error(
+                        kind,
+                        "field `connectionDescription` must be {type, sdp}",
+                    )
+                },
+            )?,
+            user_uid: f.string_or_empty("userUid")?,
+        })
+    }
+}
+
+impl ToJson for OfferPayload {
+    fn to_json(&self) -> Object {
+        Object::new()
+            .with(
+                "connectionDescription",
+                self.connection_description.to_json(),
+            )
+            .with("userUid", self.user_uid.as_str())
+    }
+}
+
+impl FromJson for IceCandidate {
+    fn from_json(f: Fields<'_>) -> Result<Self, DecodeError> {
+        Ok(IceCandidate {
+            candidate: f.string("candidate")?,
+            sdp_mid: f.opt_string("sdpMid")?,
+            sdp_m_line_index: f.opt_u16("sdpMLineIndex")?,
+            username_fragment: f.opt_string("usernameFragment")?,
+        })
+    }
+}
+
+impl ToJson for IceCandidate {
+    fn to_json(&self) -> Object {
+        let mut o = Object::new().with("candidate", self.candidate.as_str());
+        o.insert_some("sdpMid", self.sdp_mid.as_deref());
+        o.insert_some("sdpMLineIndex", self.sdp_m_line_index);
+        o.insert_some("usernameFragment", self.username_fragment.as_deref());
+        o
+    }
+}
+
+impl FromJson for TalkStreamPayload {
+    fn from_json(f: Fields<'_>) -> Result<Self, DecodeError> {
+        Ok(TalkStreamPayload {
+            content: f.string("content")?,
+            start_of_speech: f.bool("startOfSpeech")?,
+            end_of_speech: f.bool("endOfSpeech")?,
+            correlation_id: f.string("correlationId")?,
+            utterance_id: f.opt_string("utteranceId")?,
+        })
+    }
+}
+
+impl ToJson for TalkStreamPayload {
+    fn to_json(&self) -> Object {
+        let mut o = Object::new()
+            .with("content", self.content.as_str())
+            .with("startOfSpeech", self.start_of_speech)
+            .with("endOfSpeech", self.end_of_speech)
+            .with("correlationId", self.correlation_id.as_str());
+        o.insert_some("utteranceId", self.utterance_id.as_deref());
+        o
+    }
+}
+
+impl FromJson for TalkInterruptedPayload {
+    fn from_json(f: Fields<'_>) -> Result<Self, DecodeError> {
+        Ok(TalkInterruptedPayload {
+            correlation_id: f.string("correlationId")?,
+        })
+    }
+}
+
+impl ToJson for TalkInterruptedPayload {
+    fn to_json(&self) -> Object {
+        Object::new().with("correlationId", self.correlation_id.as_str())
+    }
+}
+
+impl FromJson for AgentAudioInputPayload {
+    fn from_json(f: Fields<'_>) -> Result<Self, DecodeError> {
+        Ok(AgentAudioInputPayload {
+            audio_data: f.string("audioData")?,
+            encoding: f.string("encoding")?,
+            sample_rate: f.u32("sampleRate")?,
+            channels: f.u16("channels")?,
+            sequence_number: f.u64("sequenceNumber")?,
+        })
+    }
+}
+
+impl ToJson for AgentAudioInputPayload {
+    fn to_json(&self) -> Object {
+        Object::new()
+            .with("audioData", self.audio_data.as_str())
+            .with("encoding", self.encoding.as_str())
+            .with("sampleRate", self.sample_rate)
+            .with("channels", self.channels)
+            .with("sequenceNumber", self.sequence_number)
+    }
 }

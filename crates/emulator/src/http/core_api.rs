@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::{bearer, parse_json, same_secret, ApiError};
 use crate::clock::unix_now;
@@ -98,7 +98,7 @@ fn validate_ephemeral(cfg: &PersonaConfig) -> Result<(), ApiError> {
             .validate()
             .map_err(|e| ApiError::bad_request(format!("personaConfig.directorNotes: {e}")))?;
     }
-    if let Some(s) = cfg.max_session_length_seconds {
+    if let Some(s) = cfg.max_session_length_seconds.as_ref().map(|n| n.as_f64()) {
         if !s.is_finite() || s <= 0.0 {
             return Err(ApiError::bad_request(
                 "personaConfig.maxSessionLengthSeconds must be a positive number",
@@ -132,10 +132,10 @@ pub async fn personas(
     let list: Vec<PersonaSummary> = BUILTIN
         .iter()
         .map(|p| {
-            let mut extra = Map::new();
-            extra.insert("avatarId".to_owned(), Value::from(p.avatar_id));
-            extra.insert("voiceId".to_owned(), Value::from(p.voice_id));
-            extra.insert("description".to_owned(), Value::from(p.description));
+            let extra = anam_core::json::Object::new()
+                .with("avatarId", p.avatar_id)
+                .with("voiceId", p.voice_id)
+                .with("description", p.description);
             PersonaSummary {
                 id: p.id.to_owned(),
                 name: p.name.to_owned(),

@@ -6,6 +6,10 @@ use crate::session::conversation::{AgentAudioConfig, CueTiming};
 use crate::session::tools::{StartOutcome, ToolStage};
 use serde_json::{json, Value};
 
+fn num(text: &str) -> crate::json::Number {
+    crate::json::Number::from_json_text(text).expect("test number")
+}
+
 fn tool_msg(kind: &str, id: &str, tool_type: &str, session: &str, extra: &str) -> String {
     format!(
         r#"{{"messageType":"{kind}","data":{{"event_uid":"e-{id}","session_id":"{session}",
@@ -39,7 +43,7 @@ fn tool_event(out: &[Output], name: &str) -> Option<Value> {
         Output::Emit(
             e
             @ (Event::ToolCallStarted(t) | Event::ToolCallCompleted(t) | Event::ToolCallFailed(t)),
-        ) if e.name() == name => serde_json::to_value(t).ok(),
+        ) if e.name() == name => Some(Value::from(t.to_json())),
         _ => None,
     })
 }
@@ -245,7 +249,7 @@ fn legacy_client_tool_events_and_cue_acknowledgements_are_reported() {
             .into(),
     ));
     let payload = out.iter().find_map(|o| match o {
-        Output::Emit(Event::ClientToolEventReceived(p)) => serde_json::to_value(p).ok(),
+        Output::Emit(Event::ClientToolEventReceived(p)) => Some(Value::from(p.to_json())),
         _ => None,
     });
     assert_eq!(
@@ -281,14 +285,19 @@ fn director_note_cues_are_checked_then_sent() {
         ("", CueTiming::Now),
         ("ecstatic", CueTiming::Now),
         (&"a".repeat(65), CueTiming::Now),
-        ("happy", CueTiming::InSeconds(-1.0)),
-        ("happy", CueTiming::AtSeconds(f64::NAN)),
-        ("happy", CueTiming::InSeconds(f64::INFINITY)),
+        ("happy", CueTiming::InSeconds(num("-1"))),
+        ("happy", CueTiming::AtSeconds(num("-0.5"))),
+        // Reads as +infinity. (NaN has no JSON form: the shell refuses it with the same message.)
+        ("happy", CueTiming::InSeconds(num("1e999"))),
     ] {
-        assert!(cue(&mut h, tag, timing).is_err(), "{tag:?} {timing:?}");
+        let shown = format!("{tag:?} {timing:?}");
+        assert!(cue(&mut h, tag, timing).is_err(), "{shown}");
     }
     assert!(h.drain().iter().all(|o| !matches!(o, Output::SendData(_))));
-    assert_eq!(cue(&mut h, "warm", CueTiming::InSeconds(1.5)), Ok(()));
+    assert_eq!(
+        cue(&mut h, "warm", CueTiming::InSeconds(num("1.5"))),
+        Ok(())
+    );
     assert_eq!(cue(&mut h, "sad", CueTiming::Now), Ok(()));
     assert_eq!(
         data_sent(&h.drain()),
@@ -355,13 +364,16 @@ fn a_persona_config_is_sent_with_the_next_session() {
         json!({"directorNotes": {"expressivity": "high"}}),
         json!("persona-aria"),
     ] {
-        assert!(h.s.set_persona_config(Some(bad.clone())).is_err(), "{bad}");
+        assert!(
+            h.s.set_persona_config(Some(bad.clone().into())).is_err(),
+            "{bad}"
+        );
     }
     let good = json!({"personaId": "p", "name": "Ada", "futureOption": [1]});
-    h.s.set_persona_config(Some(good)).expect("valid");
+    h.s.set_persona_config(Some(good.into())).expect("valid");
     assert_eq!(
-        h.s.persona_config().map(|c| c["name"].clone()),
-        Some(json!("Ada"))
+        h.s.persona_config().and_then(|c| c.get("name")),
+        Some(&crate::json::Value::from("Ada"))
     );
     let out = h.live();
     let body = out.iter().find_map(|o| match o {

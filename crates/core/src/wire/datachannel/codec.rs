@@ -1,0 +1,196 @@
+//! Hand-written JSON codecs of the data-channel payloads the client handles: it encodes the
+//! client → server messages and decodes the server → client ones. Field rules match the serde
+//! derives in the parent module (checked by the cross-codec tests).
+
+use super::*;
+use crate::json::Fields;
+use crate::wire::FromJson;
+
+impl ToJson for Speech {
+    fn to_json(&self) -> Object {
+        Object::new()
+            .with("content", self.content.as_str())
+            .with("timestamp", self.timestamp.as_str())
+            .with("session_id", self.session_id.as_str())
+    }
+}
+
+impl ToJson for Interrupt {
+    fn to_json(&self) -> Object {
+        Object::new()
+            .with("session_id", self.session_id.as_str())
+            .with("timestamp", self.timestamp.as_str())
+    }
+}
+
+impl ToJson for Context {
+    fn to_json(&self) -> Object {
+        Object::new()
+            .with("session_id", self.session_id.as_str())
+            .with("content", self.content.as_str())
+    }
+}
+
+impl ToJson for DirectorNoteCue {
+    fn to_json(&self) -> Object {
+        let mut o = Object::new().with("cue", Object::new().with("tag", self.cue.tag.as_str()));
+        o.insert_some("in_seconds", self.in_seconds.clone());
+        o.insert_some("at_seconds", self.at_seconds.clone());
+        o
+    }
+}
+
+impl ToJson for ToolResult {
+    fn to_json(&self) -> Object {
+        let mut o = Object::new()
+            .with("session_id", self.session_id.as_str())
+            .with("tool_call_id", self.tool_call_id.as_str())
+            .with(
+                "user_action_correlation_id",
+                self.user_action_correlation_id.as_str(),
+            )
+            .with("timestamp_user_action", self.timestamp_user_action.as_str());
+        o.insert_some("result", self.result.as_deref());
+        o.insert_some("error", self.error.as_deref());
+        o
+    }
+}
+
+impl ToJson for RemoteRtpStats {
+    fn to_json(&self) -> Object {
+        Object::new().with("data", self.data.clone())
+    }
+}
+
+/// A role field: absent reads as the persona (the serde default); present must be a string.
+fn role(f: &Fields<'_>) -> Result<MessageRole, DecodeError> {
+    Ok(match f.opt_string_not_null("role")? {
+        Some(role) => MessageRole::from(role),
+        None => MessageRole::default(),
+    })
+}
+
+impl FromJson for SpeechText {
+    fn from_json(f: Fields<'_>) -> Result<Self, DecodeError> {
+        Ok(SpeechText {
+            message_id: f.string_or_empty("message_id")?,
+            content_index: f.opt_u32("content_index")?,
+            content: f.string_or_empty("content")?,
+            role: role(&f)?,
+            end_of_speech: f.bool_or_false("end_of_speech")?,
+            interrupted: f.bool_or_false("interrupted")?,
+            cue_tag: f.opt_string("cue_tag")?,
+            user_action_correlation_id: f.opt_string("user_action_correlation_id")?,
+            correlation_id: f.opt_string("correlationId")?,
+            utterance_id: f.opt_string("utterance_id")?,
+        })
+    }
+}
+
+impl FromJson for ReasoningText {
+    fn from_json(f: Fields<'_>) -> Result<Self, DecodeError> {
+        Ok(ReasoningText {
+            message_id: f.string_or_empty("message_id")?,
+            content_index: f.opt_u32("content_index")?,
+            content: f.string_or_empty("content")?,
+            role: role(&f)?,
+            end_of_thought: f.bool_or_false("end_of_thought")?,
+        })
+    }
+}
+
+impl FromJson for UserSpeech {
+    fn from_json(f: Fields<'_>) -> Result<Self, DecodeError> {
+        Ok(UserSpeech {
+            user_action_correlation_id: f.opt_string("user_action_correlation_id")?,
+        })
+    }
+}
+
+/// An untyped field that defaults to `{}` when absent (but keeps an explicit `null`).
+fn object_or_empty(f: &Fields<'_>, key: &str) -> Value {
+    f.object()
+        .get(key)
+        .cloned()
+        .unwrap_or_else(|| Value::Object(Object::new()))
+}
+
+impl FromJson for ToolCallBase {
+    fn from_json(f: Fields<'_>) -> Result<Self, DecodeError> {
+        Ok(ToolCallBase {
+            event_uid: f.string_or_empty("event_uid")?,
+            session_id: f.string_or_empty("session_id")?,
+            tool_call_id: f.string_or_empty("tool_call_id")?,
+            tool_name: f.string_or_empty("tool_name")?,
+            tool_type: f.string_or_empty("tool_type")?,
+            tool_subtype: f.opt_string("tool_subtype")?,
+            arguments: object_or_empty(&f, "arguments"),
+            timestamp: f.string_or_empty("timestamp")?,
+            timestamp_user_action: f.string_or_empty("timestamp_user_action")?,
+            user_action_correlation_id: f.string_or_empty("user_action_correlation_id")?,
+            used_outside_engine: f.bool_or_false("used_outside_engine")?,
+        })
+    }
+}
+
+impl FromJson for ToolCallStarted {
+    fn from_json(f: Fields<'_>) -> Result<Self, DecodeError> {
+        Ok(ToolCallStarted {
+            base: ToolCallBase::from_json(f)?,
+        })
+    }
+}
+
+impl FromJson for ToolCallCompleted {
+    fn from_json(f: Fields<'_>) -> Result<Self, DecodeError> {
+        Ok(ToolCallCompleted {
+            base: ToolCallBase::from_json(f)?,
+            result: f.any("result"),
+            documents_accessed: f.opt_strings("documents_accessed")?,
+        })
+    }
+}
+
+impl FromJson for ToolCallFailed {
+    fn from_json(f: Fields<'_>) -> Result<Self, DecodeError> {
+        Ok(ToolCallFailed {
+            base: ToolCallBase::from_json(f)?,
+            error_message: f.string_or_empty("error_message")?,
+        })
+    }
+}
+
+impl FromJson for ClientToolEvent {
+    fn from_json(f: Fields<'_>) -> Result<Self, DecodeError> {
+        Ok(ClientToolEvent {
+            event_uid: f.string_or_empty("event_uid")?,
+            session_id: f.string_or_empty("session_id")?,
+            event_name: f.string_or_empty("event_name")?,
+            event_data: object_or_empty(&f, "event_data"),
+            timestamp: f.string_or_empty("timestamp")?,
+            timestamp_user_action: f.string_or_empty("timestamp_user_action")?,
+            user_action_correlation_id: f.string_or_empty("user_action_correlation_id")?,
+            used_outside_engine: f.bool_or_false("used_outside_engine")?,
+        })
+    }
+}
+
+impl FromJson for DirectorNoteCueApplied {
+    fn from_json(f: Fields<'_>) -> Result<Self, DecodeError> {
+        Ok(DirectorNoteCueApplied {
+            session_id: f.opt_string("session_id")?,
+            user_action_correlation_id: f.opt_string("user_action_correlation_id")?,
+            timestamp_user_action: f.opt_string("timestamp_user_action")?,
+            cue_tag: f.opt_string("cue_tag")?,
+        })
+    }
+}
+
+impl FromJson for PersonaConfigUpdateApplied {
+    fn from_json(f: Fields<'_>) -> Result<Self, DecodeError> {
+        Ok(PersonaConfigUpdateApplied {
+            session_id: f.opt_string("session_id")?,
+            changed_fields: f.object_or_empty("changed_fields")?,
+        })
+    }
+}
