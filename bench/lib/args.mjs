@@ -34,7 +34,7 @@ export function parseArgs(argv) {
   }
   const d = opts.smoke
     ? { rounds: 1, cycles: 2, talks: 2, wrkSeconds: 1, capacityWindowMs: 1500, warmup: 0, capacitySteps: [1] }
-    : { rounds: 10, cycles: 20, talks: 30, wrkSeconds: 10, capacityWindowMs: 5000, warmup: 1,
+    : { rounds: 20, cycles: 20, talks: 30, wrkSeconds: 10, capacityWindowMs: 5000, warmup: 1,
         capacitySteps: [1, 2, 4, 6, 8, 10, 12, 14, 16, 20, 24, 32, 40, 48, 64] };
   if (opts.smoke) opts.attribution = false;
   return { ...d, ...opts };
