@@ -1,15 +1,15 @@
 // Opening a bench page against the running servers and reading what its probe recorded.
 import { newPage, waitFor } from "../../tests/e2e/harness.mjs";
 
-/** The clients compared, by page. */
+/** The clients compared, by page (their report labels are in bench/lib/report.mjs). */
 export const CLIENTS = {
-  ours: { page: "ours", label: "anam-wasm (ours)", sdk: true },
+  ours: { page: "ours", sdk: true },
   // The same client with disableInputAudio: no microphone, like the raw-JS floor.
-  "ours-nomic": { page: "ours", label: "anam-wasm, no microphone", sdk: true, hash: { mic: "0" } },
-  official: { page: "official", label: "@anam-ai/js-sdk", sdk: true },
-  floor: { page: "floor", label: "raw-JS floor", sdk: false },
-  "floor-mic": { page: "floor", label: "raw-JS floor + microphone", sdk: false, hash: { mic: "1" } },
-  "floor-sdk-order": { page: "floor", label: "raw-JS floor, SDK order", sdk: false, hash: { order: "sdk" } },
+  "ours-nomic": { page: "ours", sdk: true, hash: { mic: "0" } },
+  official: { page: "official", sdk: true },
+  floor: { page: "floor", sdk: false },
+  "floor-mic": { page: "floor", sdk: false, hash: { mic: "1" } },
+  "floor-sdk-order": { page: "floor", sdk: false, hash: { order: "sdk" } },
 };
 
 /**

@@ -160,35 +160,39 @@ impl StatsReport {
         issues
     }
 
+    /// Each section's JSON key, its title in the text form, and its value when measured.
+    fn sections(&self) -> [(&'static str, &'static str, Option<Value>); 4] {
+        [
+            (
+                "inboundVideo",
+                "inbound video",
+                self.inbound_video.as_ref().map(StreamStats::to_value),
+            ),
+            (
+                "inboundAudio",
+                "inbound audio",
+                self.inbound_audio.as_ref().map(StreamStats::to_value),
+            ),
+            (
+                "outboundAudio",
+                "outbound audio",
+                self.outbound_audio.as_ref().map(StreamStats::to_value),
+            ),
+            (
+                "transport",
+                "transport",
+                self.transport.as_ref().map(TransportStats::to_value),
+            ),
+        ]
+    }
+
     /// The report's JSON format: camelCase keys, absent values left out.
     pub fn to_value(&self) -> Value {
         let mut out = Object::new();
-        put(
-            &mut out,
-            "inboundVideo",
-            self.inbound_video.as_ref().map(StreamStats::to_value),
-        );
-        put(
-            &mut out,
-            "inboundAudio",
-            self.inbound_audio.as_ref().map(StreamStats::to_value),
-        );
-        put(
-            &mut out,
-            "outboundAudio",
-            self.outbound_audio.as_ref().map(StreamStats::to_value),
-        );
-        put(
-            &mut out,
-            "transport",
-            self.transport.as_ref().map(TransportStats::to_value),
-        );
-        let issues = self
-            .issues
-            .iter()
-            .map(|i| Value::from(i.as_str()))
-            .collect();
-        out.insert("issues", Value::Array(issues));
+        for (key, _, value) in self.sections() {
+            out.insert_some(key, value);
+        }
+        out.insert("issues", Value::from(self.issues.as_slice()));
         Value::Object(out)
     }
 
@@ -196,24 +200,7 @@ impl StatsReport {
     /// (its fields as compact JSON), then the issues.
     pub fn to_text(&self) -> String {
         let mut out = String::from("Anam peer connection stats report\n");
-        for (title, value) in [
-            (
-                "inbound video",
-                self.inbound_video.as_ref().map(StreamStats::to_value),
-            ),
-            (
-                "inbound audio",
-                self.inbound_audio.as_ref().map(StreamStats::to_value),
-            ),
-            (
-                "outbound audio",
-                self.outbound_audio.as_ref().map(StreamStats::to_value),
-            ),
-            (
-                "transport",
-                self.transport.as_ref().map(TransportStats::to_value),
-            ),
-        ] {
+        for (_, title, value) in self.sections() {
             let value = value.map_or_else(|| "none".to_owned(), |v| v.to_json());
             out.push_str(&format!("{title}: {value}\n"));
         }
@@ -230,7 +217,7 @@ impl StatsReport {
 impl StreamStats {
     fn to_value(&self) -> Value {
         let mut out = Object::new();
-        put(&mut out, "codec", self.codec.clone().map(Value::String));
+        out.insert_some("codec", self.codec.clone());
         for (key, n) in [
             ("packets", &self.packets),
             ("packetsLost", &self.packets_lost),
@@ -240,7 +227,7 @@ impl StreamStats {
             ("framesDropped", &self.frames_dropped),
             ("framesPerSecond", &self.frames_per_second),
         ] {
-            put(&mut out, key, n.clone().map(Value::Number));
+            out.insert_some(key, n.clone());
         }
         Value::Object(out)
     }
@@ -249,33 +236,15 @@ impl StreamStats {
 impl TransportStats {
     fn to_value(&self) -> Value {
         let mut out = Object::new();
-        put(
-            &mut out,
-            "roundTripTimeSeconds",
-            self.round_trip_time_seconds.clone().map(Value::Number),
-        );
-        put(
-            &mut out,
-            "localCandidateType",
-            self.local_candidate_type.clone().map(Value::String),
-        );
-        put(
-            &mut out,
-            "remoteCandidateType",
-            self.remote_candidate_type.clone().map(Value::String),
-        );
+        out.insert_some("roundTripTimeSeconds", self.round_trip_time_seconds.clone());
+        out.insert_some("localCandidateType", self.local_candidate_type.clone());
+        out.insert_some("remoteCandidateType", self.remote_candidate_type.clone());
         Value::Object(out)
     }
 }
 
 /// Sets `key` when there is a value (absent fields are left out, as `JSON.stringify` drops
 /// `undefined`).
-fn put(out: &mut Object, key: &str, value: Option<Value>) {
-    if let Some(value) = value {
-        out.insert(key, value);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

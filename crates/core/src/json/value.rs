@@ -308,6 +308,13 @@ impl From<u16> for Value {
     }
 }
 
+/// A list of strings as a JSON array of strings.
+impl From<&[String]> for Value {
+    fn from(items: &[String]) -> Value {
+        Value::Array(items.iter().map(|s| Value::from(s.as_str())).collect())
+    }
+}
+
 impl From<Vec<Value>> for Value {
     fn from(items: Vec<Value>) -> Value {
         Value::Array(items)

@@ -81,9 +81,7 @@ impl ToolCallEvent {
             execution_time: None,
         }
     }
-}
 
-impl ToolCallEvent {
     /// The event object handed to listeners and handlers (camelCase keys).
     pub fn to_json(&self) -> Value {
         let mut o = Object::new()
@@ -104,10 +102,7 @@ impl ToolCallEvent {
             self.user_action_correlation_id.as_str().into(),
         );
         o.insert_some("result", self.result.clone());
-        if let Some(docs) = &self.documents_accessed {
-            let list: Vec<Value> = docs.iter().map(|d| Value::from(d.as_str())).collect();
-            o.insert("documentsAccessed", Value::Array(list));
-        }
+        o.insert_some("documentsAccessed", self.documents_accessed.as_deref());
         o.insert_some("errorMessage", self.error_message.as_deref());
         o.insert_some("executionTime", self.execution_time);
         o.into_value()

@@ -116,11 +116,7 @@ impl IceUrls {
     fn to_value(&self) -> Value {
         match self {
             IceUrls::One(url) => Value::from(url.as_str()),
-            IceUrls::Many(urls) => urls
-                .iter()
-                .map(|u| Value::from(u.as_str()))
-                .collect::<Vec<_>>()
-                .into(),
+            IceUrls::Many(urls) => Value::from(urls.as_slice()),
         }
     }
 
