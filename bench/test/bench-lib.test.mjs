@@ -2,7 +2,7 @@
 // output parsing, argument parsing and the smoke checker. Run: node --test bench/test/
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync, mkdirSync } from "node:fs";
+import { mkdtempSync, writeFileSync, mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import zlib from "node:zlib";
@@ -88,8 +88,9 @@ test("symbols are attributed to crates, primitives' impls to the trait's crate",
   assert.equal(crateOf(null), "(no name section)");
 });
 
-test("pageLoadedFiles follows imports and the wasm URL, and refuses missing files", () => {
+test("pageLoadedFiles follows imports and the wasm URL, and refuses missing files", (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), "bench-pkg-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   mkdirSync(path.join(dir, "snippets"));
   writeFileSync(path.join(dir, "package.json"), JSON.stringify({ main: "entry.js" }));
   writeFileSync(path.join(dir, "entry.js"), `import { x } from './snippets/a.js';\nconst u = new URL('app_bg.wasm', import.meta.url);\n`);
