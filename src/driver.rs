@@ -58,6 +58,10 @@ pub struct StartArgs {
     pub signal: Option<AbortSignal>,
 }
 
+/// How long a microphone request waits for the first frame at most (see
+/// `Driver::request_mic_after_first_frame`).
+const MIC_FALLBACK_MS: u32 = 2_000;
+
 /// `requestVideoFrameCallback` registration, cancelled when dropped.
 struct FrameCallback {
     video: HtmlVideoElement,
@@ -99,6 +103,8 @@ struct Io {
     peer: Option<Peer>,
     socket: Option<Socket>,
     frame_callback: Option<FrameCallback>,
+    /// Set while the microphone request waits for the first frame; holds its fallback timer.
+    mic_waiting: Option<Timeout>,
 }
 
 pub struct Driver {
@@ -540,12 +546,11 @@ impl Driver {
                 self.settle(PendingKind::Element, Err(error.clone()));
                 self.settle(PendingKind::Streams, Err(error));
             }
-            Output::RequestMic => self.request_mic(),
-            Output::CreatePeerConnection => self.create_peer(),
-            Output::ConfigureIce {
+            Output::RequestMic => self.request_mic_after_first_frame(),
+            Output::CreatePeerConnection {
                 ice_servers_json,
                 ice_transport_policy,
-            } => self.configure_ice(&ice_servers_json, ice_transport_policy.as_deref()),
+            } => self.create_peer(&ice_servers_json, ice_transport_policy.as_deref()),
             Output::CreateOffer { ice_restart } => {
                 let fut = self
                     .io
@@ -553,12 +558,14 @@ impl Driver {
                     .peer
                     .as_ref()
                     .map(|p| p.create_offer(ice_restart));
+                let failed = |e: JsValue| Input::OfferFailed(describe_js_error(&e));
                 match fut {
-                    Some(fut) => self.spawn_for_session(fut, |r| {
-                        Some(match r {
-                            Ok(sdp) => Input::LocalOffer { sdp },
-                            Err(e) => Input::OfferFailed(describe_js_error(&e)),
-                        })
+                    Some(fut) => self.spawn_then(fut, move |d, r| match r {
+                        Ok((sdp, applied)) => {
+                            d.input(Input::LocalOffer { sdp });
+                            d.spawn_for_session(applied, move |r| r.err().map(failed));
+                        }
+                        Err(e) => d.input(failed(e)),
                     }),
                     None => self.input(Input::OfferFailed("no peer connection".to_owned())),
                 }
@@ -627,7 +634,7 @@ impl Driver {
             (io.start_request, io.generation)
         };
         let weak = self.this.clone();
-        // Sent here, before the peer connection is created in the same task (see post_json).
+        // Sent now, not when first polled (see post_json).
         let answer = post_json(&url, &body, Some(&token), signal.as_ref());
         wasm_bindgen_futures::spawn_local(async move {
             let result = answer.await;
@@ -776,6 +783,41 @@ impl Driver {
         });
     }
 
+    /// Asks for the microphone once the persona's first frame is shown. The browser's capture
+    /// start-up, run while the connection is being set up, delayed the first frame by ~12 ms
+    /// (docs/BENCHMARKS.md); the user cannot talk to a persona not yet on screen anyway.
+    /// Without a `<video>` to watch, it asks at once; with one that never shows a frame
+    /// (autoplay refused, element hidden), it asks after `MIC_FALLBACK_MS`.
+    fn request_mic_after_first_frame(&self) {
+        if self.io.borrow().video_element.is_none() {
+            return self.request_mic();
+        }
+        let weak = self.this.clone();
+        let fallback = Timeout::new(MIC_FALLBACK_MS, move || {
+            if let Some(d) = weak.upgrade() {
+                d.release_waiting_mic();
+            }
+        });
+        match fallback {
+            Some(t) => self.io.borrow_mut().mic_waiting = Some(t),
+            None => self.request_mic(),
+        }
+    }
+
+    /// The first frame is shown (or the fallback passed): the waiting request goes out.
+    fn release_waiting_mic(&self) {
+        let waiting = self.io.borrow_mut().mic_waiting.take();
+        if waiting.is_none() {
+            return;
+        }
+        if self.io.borrow().mic.is_some() {
+            // `changeAudioInputDevice` captured a device meanwhile: that capture stands.
+            self.input(Input::MicGranted);
+        } else {
+            self.request_mic();
+        }
+    }
+
     fn request_mic(&self) {
         let device = self.io.borrow().shell.audio_device_id.clone();
         let weak = self.this.clone();
@@ -832,17 +874,16 @@ impl Driver {
         }
     }
 
-    /// Creates the peer connection with the app's ICE options (the server's are not known yet)
-    /// and starts its initial offer.
-    fn create_peer(&self) {
+    /// Creates the peer connection with the app's and the server's ICE settings (§8.1).
+    fn create_peer(&self, ice_servers_json: &str, policy: Option<&str>) {
         let (config, send_audio) = {
             let io = self.io.borrow();
             (
                 configuration(
                     io.shell.rtc_configuration.as_ref(),
                     io.shell.ice_servers.as_ref(),
-                    "[]",
-                    None,
+                    ice_servers_json,
+                    policy,
                 ),
                 !io.disable_input_audio,
             )
@@ -855,32 +896,10 @@ impl Driver {
         });
         match Peer::create(&config, send_audio, on) {
             Ok(p) => {
-                p.prepare_offer();
                 self.io.borrow_mut().peer = Some(p);
                 self.attach_input_audio();
             }
             Err(e) => self.input(Input::PeerConnectionFailed(describe_js_error(&e))),
-        }
-    }
-
-    /// Adds the server's ICE servers and policy (§8.1 precedence) to the peer connection.
-    fn configure_ice(&self, ice_servers_json: &str, policy: Option<&str>) {
-        let io = self.io.borrow();
-        let Some(peer) = io.peer.as_ref() else {
-            return;
-        };
-        let config = configuration(
-            io.shell.rtc_configuration.as_ref(),
-            io.shell.ice_servers.as_ref(),
-            ice_servers_json,
-            policy,
-        );
-        if let Err(e) = peer.configure(&config) {
-            let why = describe_js_error(&e);
-            drop(io);
-            self.input(Input::PeerConnectionFailed(format!(
-                "the server's ICE configuration was refused: {why}"
-            )));
         }
     }
 
@@ -925,6 +944,7 @@ impl Driver {
         let closure = Closure::<dyn FnMut(JsValue, JsValue)>::new(move |_, _| {
             if let Some(d) = weak.upgrade() {
                 d.input(Input::FirstFrame);
+                d.release_waiting_mic();
             }
         });
         if let Ok(handle) = request.call1(&video, closure.as_ref()) {
@@ -1023,6 +1043,7 @@ impl Driver {
             let mut io = self.io.borrow_mut();
             io.generation += 1;
             io.remote.clear();
+            io.mic_waiting = None;
             (
                 io.peer.take(),
                 io.socket.take(),
@@ -1044,6 +1065,7 @@ impl Driver {
             io.generation += 1;
             io.remote.clear();
             io.user_audio = None;
+            io.mic_waiting = None;
             (
                 io.peer.take(),
                 io.socket.take(),

@@ -27,8 +27,8 @@ fn window() -> Result<web_sys::Window, JsValue> {
 }
 
 /// POSTs `body` (JSON text) to `url`, with a bearer token when given. The request goes out
-/// now, not when the future is first polled: a caller that goes on with synchronous work (the
-/// start creates the peer connection next) must not hold the request back until that is done.
+/// now, not when the future is first polled: a caller that goes on with synchronous work must
+/// not hold the request back until that is done.
 pub fn post_json(
     url: &str,
     body: &str,

@@ -35,8 +35,6 @@ pub struct Peer {
     dc: RtcDataChannel,
     audio_sender: RtcRtpSender,
     listeners: Vec<Listener>,
-    /// The initial offer, created with the connection; used by the first [`Peer::create_offer`].
-    prepared_offer: std::cell::RefCell<Option<js_sys::Promise>>,
 }
 
 impl Peer {
@@ -123,7 +121,6 @@ impl Peer {
             dc,
             audio_sender,
             listeners,
-            prepared_offer: std::cell::RefCell::new(None),
         })
     }
 
@@ -133,30 +130,15 @@ impl Peer {
         self.audio_sender.clone()
     }
 
-    /// Starts creating the initial offer now (it does not depend on the ICE servers).
-    pub fn prepare_offer(&self) {
-        *self.prepared_offer.borrow_mut() = Some(self.pc.create_offer());
-    }
-
-    /// Applies the full configuration (the server's ICE servers and policy) before the local
-    /// description is set, so that candidate gathering uses it.
-    pub fn configure(&self, config: &Object) -> Result<(), JsValue> {
-        self.pc
-            .set_configuration_with_configuration(config.unchecked_ref::<RtcConfiguration>())
-    }
-
-    /// `createOffer` (+ rollback of a pending offer first) and `setLocalDescription`; the first
-    /// call uses the offer prepared with the connection.
+    /// `createOffer` (+ rollback of a pending offer first), then starts `setLocalDescription`
+    /// with it. Resolves with the offer's SDP and the pending `setLocalDescription`: the offer
+    /// can go out at once, since a later `setRemoteDescription` waits for it on the
+    /// connection's operations chain (awaiting it first cost ~7 ms per start, BENCHMARKS.md).
     pub fn create_offer(
         &self,
         ice_restart: bool,
-    ) -> impl std::future::Future<Output = Result<String, JsValue>> {
+    ) -> impl std::future::Future<Output = Result<(String, JsFuture), JsValue>> {
         let pc = self.pc.clone();
-        let prepared = self
-            .prepared_offer
-            .borrow_mut()
-            .take()
-            .filter(|_| !ice_restart);
         async move {
             if ice_restart && pc.signaling_state() != RtcSignalingState::Stable {
                 let rollback = RtcSessionDescriptionInit::new(RtcSdpType::Rollback);
@@ -166,15 +148,12 @@ impl Peer {
             if ice_restart {
                 options.set_ice_restart(true);
             }
-            let offer = match prepared {
-                Some(p) => JsFuture::from(p).await?,
-                None => JsFuture::from(pc.create_offer_with_rtc_offer_options(&options)).await?,
-            };
+            let offer = JsFuture::from(pc.create_offer_with_rtc_offer_options(&options)).await?;
             let sdp = get(&offer, "sdp").as_string().unwrap_or_default();
             let desc = RtcSessionDescriptionInit::new(RtcSdpType::Offer);
             desc.set_sdp(&sdp);
-            JsFuture::from(pc.set_local_description(&desc)).await?;
-            Ok(sdp)
+            let applied = JsFuture::from(pc.set_local_description(&desc));
+            Ok((sdp, applied))
         }
     }
 

@@ -79,6 +79,12 @@ test("streams a persona: ready, tracks, first frame, mic events, each once", asy
     permissionState: "granted",
   });
   assert.equal(await page.evaluate(() => window.client.isStreaming()), true);
+  // The microphone is announced at the start but opened once the first frame shows, so that
+  // its start-up does not slow the connection down.
+  const order = await page.evaluate(() => window.log.map((e) => e.name));
+  const at = (name) => order.indexOf(name);
+  assert.ok(at("MIC_PERMISSION_PENDING") < at("SESSION_READY"), order.join(" "));
+  assert.ok(at("VIDEO_PLAY_STARTED") < at("MIC_PERMISSION_GRANTED"), order.join(" "));
 });
 
 test("stream() resolves with the remote streams", async () => {
@@ -398,6 +404,18 @@ test("a 401 from start-session asks the token provider once more, then streams",
     [backend.url, emulator.url],
   );
   assert.equal(calls, 2, "one token for the session, one refresh after the 401");
+});
+
+test("a <video> that never reports a frame still gets the microphone, from the fallback timer", async () => {
+  const page = await openPage();
+  // A browser that never reports a presented frame (as for a <video> that is not rendered).
+  await page.evaluate(() => (HTMLVideoElement.prototype.requestVideoFrameCallback = () => 1));
+  await startStreaming(page);
+  await waitEvents(page, "SESSION_READY");
+  const [granted] = await waitEvents(page, "MIC_PERMISSION_GRANTED", 1, 10_000);
+  assert.ok(granted);
+  assert.equal(await count(page, "VIDEO_PLAY_STARTED"), 0, "the fallback opened it, not a frame");
+  await waitEvents(page, "INPUT_AUDIO_STREAM_STARTED");
 });
 
 test("a microphone that cannot be opened is reported and the session goes on", async () => {

@@ -397,6 +397,8 @@ test("getState inside event listeners already shows what the event means", async
     await c.streamToVideoElement("v");
   });
   await waitPhase(page, "connected");
+  // The microphone is asked for once the first frame shows, after "connected".
+  await page.waitForFunction(() => "MIC_PERMISSION_GRANTED" in window.seen);
   await page.evaluate(() => window.client.stopStreaming());
   await waitPhase(page, "closed");
   assert.deepEqual(await page.evaluate(() => window.seen), {

@@ -256,19 +256,17 @@ pub enum Output {
     /// Ask for the microphone; report [`Input::MicGranted`] / [`Input::MicDenied`].
     RequestMic,
     /// Create the peer connection (data channel `session`, video recvonly, audio sendrecv or
-    /// recvonly) with the app's ICE options, and start creating the initial offer. Issued while
-    /// the session is being started: none of it depends on the server's answer, and an offer
-    /// that is ready when the socket opens saves a round of browser work on the critical path.
-    CreatePeerConnection,
-    /// Apply the server's ICE settings (§8.1; the app's options take precedence) to the peer
-    /// connection, before its local description is set (so gathering uses them).
-    ConfigureIce {
+    /// recvonly) with the server's ICE settings (§8.1; the app's options take precedence).
+    /// Issued once the session is accepted, right after the socket is asked to open: the
+    /// browser's blocking set-up then overlaps the socket handshake instead of holding back
+    /// the start-session answer (measured in docs/BENCHMARKS.md).
+    CreatePeerConnection {
         ice_servers_json: String,
         ice_transport_policy: Option<String>,
     },
-    /// `createOffer` (+ rollback first when not stable) and `setLocalDescription`; report
-    /// [`Input::LocalOffer`] or [`Input::OfferFailed`]. The initial offer uses the one prepared
-    /// with the peer connection.
+    /// `createOffer` (+ rollback first when not stable), then `setLocalDescription`; report
+    /// [`Input::LocalOffer`] as soon as the offer exists (it is sent while the browser applies
+    /// it), and [`Input::OfferFailed`] if either step fails.
     CreateOffer {
         ice_restart: bool,
     },
@@ -552,11 +550,6 @@ impl Session {
         if matches!(self.config.token, TokenSource::Fixed(_)) {
             self.next_attempt();
         }
-        // Once the first request is on its way, the peer connection and its offer are prepared
-        // and the microphone is asked for while the token and the session are fetched. The
-        // microphone comes last: the browser's capture start-up delays whatever follows it on
-        // the page's thread, and the first frame does not need the microphone.
-        self.outputs.push_back(Output::CreatePeerConnection);
         if !self.config.disable_input_audio && !user_audio {
             self.request_mic();
         }
@@ -823,30 +816,6 @@ impl Session {
                 tool_call_id,
                 outcome,
             } => self.tool_start_handled(&tool_call_id, outcome),
-            Input::PeerConnectionFailed(why) if matches!(self.phase, Phase::Starting(_)) => {
-                // The connection is prepared during the start: its failure ends the start.
-                if let Phase::Starting(Starting {
-                    attempt,
-                    wait: Wait::Answer { .. },
-                    ..
-                }) = self.phase
-                {
-                    self.outputs
-                        .push_back(Output::AbortStartSession { attempt });
-                }
-                let code = ConnectionClosedCode::WebrtcFailure;
-                if !self.is_resuming() {
-                    // A resume try that fails goes on to the next one, silently.
-                    self.emit(Event::ConnectionClosed {
-                        code: code.as_str(),
-                        details: Some(why.clone()),
-                    });
-                }
-                self.fail_start(StartFailure::Closed {
-                    code,
-                    details: Some(why),
-                });
-            }
             other => self.with_live(|s, live| s.on_live_input(live, other)),
         }
     }
@@ -1028,9 +997,6 @@ impl Session {
             starting.wait = Wait::ResumeBackoff(self.now + delay);
         }
         self.phase = Phase::Starting(starting);
-        // The lost session's peer connection is gone: the new one is prepared during the try,
-        // as for any start.
-        self.outputs.push_back(Output::CreatePeerConnection);
     }
 
     fn go_live(&mut self, info: StartSessionResponse, resume: Option<Resume>) {
@@ -1052,7 +1018,7 @@ impl Session {
         // Fast start: the socket opens while the peer connection and its offer are prepared; the
         // offer waits in the signalling queue if it is ready first.
         self.outputs.extend(cmds.into_iter().map(Output::Socket));
-        self.outputs.push_back(Output::ConfigureIce {
+        self.outputs.push_back(Output::CreatePeerConnection {
             ice_servers_json: crate::wire::rest::ice_servers_json(&info.client_config.ice_servers),
             ice_transport_policy: info.client_config.ice_transport_policy.clone(),
         });

@@ -543,11 +543,7 @@ fn client_errors_are_not_retried_and_timeouts_are() {
 fn token_provider_is_asked_again_once_for_expired_tokens_and_401() {
     let mut h = H::new(TokenSource::Provider);
     assert_eq!(h.s.start(h.now, true), StartOutcome::Started);
-    // The token is asked for first; the peer connection is prepared meanwhile.
-    assert_eq!(
-        h.drain(),
-        [Output::FetchToken, Output::CreatePeerConnection]
-    );
+    assert_eq!(h.drain(), [Output::FetchToken]);
     // Expired by `exp`: asked again once before any request.
     let out = h.input(Input::Token(token(T0 / 1000 - 10)));
     assert_eq!(out, [Output::FetchToken]);
@@ -762,39 +758,38 @@ fn reasoning_chunks_fold_and_config_updates_are_reported() {
 }
 
 #[test]
-fn the_peer_connection_is_prepared_during_the_start_and_configured_when_live() {
+fn the_peer_connection_is_created_with_the_servers_ice_settings_once_the_socket_opens() {
     let mut h = H::fixed();
     assert_eq!(h.s.start(h.now, true), StartOutcome::Started);
     let out = h.drain();
-    assert!(matches!(
-        out[..],
-        [Output::StartSession { .. }, Output::CreatePeerConnection]
-    ));
+    assert!(matches!(out[..], [Output::StartSession { .. }]), "{out:?}");
     let out = h.input(Input::StartSessionAnswered {
         attempt: 1,
         status: 200,
         body: start_body(),
     });
-    let configure = out.iter().position(
-        |o| matches!(o, Output::ConfigureIce { ice_servers_json, .. } if ice_servers_json == "[]"),
+    let position = |f: &dyn Fn(&Output) -> bool| out.iter().position(f);
+    let socket = position(&|o| matches!(o, Output::Socket(SocketCommand::Open { .. })));
+    let peer = position(
+        &|o| matches!(o, Output::CreatePeerConnection { ice_servers_json, .. } if ice_servers_json == "[]"),
     );
-    let offer = out
-        .iter()
-        .position(|o| *o == Output::CreateOffer { ice_restart: false });
+    let offer = position(&|o| *o == Output::CreateOffer { ice_restart: false });
     assert!(
-        matches!((configure, offer), (Some(c), Some(o)) if c < o),
+        matches!((socket, peer, offer), (Some(s), Some(p), Some(o)) if s < p && p < o),
         "{out:?}"
     );
-    assert!(!out.contains(&Output::CreatePeerConnection));
 }
 
 #[test]
 fn a_peer_connection_that_cannot_be_created_ends_the_start() {
     let mut h = H::fixed();
     assert_eq!(h.s.start(h.now, true), StartOutcome::Started);
-    h.drain();
+    h.input(Input::StartSessionAnswered {
+        attempt: 1,
+        status: 200,
+        body: start_body(),
+    });
     let out = h.input(Input::PeerConnectionFailed("bad rtcConfiguration".into()));
-    assert_eq!(out[0], Output::AbortStartSession { attempt: 1 });
     assert_eq!(
         closed_codes(&out),
         ["CONNECTION_CLOSED_CODE_WEBRTC_FAILURE"]
