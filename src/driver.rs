@@ -558,14 +558,12 @@ impl Driver {
                     .peer
                     .as_ref()
                     .map(|p| p.create_offer(ice_restart));
-                let failed = |e: JsValue| Input::OfferFailed(describe_js_error(&e));
                 match fut {
-                    Some(fut) => self.spawn_then(fut, move |d, r| match r {
-                        Ok((sdp, applied)) => {
-                            d.input(Input::LocalOffer { sdp });
-                            d.spawn_for_session(applied, move |r| r.err().map(failed));
-                        }
-                        Err(e) => d.input(failed(e)),
+                    Some(fut) => self.spawn_for_session(fut, |r| {
+                        Some(match r {
+                            Ok(sdp) => Input::LocalOffer { sdp },
+                            Err(e) => Input::OfferFailed(describe_js_error(&e)),
+                        })
                     }),
                     None => self.input(Input::OfferFailed("no peer connection".to_owned())),
                 }

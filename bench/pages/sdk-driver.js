@@ -44,10 +44,13 @@ export async function drive(adapter) {
       client.addListener("SESSION_READY", onReady);
     });
     await client.streamToVideoElement("persona");
+    // The timeout is cleared: a pending timer per cycle would count as growth in the memory
+    // measurement (its callback and promise stay alive for 15 s).
+    let timer;
     await Promise.race([
       ready,
-      new Promise((_, reject) => setTimeout(() => reject(new Error("no SESSION_READY in 15 s")), 15000)),
-    ]);
+      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error("no SESSION_READY in 15 s")), 15000))),
+    ]).finally(() => clearTimeout(timer));
     await B.nextFrame(video);
   };
   /** One stream → ready → painted → stop cycle (the memory measurement repeats it). */

@@ -130,14 +130,15 @@ impl Peer {
         self.audio_sender.clone()
     }
 
-    /// `createOffer` (+ rollback of a pending offer first), then starts `setLocalDescription`
-    /// with it. Resolves with the offer's SDP and the pending `setLocalDescription`: the offer
-    /// can go out at once, since a later `setRemoteDescription` waits for it on the
-    /// connection's operations chain (awaiting it first cost ~7 ms per start, BENCHMARKS.md).
+    /// `createOffer` (+ rollback of a pending offer first) and `setLocalDescription`.
+    ///
+    /// The offer is sent only once it is applied. Sent earlier, the answer can be applied right
+    /// behind it, and Chromium then sometimes gathers no local candidate at all: in back-to-back
+    /// sessions on loopback, about one in 30 never connected.
     pub fn create_offer(
         &self,
         ice_restart: bool,
-    ) -> impl std::future::Future<Output = Result<(String, JsFuture), JsValue>> {
+    ) -> impl std::future::Future<Output = Result<String, JsValue>> {
         let pc = self.pc.clone();
         async move {
             if ice_restart && pc.signaling_state() != RtcSignalingState::Stable {
@@ -152,8 +153,8 @@ impl Peer {
             let sdp = get(&offer, "sdp").as_string().unwrap_or_default();
             let desc = RtcSessionDescriptionInit::new(RtcSdpType::Offer);
             desc.set_sdp(&sdp);
-            let applied = JsFuture::from(pc.set_local_description(&desc));
-            Ok((sdp, applied))
+            JsFuture::from(pc.set_local_description(&desc)).await?;
+            Ok(sdp)
         }
     }
 

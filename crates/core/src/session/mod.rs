@@ -264,9 +264,8 @@ pub enum Output {
         ice_servers_json: String,
         ice_transport_policy: Option<String>,
     },
-    /// `createOffer` (+ rollback first when not stable), then `setLocalDescription`; report
-    /// [`Input::LocalOffer`] as soon as the offer exists (it is sent while the browser applies
-    /// it), and [`Input::OfferFailed`] if either step fails.
+    /// `createOffer` (+ rollback first when not stable) and `setLocalDescription`; report
+    /// [`Input::LocalOffer`] or [`Input::OfferFailed`].
     CreateOffer {
         ice_restart: bool,
     },
