@@ -782,10 +782,9 @@ impl Driver {
     }
 
     /// Asks for the microphone once the persona's first frame is shown. The browser's capture
-    /// start-up, run while the connection is being set up, delayed the first frame by ~12 ms
-    /// (docs/BENCHMARKS.md); the user cannot talk to a persona not yet on screen anyway.
-    /// Without a `<video>` to watch, it asks at once; with one that never shows a frame
-    /// (autoplay refused, element hidden), it asks after `MIC_FALLBACK_MS`.
+    /// start-up, run while the connection is being set up, delayed the first frame by 5-12 ms
+    /// in A/B runs; the user cannot talk to a persona not yet on screen anyway. Without a
+    /// `<video>` to watch, it asks at once; if no frame is reported, after `MIC_FALLBACK_MS`.
     fn request_mic_after_first_frame(&self) {
         if self.io.borrow().video_element.is_none() {
             return self.request_mic();
