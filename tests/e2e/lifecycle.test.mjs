@@ -343,6 +343,7 @@ test("abort after streaming ends the session like stopStreaming()", LIMIT, async
 test("back-to-back sessions on one client all connect", LIMIT, async () => {
   // Fast starts race the browser's own set-up: a build that sent its offer before
   // setLocalDescription completed left about one session in 30 without a local candidate.
+  // 60 sessions take 60 tokens of the emulator's 120 per minute, shared with this file's tests.
   const page = await openPage();
   const stuck = await page.evaluate(
     async ([b, e]) => {
