@@ -803,8 +803,7 @@ impl Driver {
 
     /// The first frame is shown (or the fallback passed): the waiting request goes out.
     fn release_waiting_mic(&self) {
-        let waiting = self.io.borrow_mut().mic_waiting.take();
-        if waiting.is_none() {
+        if self.io.borrow_mut().mic_waiting.take().is_none() {
             return;
         }
         if self.io.borrow().mic.is_some() {

@@ -108,27 +108,17 @@ export async function measureTtff(env, { clients, rounds, warmup = 1, log = () =
     };
   }
   const med = (c, k) => summary[c]?.[k]?.median ?? null;
+  // Both metrics' ratio of medians, client a over client b.
+  const versus = (a, b) => ({
+    createToPlayStarted: ratio(med(a, "createToPlayStarted"), med(b, "createToPlayStarted")),
+    navToFirstFrame: ratio(med(a, "navToFirstFrame"), med(b, "navToFirstFrame")),
+  });
   const ratios = {
-    oursVsOfficial: {
-      createToPlayStarted: ratio(med("ours", "createToPlayStarted"), med("official", "createToPlayStarted")),
-      navToFirstFrame: ratio(med("ours", "navToFirstFrame"), med("official", "navToFirstFrame")),
-    },
-    oursVsFloor: {
-      createToPlayStarted: ratio(med("ours", "createToPlayStarted"), med("floor", "createToPlayStarted")),
-      navToFirstFrame: ratio(med("ours", "navToFirstFrame"), med("floor", "navToFirstFrame")),
-    },
-    oursNoMicVsFloor: {
-      createToPlayStarted: ratio(med("ours-nomic", "createToPlayStarted"), med("floor", "createToPlayStarted")),
-      navToFirstFrame: ratio(med("ours-nomic", "navToFirstFrame"), med("floor", "navToFirstFrame")),
-    },
-    oursVsFloorMic: {
-      createToPlayStarted: ratio(med("ours", "createToPlayStarted"), med("floor-mic", "createToPlayStarted")),
-      navToFirstFrame: ratio(med("ours", "navToFirstFrame"), med("floor-mic", "navToFirstFrame")),
-    },
-    officialVsFloor: {
-      createToPlayStarted: ratio(med("official", "createToPlayStarted"), med("floor", "createToPlayStarted")),
-      navToFirstFrame: ratio(med("official", "navToFirstFrame"), med("floor", "navToFirstFrame")),
-    },
+    oursVsOfficial: versus("ours", "official"),
+    oursVsFloor: versus("ours", "floor"),
+    oursNoMicVsFloor: versus("ours-nomic", "floor"),
+    oursVsFloorMic: versus("ours", "floor-mic"),
+    officialVsFloor: versus("official", "floor"),
   };
   return { rounds, warmup, clients, summary, ratios, runs, failures };
 }

@@ -35,8 +35,7 @@ pub fn post_json(
     bearer: Option<&str>,
     signal: Option<&AbortSignal>,
 ) -> impl Future<Output = Result<Answer, JsValue>> {
-    let sent = send_post(url, body, bearer, signal);
-    async move { read(JsFuture::from(sent?).await?).await }
+    answer(send_post(url, body, bearer, signal))
 }
 
 fn send_post(
@@ -63,9 +62,12 @@ fn send_post(
 /// `fetch(url, init)` with `init` as the app gave it (used by `fetchSessionToken`); sent now,
 /// like [`post_json`].
 pub fn fetch_raw(url: &str, init: &Object) -> impl Future<Output = Result<Answer, JsValue>> {
-    let sent =
-        window().map(|w| w.fetch_with_str_and_init(url, init.unchecked_ref::<RequestInit>()));
-    async move { read(JsFuture::from(sent?).await?).await }
+    answer(window().map(|w| w.fetch_with_str_and_init(url, init.unchecked_ref::<RequestInit>())))
+}
+
+/// The answer to a request already sent (or the error that kept it from being sent).
+async fn answer(sent: Result<Promise, JsValue>) -> Result<Answer, JsValue> {
+    read(JsFuture::from(sent?).await?).await
 }
 
 async fn read(response: JsValue) -> Result<Answer, JsValue> {

@@ -243,8 +243,6 @@ impl TransportStats {
     }
 }
 
-/// Sets `key` when there is a value (absent fields are left out, as `JSON.stringify` drops
-/// `undefined`).
 #[cfg(test)]
 mod tests {
     use super::*;

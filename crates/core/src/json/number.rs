@@ -73,15 +73,9 @@ fn scale(significand: u64, exp10: i64) -> f64 {
     }
     let mut x = significand as f64;
     let pow = |e: i64| POW10.get(e.unsigned_abs() as usize).copied().unwrap_or(1.0);
-    if significand < (1 << 53) && (-22..=22).contains(&exp10) {
-        // Clinger's fast path: both operands are exact, so the single operation rounds once.
-        return if exp10 >= 0 {
-            x * pow(exp10)
-        } else {
-            x / pow(exp10)
-        };
-    }
-    // Long significands or far exponents: scale in exact steps (bounded: |exp10| <= 400).
+    // Far exponents are scaled in steps of 1e22 (bounded: |exp10| <= 400). Within ±22 and with
+    // a significand below 2^53 no step runs, and the one multiplication or division below is
+    // Clinger's fast path: both operands are exact, so the result is rounded once.
     let mut e = exp10;
     while e > 22 {
         x *= 1e22;
