@@ -109,7 +109,7 @@ impl std::fmt::Display for DirectorNotesError {
             Self::BothStyles => {
                 f.write_str("directorNotes takes presetStyle or customStylePrompt, not both")
             }
-            Self::UnknownPresetStyle(s) => write!(f, "unknown directorNotes.presetStyle {s:?}"),
+            Self::UnknownPresetStyle(s) => write!(f, "unknown directorNotes.presetStyle \"{s}\""),
             Self::CustomPromptTooLong(n) => write!(
                 f,
                 "directorNotes.customStylePrompt has {n} characters, more than {MAX_CUSTOM_STYLE_PROMPT_CHARS}"
