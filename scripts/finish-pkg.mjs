@@ -2,42 +2,64 @@
 // package's JS module and the hand-written public types (js/anam.d.ts) to its .d.ts, because
 // wasm-bindgen can export neither string-valued objects nor generic listener signatures; then
 // minifies the JS module, which a page downloads as it is (wasm-bindgen's glue is 62 KB of
-// readable text, 12 KB gzip; minified 28 KB, 8 KB gzip).
-// Idempotent: a module that is already minified (it starts with FINISHED) is left as it is.
+// readable text, 12 KB gzip; minified 28 KB, 8 KB gzip). Before minifying, it renames the
+// imports and exports the .wasm and the JS share to one or two letters in both files
+// (scripts/lib/short-names.mjs): terser cannot shorten them, being property names.
+// Idempotent: a module that is already minified (it starts with FINISHED) is left as it is, and
+// so is its .wasm, whose names were shortened in the same run.
 // Usage: node scripts/finish-pkg.mjs [pkg-dir]
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { minify } from "terser";
+import { shortenNames } from "./lib/short-names.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const pkg = path.resolve(process.argv[2] ?? path.join(root, "pkg"));
 const MARK = "\n/* --- anam-wasm: appended by scripts/finish-pkg.mjs --- */\n";
 const FINISHED = "/* anam-wasm: finished by scripts/finish-pkg.mjs */";
 
-function append(target, source) {
-  const file = path.join(pkg, target);
-  let text = readFileSync(file, "utf8");
+function appended(text, source) {
   const at = text.indexOf(MARK);
-  if (at >= 0) text = text.slice(0, at);
-  writeFileSync(file, text + MARK + readFileSync(path.join(root, "js", source), "utf8"));
+  return (at >= 0 ? text.slice(0, at) : text) + MARK + readFileSync(path.join(root, "js", source), "utf8");
 }
 
-async function minifyModule(target) {
+function append(target, source) {
   const file = path.join(pkg, target);
-  const result = await minify(readFileSync(file, "utf8"), {
+  writeFileSync(file, appended(readFileSync(file, "utf8"), source));
+}
+
+async function minified(code) {
+  const result = await minify(code, {
     module: true,
     compress: { passes: 2 },
     mangle: true,
     format: { preamble: FINISHED },
   });
-  writeFileSync(file, result.code);
+  return result.code;
 }
 
-if (!readFileSync(path.join(pkg, "anam_wasm.js"), "utf8").startsWith(FINISHED)) {
-  append("anam_wasm.js", "enums.js");
-  await minifyModule("anam_wasm.js");
+// Everything is computed before anything is written, and the JS (which carries FINISHED) is
+// written last: a run that fails leaves the package as it was, or, if it dies between the
+// writes, with a .wasm whose names no longer match the JS, which the next run refuses loudly.
+async function finishModule() {
+  const file = (name) => path.join(pkg, name);
+  const wasmDtsFile = file("anam_wasm_bg.wasm.d.ts");
+  const short = shortenNames({
+    wasm: readFileSync(file("anam_wasm_bg.wasm")),
+    js: readFileSync(file("anam_wasm.js"), "utf8"),
+    wasmDts: existsSync(wasmDtsFile) ? readFileSync(wasmDtsFile, "utf8") : undefined,
+    dts: readFileSync(file("anam_wasm.d.ts"), "utf8"),
+  });
+  const js = await minified(appended(short.js, "enums.js"));
+  if (short.wasmDts !== undefined) writeFileSync(wasmDtsFile, short.wasmDts);
+  writeFileSync(file("anam_wasm.d.ts"), short.dts);
+  writeFileSync(file("anam_wasm_bg.wasm"), short.wasm);
+  writeFileSync(file("anam_wasm.js"), js);
+  console.log(`finish-pkg: shortened ${short.imports.size} import and ${short.exports.size} export names`);
 }
+
+if (!readFileSync(path.join(pkg, "anam_wasm.js"), "utf8").startsWith(FINISHED)) await finishModule();
 append("anam_wasm.d.ts", "anam.d.ts");
 
 // Every export the issue promises must now exist in the module text.

@@ -64,6 +64,7 @@ step wasm-pack-build  make --no-print-directory pkg
 step types            make --no-print-directory types
 step size-budget      node scripts/size-check.mjs
 step bench-unit       node --test --test-reporter=tap bench/test/
+step scripts-unit     node --test --test-reporter=tap scripts/test/
 step bench-smoke      isolated node bench/run.mjs --smoke
 step e2e              isolated node --test --test-concurrency=1 --test-reporter=tap tests/e2e/
 
