@@ -13,6 +13,7 @@ import { parseWrk, parseDuration } from "../measure/load.mjs";
 import { parseArgs } from "../lib/args.mjs";
 import { checkSmoke } from "../lib/smoke.mjs";
 import { runFromMarks } from "../measure/ttff.mjs";
+import { leb, section, str } from "../../scripts/lib/wasm-builder.mjs";
 
 test("percentiles are nearest-rank samples and the median averages the middle pair", () => {
   const xs = [5, 1, 4, 2, 3, 10, 9, 8, 7, 6];
@@ -37,18 +38,6 @@ test("ratio and slope handle missing data", () => {
 });
 
 // A hand-assembled module: one imported function, two defined functions, a name section.
-function leb(n) {
-  const out = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n) b |= 0x80;
-    out.push(b);
-  } while (n);
-  return out;
-}
-const str = (s) => [...leb(Buffer.byteLength(s)), ...Buffer.from(s)];
-const section = (id, body) => [id, ...leb(body.length), ...body];
 function tinyModule() {
   const type = section(1, [1, 0x60, 0, 0]);
   const imports = section(2, [1, ...str("env"), ...str("f"), 0x00, 0]);

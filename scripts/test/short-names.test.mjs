@@ -9,22 +9,11 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { shortenNames } from "../lib/short-names.mjs";
+import { leb, section, str } from "../lib/wasm-builder.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const FINISHED = "/* anam-wasm: finished by scripts/finish-pkg.mjs */";
 
-function leb(n) {
-  const out = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n) b |= 0x80;
-    out.push(b);
-  } while (n);
-  return out;
-}
-const str = (s) => [...leb(Buffer.byteLength(s)), ...Buffer.from(s)];
-const section = (id, body) => [id, ...leb(body.length), ...body];
 const vec = (items) => [...leb(items.length), ...items.flat()];
 const body = (code) => [...leb(code.length + 1), 0, ...code]; // no locals
 
