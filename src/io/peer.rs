@@ -134,8 +134,8 @@ impl Peer {
     ///
     /// The offer is sent only once it is applied. Sent earlier, the answer can be applied right
     /// behind it, and Chromium then sometimes gathers no local candidate at all: in back-to-back
-    /// sessions on loopback, about one in 30 never connected (in order: about one in 600, with
-    /// a core kept busy; tests/e2e/lifecycle.test.mjs checks the order itself).
+    /// sessions on loopback, about one in 30 never connected (in order: 7 of 1,200 with both
+    /// cores kept busy by other work; tests/e2e/lifecycle.test.mjs checks the order itself).
     pub fn create_offer(
         &self,
         ice_restart: bool,
