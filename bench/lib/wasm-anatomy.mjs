@@ -1,75 +1,12 @@
-// A small reader of the WebAssembly binary format, enough to say where a module's bytes go:
+// Where a WebAssembly module's bytes go, read with scripts/lib/wasm-reader.mjs:
 // the size of every section, of every function body, and the function names when the module
 // keeps a `name` section. Used when `twiggy` is not installed.
+import { KIND_FUNCTION, Reader, SECTION_IMPORT, readImports, splitSections } from "../../scripts/lib/wasm-reader.mjs";
 
 const SECTION_NAMES = [
   "custom", "type", "import", "function", "table", "memory", "global",
   "export", "start", "element", "code", "data", "datacount", "tag",
 ];
-
-class Reader {
-  constructor(bytes, pos = 0, end = bytes.length) {
-    this.bytes = bytes;
-    this.pos = pos;
-    this.end = end;
-  }
-  byte() {
-    if (this.pos >= this.end) throw new Error(`wasm truncated at byte ${this.pos}`);
-    return this.bytes[this.pos++];
-  }
-  /** Unsigned LEB128 (up to 35 bits, as every length and index in the format is u32). */
-  u32() {
-    let result = 0;
-    let shift = 0;
-    for (let i = 0; i < 5; i++) {
-      const b = this.byte();
-      result += (b & 0x7f) * 2 ** shift;
-      if ((b & 0x80) === 0) return result;
-      shift += 7;
-    }
-    throw new Error(`LEB128 longer than 5 bytes at ${this.pos}`);
-  }
-  name() {
-    const len = this.u32();
-    if (this.pos + len > this.end) throw new Error(`name runs past its section at ${this.pos}`);
-    const s = new TextDecoder().decode(this.bytes.subarray(this.pos, this.pos + len));
-    this.pos += len;
-    return s;
-  }
-}
-
-/** Counts the function imports (they take the first function indexes). */
-function countFunctionImports(r) {
-  const n = r.u32();
-  let funcs = 0;
-  for (let i = 0; i < n; i++) {
-    r.name();
-    r.name();
-    const kind = r.byte();
-    if (kind === 0x00) {
-      r.u32();
-      funcs++;
-    } else if (kind === 0x01) {
-      r.byte();
-      const flags = r.u32();
-      r.u32();
-      if (flags & 1) r.u32();
-    } else if (kind === 0x02) {
-      const flags = r.u32();
-      r.u32();
-      if (flags & 1) r.u32();
-    } else if (kind === 0x03) {
-      r.byte();
-      r.byte();
-    } else if (kind === 0x04) {
-      r.byte();
-      r.u32();
-    } else {
-      throw new Error(`unknown import kind ${kind}`);
-    }
-  }
-  return funcs;
-}
 
 /** Function names from the `name` custom section's subsection 1. */
 function functionNames(r) {
@@ -99,28 +36,20 @@ export function anatomy(bytes) {
   if (buf.length < 8 || buf[0] !== 0 || buf[1] !== 0x61 || buf[2] !== 0x73 || buf[3] !== 0x6d) {
     throw new Error("not a WebAssembly module");
   }
-  const r = new Reader(buf, 8);
   const sections = [];
   let imported = 0;
-  let bodies = [];
+  const bodies = [];
   let names = new Map();
-  while (r.pos < buf.length) {
-    const start = r.pos;
-    const id = r.byte();
-    const size = r.u32();
-    const bodyStart = r.pos;
-    const end = bodyStart + size;
-    if (end > buf.length) throw new Error(`section ${id} runs past the end of the module`);
+  for (const { id, start, bodyStart, end } of splitSections(buf)) {
     const section = { id, name: SECTION_NAMES[id] ?? `unknown(${id})`, bytes: end - start };
     const sr = new Reader(buf, bodyStart, end);
     if (id === 0) {
       section.name = `custom:${sr.name()}`;
       if (section.name === "custom:name") names = functionNames(sr);
-    } else if (id === 2) {
-      imported = countFunctionImports(sr);
+    } else if (id === SECTION_IMPORT) {
+      imported = readImports(buf, { bodyStart, end }).filter((i) => i.kind === KIND_FUNCTION).length;
     } else if (id === 10) {
       const n = sr.u32();
-      bodies = [];
       for (let i = 0; i < n; i++) {
         const bodyOffset = sr.pos;
         const len = sr.u32();
@@ -129,7 +58,6 @@ export function anatomy(bytes) {
       }
     }
     sections.push(section);
-    r.pos = end;
   }
   const functions = bodies.map((f) => ({ ...f, name: names.get(f.index) ?? null }));
   return { total: buf.length, sections, functions, importedFunctions: imported, hasNames: names.size > 0 };

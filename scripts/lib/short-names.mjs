@@ -8,13 +8,16 @@
 // would only fail when a browser instantiates it.
 // Usage: shortenNames({ wasm, js, wasmDts?, dts? }) -> the same files rewritten, plus the renames.
 
-const SECTION_IMPORT = 2;
-const SECTION_EXPORT = 7;
-const KIND_FUNCTION = 0x00;
-const KIND_TABLE = 0x01;
-const KIND_MEMORY = 0x02;
-const KIND_GLOBAL = 0x03;
-const KIND_TAG = 0x04;
+import {
+  KIND_FUNCTION,
+  KIND_GLOBAL,
+  KIND_TABLE,
+  Reader,
+  SECTION_EXPORT,
+  SECTION_IMPORT,
+  readImports,
+  splitSections,
+} from "./wasm-reader.mjs";
 
 // The JS variable that holds the instance's exports in wasm-bindgen's glue.
 const EXPORTS_VAR = "wasm";
@@ -38,39 +41,7 @@ function fail(message) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Reading and writing the binary format.
-
-class Reader {
-  constructor(bytes, pos, end) {
-    this.bytes = bytes;
-    this.pos = pos;
-    this.end = end;
-  }
-  byte() {
-    if (this.pos >= this.end) fail(`wasm truncated at byte ${this.pos}`);
-    return this.bytes[this.pos++];
-  }
-  u32() {
-    let value = 0;
-    for (let shift = 0; shift < 35; shift += 7) {
-      const b = this.byte();
-      value += (b & 0x7f) * 2 ** shift;
-      if ((b & 0x80) === 0) return value;
-    }
-    fail(`LEB128 longer than 5 bytes at byte ${this.pos}`);
-  }
-  // Skips a LEB128 of any width (memory64 limits, s33 heap types) without decoding it.
-  skipLeb() {
-    while (this.byte() & 0x80);
-  }
-  name() {
-    const len = this.u32();
-    if (this.pos + len > this.end) fail(`name runs past its section at byte ${this.pos}`);
-    const text = new TextDecoder("utf-8", { fatal: true }).decode(this.bytes.subarray(this.pos, this.pos + len));
-    this.pos += len;
-    return text;
-  }
-}
+// Writing the binary format (reading it: ./wasm-reader.mjs).
 
 function encodeU32(n) {
   const out = [];
@@ -96,77 +67,6 @@ function concat(chunks) {
     at += c.length;
   }
   return out;
-}
-
-/** Every section as [start, end) of the whole section and the start of its body. */
-function splitSections(bytes) {
-  const header = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
-  if (bytes.length < 8 || header.some((b, i) => bytes[i] !== b)) fail("not a WebAssembly 1.0 module");
-  const sections = [];
-  const r = new Reader(bytes, 8, bytes.length);
-  while (r.pos < bytes.length) {
-    const start = r.pos;
-    const id = r.byte();
-    const size = r.u32();
-    const bodyStart = r.pos;
-    if (bodyStart + size > bytes.length) fail(`section ${id} runs past the end of the module`);
-    r.pos = bodyStart + size;
-    sections.push({ id, start, bodyStart, end: r.pos });
-  }
-  return sections;
-}
-
-// Value and reference types are one byte, except a typed reference `(ref null? ht)`.
-function skipValType(r) {
-  const t = r.byte();
-  if (t === 0x63 || t === 0x64) r.skipLeb();
-}
-
-function skipLimits(r) {
-  const flags = r.byte();
-  r.skipLeb();
-  if (flags & 0x01) r.skipLeb();
-  if (flags & 0x08) r.u32(); // custom page size
-}
-
-// The descriptor is copied as it is, so it is only walked to find where it ends.
-function skipImportDesc(r, kind) {
-  switch (kind) {
-    case KIND_FUNCTION:
-      r.u32(); // type index
-      break;
-    case KIND_TABLE:
-      skipValType(r);
-      skipLimits(r);
-      break;
-    case KIND_MEMORY:
-      skipLimits(r);
-      break;
-    case KIND_GLOBAL:
-      skipValType(r);
-      r.byte(); // mutability
-      break;
-    case KIND_TAG:
-      r.byte(); // attribute
-      r.u32(); // type index
-      break;
-    default:
-      fail(`unknown import kind ${kind}`);
-  }
-}
-
-function readImports(bytes, section) {
-  const r = new Reader(bytes, section.bodyStart, section.end);
-  const imports = [];
-  for (let n = r.u32(); n > 0; n--) {
-    const module = r.name();
-    const field = r.name();
-    const descStart = r.pos;
-    skipImportDesc(r, r.byte());
-    imports.push({ module, field, desc: bytes.subarray(descStart, r.pos) });
-  }
-  if (r.pos !== section.end) fail("import section has trailing bytes");
-  return imports;
 }
 
 function readExports(bytes, section) {
