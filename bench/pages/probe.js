@@ -97,6 +97,10 @@
         }
       });
     }
+    send(data) {
+      if (typeof data === "string" && data.includes('"offer"')) B.mark("offer sent");
+      return super.send(data);
+    }
   }
   window.WebSocket = ProbedWebSocket;
 

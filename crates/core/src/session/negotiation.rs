@@ -14,6 +14,12 @@ pub const DISCONNECTED_GRACE_MS: Millis = 2000;
 pub const RESTART_WATCHDOG_MS: Millis = 3000;
 /// How long a restart waits for the signalling socket.
 pub const SOCKET_WAIT_MS: Millis = 5000;
+/// How long the first connection may take from its offer to `connected` before it is treated as
+/// `failed`. Chromium reports `failed` by itself only after checks ran and timed out; a
+/// connection whose answer never comes, or that never gathered a local candidate (seen in
+/// back-to-back sessions on a loaded machine), stays `new` forever, and without this deadline
+/// its session would hang unreported.
+pub const FIRST_CONNECT_TIMEOUT_MS: Millis = 10_000;
 
 /// `iceConnectionState`, reduced to what matters here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +90,8 @@ pub struct Negotiation {
     held_local: Vec<IceCandidate>,
     ice: IceState,
     disconnected_at: Option<Millis>,
+    /// Set from the first offer until ICE first connects.
+    connect_deadline: Option<Millis>,
     restart: Option<Restart>,
 }
 
@@ -97,6 +105,7 @@ impl Default for Negotiation {
             held_local: Vec::new(),
             ice: IceState::Other,
             disconnected_at: None,
+            connect_deadline: None,
             restart: None,
         }
     }
@@ -109,8 +118,11 @@ impl Negotiation {
     }
 
     /// The offer is set locally; the caller sends it, then these effects (held candidates).
-    pub fn on_local_offer(&mut self, _now: Millis) -> Vec<NegotiationEffect> {
+    pub fn on_local_offer(&mut self, now: Millis) -> Vec<NegotiationEffect> {
         self.sdp = Sdp::HaveLocalOffer;
+        if self.initial {
+            self.connect_deadline = Some(now + FIRST_CONNECT_TIMEOUT_MS);
+        }
         self.held_local
             .drain(..)
             .map(NegotiationEffect::SendCandidate)
@@ -183,6 +195,7 @@ impl Negotiation {
             IceState::Connected => {
                 self.restart = None;
                 self.disconnected_at = None;
+                self.connect_deadline = None;
                 Vec::new()
             }
             IceState::Disconnected => {
@@ -199,6 +212,7 @@ impl Negotiation {
             return Vec::new();
         }
         self.disconnected_at = None;
+        self.connect_deadline = None;
         self.restart = Some(Restart {
             attempts: 0,
             step: Step::Retry(now),
@@ -255,6 +269,9 @@ impl Negotiation {
     }
 
     pub fn on_timeout(&mut self, now: Millis) -> Vec<NegotiationEffect> {
+        if self.restart.is_none() && self.connect_deadline.is_some_and(|at| now >= at) {
+            return self.begin_restart(now);
+        }
         if let Some(at) = self.disconnected_at {
             if self.restart.is_none()
                 && now >= at + DISCONNECTED_GRACE_MS
@@ -290,10 +307,15 @@ impl Negotiation {
             (None, Some(at)) => Some(at + DISCONNECTED_GRACE_MS),
             _ => None,
         };
+        let first_connect = self
+            .restart
+            .is_none()
+            .then_some(self.connect_deadline)
+            .flatten();
         let step = self.restart.map(|r| match r.step {
             Step::WaitSocket(at) | Step::Retry(at) => at,
             Step::AwaitAnswer { deadline, .. } => deadline,
         });
-        [grace, step].into_iter().flatten().min()
+        [grace, first_connect, step].into_iter().flatten().min()
     }
 }

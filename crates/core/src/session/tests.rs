@@ -2,6 +2,7 @@
 //! conversation through inputs and checks the IO requests and public events it produces.
 
 use super::*;
+use crate::session::negotiation::FIRST_CONNECT_TIMEOUT_MS;
 use crate::session::talk::TalkStreamError;
 
 mod conversation;
@@ -701,6 +702,70 @@ fn ice_restart_is_bounded_and_recovers() {
         closed_codes(&all),
         ["CONNECTION_CLOSED_CODE_WEBRTC_FAILURE"]
     );
+}
+
+#[test]
+fn a_first_connection_that_never_connects_is_restarted_then_fails() {
+    // As in a browser that gathered no local candidate (the answer applies, ICE never connects),
+    // and with an answer that never comes.
+    for answered in [true, false] {
+        let mut h = H::fixed();
+        assert_eq!(h.s.start(h.now, false), StartOutcome::Started);
+        let mut out = h.drain();
+        out.extend(h.input(Input::StartSessionAnswered {
+            attempt: 1,
+            status: 200,
+            body: start_body(),
+        }));
+        out.extend(h.input(Input::LocalOffer { sdp: "o".into() }));
+        let socket = socket_of(&out);
+        h.input(Input::SocketOpened(socket));
+        if answered {
+            h.input(Input::SocketMessage {
+                socket,
+                text: signal("answer", r#"{"type":"answer","sdp":"a"}"#),
+            });
+            h.input(Input::AnswerApplied);
+            h.input(Input::IceConnectionState("checking".into()));
+        }
+        let quiet = h.advance(FIRST_CONNECT_TIMEOUT_MS - 1);
+        assert!(!quiet.iter().any(|o| matches!(
+            o,
+            Output::Socket(SocketCommand::Close { .. }) | Output::CreateOffer { .. }
+        )));
+        let out = h.advance(1);
+        assert!(
+            out.contains(&Output::Socket(SocketCommand::Close { socket })),
+            "the restart episode starts with a fresh socket"
+        );
+        let mut all = h.input(Input::SocketOpened(socket_of(&out)));
+        for _ in 0..60 {
+            if let Some(Output::CreateOffer { .. }) = all.last() {
+                all.extend(h.input(Input::LocalOffer { sdp: "r".into() }));
+            }
+            all.extend(h.advance(1_000));
+            if !h.s.is_streaming() {
+                break;
+            }
+        }
+        let restarts = all
+            .iter()
+            .filter(|o| matches!(o, Output::CreateOffer { ice_restart: true }))
+            .count();
+        assert_eq!(restarts, 3, "answered: {answered}");
+        assert_eq!(
+            closed_codes(&all),
+            ["CONNECTION_CLOSED_CODE_WEBRTC_FAILURE"]
+        );
+    }
+
+    // A first connection that made it in time is never restarted by the deadline.
+    let mut h = H::fixed();
+    h.live();
+    assert!(!h
+        .advance(FIRST_CONNECT_TIMEOUT_MS * 3)
+        .iter()
+        .any(|o| matches!(o, Output::CreateOffer { .. })));
 }
 
 #[test]
