@@ -302,6 +302,39 @@ test("a dead media path is restarted 3 times, then closes once with WEBRTC_FAILU
   console.log(`# stop-media -> WEBRTC_FAILURE in ${tookMs} ms; ICE states: ${states.join(" > ")}`);
 });
 
+test("a first connection that never gets an answer is restarted 3 times, then closes once with WEBRTC_FAILURE", async () => {
+  // The server's answers never reach the page, so ICE stays `new`: Chromium itself never
+  // reports `failed`, and only the client's first-connection deadline (10 s) can end the wait.
+  const page = await openPage();
+  let sockets = 0;
+  let offers = 0;
+  let firstOfferAt = 0;
+  await page.routeWebSocket(/\/ws/, (ws) => {
+    sockets++;
+    const server = ws.connectToServer();
+    ws.onMessage((m) => {
+      if (String(m).includes('"actionType":"offer"') && offers++ === 0) firstOfferAt = Date.now();
+      server.send(m);
+    });
+    server.onMessage((m) => {
+      if (!String(m).includes('"answer"')) ws.send(m);
+    });
+  });
+  await startStreaming(page, { disableInputAudio: true });
+  const [closed] = await waitEvents(page, "CONNECTION_CLOSED", 1, 60_000);
+  const tookMs = Date.now() - firstOfferAt;
+  assert.equal(closed.args[0], "CONNECTION_CLOSED_CODE_WEBRTC_FAILURE");
+  assert.ok(tookMs >= 10_000, `not before the 10 s deadline: ${tookMs} ms`);
+  assert.equal(offers, 1 + 3, "the first offer and three restart offers");
+  assert.ok(sockets >= 2, "the first restart opened a fresh signalling socket");
+  await page.waitForTimeout(1000);
+  assert.equal(await count(page, "CONNECTION_CLOSED"), 1, "closed exactly once");
+  assert.equal(offers, 4, "no restart after giving up");
+  assert.equal(await count(page, "CONNECTION_ESTABLISHED"), 0);
+  assert.equal(await page.evaluate(() => window.client.isStreaming()), false);
+  console.log(`# first offer -> WEBRTC_FAILURE in ${tookMs} ms without any answer`);
+});
+
 test("a server endsession closes once, stops streaming and releases the microphone", async () => {
   const page = await openPage();
   const sessionId = await startStreaming(page);
