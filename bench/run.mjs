@@ -114,7 +114,7 @@ async function main() {
 
     if (opts.only.includes("ttff")) {
       await section(results, "ttff", () =>
-        measureTtff(env, { clients: ["ours", "official", "floor", "floor-mic", "floor-sdk-order", "ours-nomic"], rounds: opts.rounds, warmup: opts.warmup, log }));
+        measureTtff(env, { clients: ["ours", "official", "floor", "floor-mic", "floor-sdk-order", "ours-nomic", "ours-pool2"], rounds: opts.rounds, warmup: opts.warmup, log }));
     }
     if (opts.only.includes("memory")) {
       results.memory = {};

@@ -27,6 +27,7 @@ const LABEL = {
   floor: "raw-JS floor",
   "floor-mic": "raw-JS floor + microphone",
   "ours-nomic": "anam-wasm, no microphone",
+  "ours-pool2": "anam-wasm, ICE candidate pool 2",
   "floor-sdk-order": "raw-JS floor, SDK order",
 };
 
@@ -126,6 +127,7 @@ function ttffSection(t) {
         ["official / floor", times(t.ratios.officialVsFloor.createToPlayStarted), times(t.ratios.officialVsFloor.navToFirstFrame)],
         ["ours / floor + microphone", times(t.ratios.oursVsFloorMic?.createToPlayStarted), times(t.ratios.oursVsFloorMic?.navToFirstFrame)],
         ["ours without microphone / floor", times(t.ratios.oursNoMicVsFloor?.createToPlayStarted), times(t.ratios.oursNoMicVsFloor?.navToFirstFrame)],
+        ["ours / ours with an ICE candidate pool of 2", times(t.ratios.oursVsPool2?.createToPlayStarted), times(t.ratios.oursVsPool2?.navToFirstFrame)],
       ],
     ),
     "",

@@ -6,6 +6,8 @@ export const CLIENTS = {
   ours: { page: "ours", sdk: true },
   // The same client with disableInputAudio: no microphone, like the raw-JS floor.
   "ours-nomic": { page: "ours", sdk: true, hash: { mic: "0" } },
+  // The same client with the official client's iceCandidatePoolSize of 2 (ours sets none).
+  "ours-pool2": { page: "ours", sdk: true, hash: { pool: "2" } },
   official: { page: "official", sdk: true },
   floor: { page: "floor", sdk: false },
   "floor-mic": { page: "floor", sdk: false, hash: { mic: "1" } },

@@ -120,6 +120,7 @@ export async function measureTtff(env, { clients, rounds, warmup = 1, log = () =
     oursVsOfficial: versus("ours", "official"),
     oursVsFloor: versus("ours", "floor"),
     oursNoMicVsFloor: versus("ours-nomic", "floor"),
+    oursVsPool2: versus("ours", "ours-pool2"),
     oursVsFloorMic: versus("ours", "floor-mic"),
     officialVsFloor: versus("official", "floor"),
   };

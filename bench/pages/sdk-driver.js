@@ -28,6 +28,8 @@ export async function drive(adapter) {
   const options = { api: { baseUrl: B.api } };
   // #mic=0: no microphone (both SDKs ask for it by default), to compare with the raw-JS floor.
   if (B.params.get("mic") === "0") options.disableInputAudio = true;
+  // #pool=N: an iceCandidatePoolSize through rtcConfiguration, as an app may pass one.
+  if (B.params.get("pool")) options.rtcConfiguration = { iceCandidatePoolSize: Number(B.params.get("pool")) };
 
   B.mark("createClient");
   const client = adapter.createClient(token, options);

@@ -484,6 +484,9 @@ impl SessionTask {
                 self.media_running = true;
                 if self.media_started.is_none() {
                     self.media_started = Some(Instant::now());
+                    // The first frame leaves now, as a streaming server sends as soon as the
+                    // transport is up, not at the media clock's next tick (0-20 ms later).
+                    self.media_tick();
                 }
                 self.stats.set_state("connected");
             }
