@@ -94,8 +94,8 @@ impl H {
         out
     }
 
-    /// Starts a session and brings it up to an open socket, applied answer and connected ICE.
-    fn live(&mut self) -> Vec<Output> {
+    /// Starts a session and brings it up to an open socket with the offer sent.
+    fn offered(&mut self) -> Vec<Output> {
         assert_eq!(self.s.start(self.now, false), StartOutcome::Started);
         let mut out = self.drain();
         out.extend(self.input(Input::StartSessionAnswered {
@@ -105,6 +105,12 @@ impl H {
         }));
         out.extend(self.input(Input::LocalOffer { sdp: "o".into() }));
         out.extend(self.input(Input::SocketOpened(socket_of(&out))));
+        out
+    }
+
+    /// Starts a session and brings it up to an open socket, applied answer and connected ICE.
+    fn live(&mut self) -> Vec<Output> {
+        let mut out = self.offered();
         out.extend(self.input(Input::SocketMessage {
             socket: socket_of(&out),
             text: signal("answer", r#"{"type":"answer","sdp":"a"}"#),
@@ -115,12 +121,34 @@ impl H {
         out
     }
 
+    /// Gives every restart offer its local description and lets the clock run in 1 s steps
+    /// until the session ends (bounded); returns `all` with everything output on the way.
+    fn restart_until_closed(&mut self, mut all: Vec<Output>) -> Vec<Output> {
+        for _ in 0..60 {
+            if let Some(Output::CreateOffer { .. }) = all.last() {
+                all.extend(self.input(Input::LocalOffer { sdp: "r".into() }));
+            }
+            all.extend(self.advance(1_000));
+            if !self.s.is_streaming() {
+                break;
+            }
+        }
+        all
+    }
+
     fn socket(&self) -> u32 {
         match &self.s.phase {
             Phase::Live(l) => l.signalling.socket(),
             _ => 0,
         }
     }
+}
+
+/// ICE-restart offers asked for in `out`.
+fn restart_offers(out: &[Output]) -> usize {
+    out.iter()
+        .filter(|o| matches!(o, Output::CreateOffer { ice_restart: true }))
+        .count()
 }
 
 /// Id of the last socket opened in `out`.
@@ -678,26 +706,8 @@ fn ice_restart_is_bounded_and_recovers() {
     all.extend(h.advance(1));
     let new = socket_of(&all);
     all.extend(h.input(Input::SocketOpened(new)));
-    for _ in 0..40 {
-        let offers = all
-            .iter()
-            .filter(|o| matches!(o, Output::CreateOffer { ice_restart: true }))
-            .count();
-        if let Some(Output::CreateOffer { .. }) = all.last() {
-            all.extend(h.input(Input::LocalOffer {
-                sdp: format!("r{offers}"),
-            }));
-        }
-        all.extend(h.advance(1_000));
-        if !h.s.is_streaming() {
-            break;
-        }
-    }
-    let offers = all
-        .iter()
-        .filter(|o| matches!(o, Output::CreateOffer { ice_restart: true }))
-        .count();
-    assert_eq!(offers, 3);
+    let all = h.restart_until_closed(all);
+    assert_eq!(restart_offers(&all), 3);
     assert_eq!(
         closed_codes(&all),
         ["CONNECTION_CLOSED_CODE_WEBRTC_FAILURE"]
@@ -710,16 +720,7 @@ fn a_first_connection_that_never_connects_is_restarted_then_fails() {
     // and with an answer that never comes.
     for answered in [true, false] {
         let mut h = H::fixed();
-        assert_eq!(h.s.start(h.now, false), StartOutcome::Started);
-        let mut out = h.drain();
-        out.extend(h.input(Input::StartSessionAnswered {
-            attempt: 1,
-            status: 200,
-            body: start_body(),
-        }));
-        out.extend(h.input(Input::LocalOffer { sdp: "o".into() }));
-        let socket = socket_of(&out);
-        h.input(Input::SocketOpened(socket));
+        let socket = socket_of(&h.offered());
         if answered {
             h.input(Input::SocketMessage {
                 socket,
@@ -738,21 +739,9 @@ fn a_first_connection_that_never_connects_is_restarted_then_fails() {
             out.contains(&Output::Socket(SocketCommand::Close { socket })),
             "the restart episode starts with a fresh socket"
         );
-        let mut all = h.input(Input::SocketOpened(socket_of(&out)));
-        for _ in 0..60 {
-            if let Some(Output::CreateOffer { .. }) = all.last() {
-                all.extend(h.input(Input::LocalOffer { sdp: "r".into() }));
-            }
-            all.extend(h.advance(1_000));
-            if !h.s.is_streaming() {
-                break;
-            }
-        }
-        let restarts = all
-            .iter()
-            .filter(|o| matches!(o, Output::CreateOffer { ice_restart: true }))
-            .count();
-        assert_eq!(restarts, 3, "answered: {answered}");
+        let opened = h.input(Input::SocketOpened(socket_of(&out)));
+        let all = h.restart_until_closed(opened);
+        assert_eq!(restart_offers(&all), 3, "answered: {answered}");
         assert_eq!(
             closed_codes(&all),
             ["CONNECTION_CLOSED_CODE_WEBRTC_FAILURE"]
