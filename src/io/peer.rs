@@ -244,8 +244,8 @@ fn candidate_from_js(v: &JsValue) -> Option<IceCandidate> {
 ///
 /// Unlike the official client this sets no `iceCandidatePoolSize: 2` of its own (an app may still
 /// set one): with the pool, Chromium left 6 of 1,000 back-to-back sessions gathering forever with
-/// no local candidate, against 0 of 2,000 without it, and sessions were ready sooner (median
-/// 112.6 against 123.4 ms), both with the cores kept busy (docs/RELIABILITY.md).
+/// no local candidate, against 0 of 2,000 without it, with the cores kept busy
+/// (docs/RELIABILITY.md, C1). First frames are no slower without it (`make bench` times both).
 pub fn configuration(
     app_rtc: Option<&Object>,
     app_ice_servers: Option<&JsValue>,
