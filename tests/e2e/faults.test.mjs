@@ -313,7 +313,10 @@ test("a first connection that never gets an answer is restarted 3 times, then cl
     sockets++;
     const server = ws.connectToServer();
     ws.onMessage((m) => {
-      if (String(m).includes('"actionType":"offer"') && offers++ === 0) firstOfferAt = Date.now();
+      if (String(m).includes('"actionType":"offer"')) {
+        offers++;
+        firstOfferAt ||= Date.now();
+      }
       server.send(m);
     });
     server.onMessage((m) => {

@@ -90,7 +90,8 @@ pub struct Negotiation {
     held_local: Vec<IceCandidate>,
     ice: IceState,
     disconnected_at: Option<Millis>,
-    /// Set from the first offer until ICE first connects.
+    /// Set from the first offer until ICE first connects; never while a restart runs (a restart
+    /// started by it clears it, and restart offers do not arm it).
     connect_deadline: Option<Millis>,
     restart: Option<Restart>,
 }
@@ -120,7 +121,9 @@ impl Negotiation {
     /// The offer is set locally; the caller sends it, then these effects (held candidates).
     pub fn on_local_offer(&mut self, now: Millis) -> Vec<NegotiationEffect> {
         self.sdp = Sdp::HaveLocalOffer;
-        if self.initial {
+        // `initial` outlives the first offer when its answer never came: restart offers then
+        // still count as initial, but have their own watchdog.
+        if self.initial && self.restart.is_none() {
             self.connect_deadline = Some(now + FIRST_CONNECT_TIMEOUT_MS);
         }
         self.held_local
@@ -269,7 +272,7 @@ impl Negotiation {
     }
 
     pub fn on_timeout(&mut self, now: Millis) -> Vec<NegotiationEffect> {
-        if self.restart.is_none() && self.connect_deadline.is_some_and(|at| now >= at) {
+        if self.connect_deadline.is_some_and(|at| now >= at) {
             return self.begin_restart(now);
         }
         if let Some(at) = self.disconnected_at {
@@ -307,15 +310,13 @@ impl Negotiation {
             (None, Some(at)) => Some(at + DISCONNECTED_GRACE_MS),
             _ => None,
         };
-        let first_connect = self
-            .restart
-            .is_none()
-            .then_some(self.connect_deadline)
-            .flatten();
         let step = self.restart.map(|r| match r.step {
             Step::WaitSocket(at) | Step::Retry(at) => at,
             Step::AwaitAnswer { deadline, .. } => deadline,
         });
-        [grace, first_connect, step].into_iter().flatten().min()
+        [grace, self.connect_deadline, step]
+            .into_iter()
+            .flatten()
+            .min()
     }
 }
