@@ -8,6 +8,7 @@
 //                                      never touches docs/BENCHMARKS.md
 // Options: --rounds N (time to first frame, default 10), --cycles N (memory, 20), --talks N (30),
 //   --wrk-seconds S (10), --capacity-window-ms MS (5000), --only size,ttff,memory,talk,load,capacity,
+//   --clients ours,official,... (time to first frame: a subset of bench/measure/pages.mjs CLIENTS),
 //   --emulator PATH, --backend PATH, --pkg DIR (default pkg/), --no-attribution (skip the
 //   names-kept wasm build).
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -23,7 +24,7 @@ import { measureMemory } from "./measure/memory.mjs";
 import { measureTalk } from "./measure/talk.mjs";
 import { measureLoad } from "./measure/load.mjs";
 import { measureCapacity } from "./measure/capacity.mjs";
-import { openClientPage, waitForMarks, closePage } from "./measure/pages.mjs";
+import { CLIENTS, openClientPage, waitForMarks, closePage } from "./measure/pages.mjs";
 import { ALL, parseArgs } from "./lib/args.mjs";
 
 const log = (msg) => console.error(`[bench] ${msg}`);
@@ -64,6 +65,8 @@ async function warmEmulator(env) {
 
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
+  const unknown = (opts.clients ?? []).filter((c) => !CLIENTS[c]);
+  if (unknown.length) throw new Error(`--clients: unknown ${unknown.join(", ")} (use ${Object.keys(CLIENTS).join(",")})`);
   const target = process.env.CARGO_TARGET_DIR || path.join(ROOT, "target");
   const profileDirs = opts.smoke ? ["debug", "release"] : ["release"];
   const dirs = [process.env.E2E_BIN_DIR, ...profileDirs.flatMap((p) => [path.join(target, p), path.join(ROOT, "target", p)])];
@@ -114,7 +117,7 @@ async function main() {
 
     if (opts.only.includes("ttff")) {
       await section(results, "ttff", () =>
-        measureTtff(env, { clients: ["ours", "official", "floor", "floor-mic", "floor-sdk-order", "ours-nomic", "ours-pool2"], rounds: opts.rounds, warmup: opts.warmup, log }));
+        measureTtff(env, { clients: opts.clients ?? ["ours", "official", "floor", "floor-mic", "floor-sdk-order", "ours-nomic", "ours-pool2"], rounds: opts.rounds, warmup: opts.warmup, log }));
     }
     if (opts.only.includes("memory")) {
       results.memory = {};

@@ -395,21 +395,17 @@ impl Driver {
             match (&io.video_element, element) {
                 (None, Some(video)) => {
                     io.video_element = Some(video);
-                    io.remote
-                        .iter()
-                        .rev()
-                        .find(|(k, _)| *k == TrackKind::Video)
-                        .map(|(_, s)| s.clone())
+                    true
                 }
                 (Some(current), Some(other)) if current != &other => {
                     warn("a session is already starting or live: it keeps its video element");
-                    None
+                    false
                 }
-                _ => None,
+                _ => false,
             }
         };
-        if let Some(stream) = adopted {
-            self.show_video(&stream);
+        if adopted {
+            self.show_video();
         }
     }
 
@@ -559,11 +555,13 @@ impl Driver {
                     .as_ref()
                     .map(|p| p.create_offer(ice_restart));
                 match fut {
-                    Some(fut) => self.spawn_for_session(fut, |r| {
-                        Some(match r {
-                            Ok(sdp) => Input::LocalOffer { sdp },
-                            Err(e) => Input::OfferFailed(describe_js_error(&e)),
-                        })
+                    Some(fut) => self.spawn_then(fut, |d, r| match r {
+                        Ok(sdp) => {
+                            d.input(Input::LocalOffer { sdp });
+                            // While the answer is on its way; see Peer::remote_stream.
+                            d.show_video();
+                        }
+                        Err(e) => d.input(Input::OfferFailed(describe_js_error(&e))),
                     }),
                     None => self.input(Input::OfferFailed("no peer connection".to_owned())),
                 }
@@ -912,10 +910,7 @@ impl Driver {
                     _ => return,
                 };
                 if let Some(stream) = stream {
-                    self.io.borrow_mut().remote.push((kind, stream.clone()));
-                    if kind == TrackKind::Video {
-                        self.show_video(&stream);
-                    }
+                    self.io.borrow_mut().remote.push((kind, stream));
                 }
                 Input::RemoteTrack(kind)
             }
@@ -926,12 +921,23 @@ impl Driver {
         self.input(input);
     }
 
-    /// Sets the remote stream on the target `<video>` and watches for its first frame.
-    fn show_video(&self, stream: &MediaStream) {
-        let Some(video) = self.io.borrow().video_element.clone() else {
+    /// Gives the target `<video>` the peer connection's remote stream (once per connection)
+    /// and watches for its first frame.
+    fn show_video(&self) {
+        let (video, stream) = {
+            let io = self.io.borrow();
+            (
+                io.video_element.clone(),
+                io.peer.as_ref().map(Peer::remote_stream),
+            )
+        };
+        let (Some(video), Some(stream)) = (video, stream) else {
             return;
         };
-        video.set_src_object(Some(stream));
+        if video.src_object().as_ref() == Some(&stream) {
+            return;
+        }
+        video.set_src_object(Some(&stream));
         self.start_playback(video.clone());
         let Ok(request) = get(&video, "requestVideoFrameCallback").dyn_into::<Function>() else {
             return;

@@ -25,6 +25,7 @@ export function parseArgs(argv) {
         if (bad.length) throw new Error(`--only: unknown ${bad.join(", ")} (use ${ALL.join(",")})`);
         break;
       }
+      case "--clients": opts.clients = value().split(",").map((s) => s.trim()).filter(Boolean); break;
       case "--emulator": opts.emulator = value(); break;
       case "--backend": opts.backend = value(); break;
       case "--no-attribution": opts.attribution = false; break;

@@ -109,10 +109,10 @@ function ttffSection(t) {
     `${t.rounds} measured rounds after ${t.warmup} warm-up round(s); each round runs every client once in a fresh browser context, the order rotating by one per round.`,
     "",
     table(
-      ["client", "runs (failed)", "createClient → VIDEO_PLAY_STARTED median", "p90", "navigation → first painted frame median", "p90", "client code transferred"],
+      ["client", "runs (failed)", "createClient → VIDEO_PLAY_STARTED median", "p90", "navigation → first painted frame median", "p90", "first frame sent was the first painted", "client code transferred"],
       clients.map((c) => {
         const s = t.summary[c];
-        return [LABEL[c] ?? c, `${s.runs} (${s.failures})`, ms(s.createToPlayStarted.median), ms(s.createToPlayStarted.p90), ms(s.navToFirstFrame.median), ms(s.navToFirstFrame.p90), bytes(s.clientBytesTransferred.median)];
+        return [LABEL[c] ?? c, `${s.runs} (${s.failures})`, ms(s.createToPlayStarted.median), ms(s.createToPlayStarted.p90), ms(s.navToFirstFrame.median), ms(s.navToFirstFrame.p90), `${s.firstSentPainted ?? "–"} of ${s.runs}`, bytes(s.clientBytesTransferred.median)];
       }),
     ),
     "",

@@ -41,6 +41,7 @@ export async function waitForMarks(page, names, { timeoutMs = 20_000 } = {}) {
       marks: { ...window.__bench.marks },
       errors: [...window.__bench.errors],
       resources: window.__bench.resources(),
+      firstFrameRtp: window.__bench.firstFrameRtp ?? null,
     }));
   try {
     await waitFor(

@@ -27,7 +27,7 @@ export const MILESTONES = [
 ];
 
 /** Turns one page's marks and resource timings into the numbers of one run. */
-export function runFromMarks(client, { marks, resources }) {
+export function runFromMarks(client, { marks, resources, firstFrameRtp = null }) {
   const created = marks.createClient;
   const rel = (t) => (typeof t === "number" && typeof created === "number" ? t - created : null);
   const startSession = resources.find((r) => r.name.includes("/engine/session"));
@@ -55,6 +55,7 @@ export function runFromMarks(client, { marks, resources }) {
     createToFirstFrame: rel(at["first frame"]),
     startSessionMs: startSession ? startSession.end - startSession.start : null,
     clientBytesTransferred: clientBytes || null,
+    firstFrameRtp,
     breakdown,
   };
 }
@@ -107,6 +108,8 @@ export async function measureTtff(env, { clients, rounds, warmup = 1, log = () =
       navToFirstFrame: summarize(mine.map((r) => r.navToFirstFrame)),
       startSessionMs: summarize(mine.map((r) => r.startSessionMs)),
       clientBytesTransferred: summarize(mine.map((r) => r.clientBytesTransferred)),
+      // Runs whose first painted frame was the first frame the emulator sent.
+      firstSentPainted: mine.filter((r) => r.firstFrameRtp === 0).length,
       breakdown,
     };
   }

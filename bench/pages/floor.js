@@ -1,6 +1,7 @@
 // The raw-JS floor: the least a page must do to show the persona, written straight from the
 // protocol (start-session, signalling socket, one peer connection with the SDK's data channel
-// and transceivers, offer, trickle, answer), with no SDK. Two orders:
+// and transceivers, offer, trickle, answer), with no SDK. The <video> gets the receivers' tracks
+// when the peer connection is created. Two orders:
 //  - "parallel" (default): the peer connection, offer and ICE gathering start while the
 //    start-session request is in flight; the offer goes out the moment the socket opens.
 //  - "sdk" (#order=sdk): the official SDK's order, the peer connection created on socket open.
@@ -32,11 +33,12 @@ export async function openSession(token, { video = null, order = "parallel", mic
       if (offerSent) sendCandidate(e.candidate);
       else localCandidates.push(e.candidate);
     });
-    pc.addEventListener("track", (e) => {
-      if (e.track.kind !== "video" || !video) return;
-      video.srcObject = e.streams[0] ?? new MediaStream([e.track]);
+    if (video) {
+      // The receivers' tracks exist before any media: an element given them now is ready for
+      // the first frame (given the track event's stream, Chromium drops that frame).
+      video.srcObject = new MediaStream(pc.getReceivers().map((r) => r.track));
       video.requestVideoFrameCallback(() => onFrame?.());
-    });
+    }
     offerReady = pc.createOffer().then((offer) => pc.setLocalDescription(offer));
     if (mic) {
       // As both SDKs do by default: ask for the microphone in parallel, never waiting for it,

@@ -32,7 +32,10 @@
     /** Marks the first frame presented by `video` (requestVideoFrameCallback). */
     watchVideo(video) {
       const arm = () =>
-        video.requestVideoFrameCallback(() => {
+        video.requestVideoFrameCallback((_now, meta) => {
+          // Which frame was painted first: the emulator's RTP timestamps start at 0, so 0 means
+          // none was dropped before it.
+          if (!("first frame" in marks)) B.firstFrameRtp = meta?.rtpTimestamp ?? null;
           B.mark("first frame");
           B.framePresented?.();
         });
