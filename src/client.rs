@@ -396,7 +396,9 @@ fn start_args(last: &JsValue) -> Result<StartArgs, JsValue> {
     }
     if let Some(stream) = last.dyn_ref::<MediaStream>() {
         return Ok(StartArgs {
-            user_audio: Some(stream.clone()),
+            // Not `stream.clone()`: that is the JS method, which sends a copy of the app's
+            // tracks (live after the app stops its own, deaf to their `enabled`).
+            user_audio: Some(Clone::clone(stream)),
             signal: None,
         });
     }

@@ -482,7 +482,9 @@ impl Driver {
                 stop_all(&stream);
                 return Err(plain_error("The session ended during the device change"));
             }
-            if let Some(old) = io.mic.replace(stream.clone()) {
+            // `Clone::clone`: web-sys' `MediaStream::clone` is the JS method, which copies the
+            // tracks (a copy would stay live when this stream is stopped).
+            if let Some(old) = io.mic.replace(Clone::clone(&stream)) {
                 stop_all(&old);
             }
             io.peer.as_ref().map(Peer::audio_sender)
@@ -928,7 +930,8 @@ impl Driver {
             let io = self.io.borrow();
             (
                 io.video_element.clone(),
-                io.peer.as_ref().map(Peer::remote_stream),
+                // `Clone::clone`, not the JS `MediaStream.clone()` (new tracks).
+                io.peer.as_ref().map(|p| Clone::clone(p.remote_stream())),
             )
         };
         let (Some(video), Some(stream)) = (video, stream) else {

@@ -145,8 +145,8 @@ impl Peer {
     /// media), Chromium was still setting the element up when that frame arrived, dropped it
     /// and painted the next, 40 ms later at 25 fps (make bench: the first painted frame's RTP
     /// timestamp).
-    pub fn remote_stream(&self) -> MediaStream {
-        self.remote_stream.clone()
+    pub fn remote_stream(&self) -> &MediaStream {
+        &self.remote_stream
     }
 
     /// `createOffer` (+ rollback of a pending offer first) and `setLocalDescription`.

@@ -35,6 +35,29 @@ async function waitHistory(page, pred, what, timeoutMs = 30_000) {
 
 const norm = (s) => s.toLowerCase().replace(/[^a-z0-9 ]/g, "").replace(/\s+/g, " ").trim();
 
+/**
+ * Runs in the page before its scripts: when the first answer reaches a signalling socket (before
+ * the client sees it), records what the <video> plays then, and whether those are the peer
+ * connection's receiver tracks.
+ */
+function recordVideoAtAnswer() {
+  const Native = window.WebSocket;
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener("message", (e) => {
+        if (window.videoAtAnswer || !String(e.data).includes('"answer"')) return;
+        const tracks = document.getElementById("v")?.srcObject?.getTracks() ?? [];
+        const receiverTracks = (window.peers ?? []).flatMap((p) => p.getReceivers().map((r) => r.track));
+        window.videoAtAnswer = {
+          kinds: tracks.map((t) => t.kind).sort(),
+          receivers: tracks.length > 0 && tracks.every((t) => receiverTracks.includes(t)),
+        };
+      });
+    }
+  };
+}
+
 async function readyPage() {
   const page = await openPage();
   const sessionId = await startStreaming(page);
@@ -42,6 +65,17 @@ async function readyPage() {
   await waitEvents(page, "DATA_CHANNEL_OPEN");
   return { page, sessionId };
 }
+
+test("the <video> plays the receivers' tracks before the answer arrives, ready for the first frame", async () => {
+  // Given the stream only at the track event (when the answer is applied), Chromium drops the
+  // first frame while it sets the element up (README, docs/BENCHMARKS.md).
+  const page = await openPage(undefined, { initScript: recordVideoAtAnswer });
+  await startStreaming(page);
+  await waitEvents(page, "VIDEO_PLAY_STARTED");
+  assert.deepEqual(await page.evaluate(() => window.videoAtAnswer), { kinds: ["audio", "video"], receivers: true });
+  const [videoEvent] = await waitEvents(page, "VIDEO_STREAM_STARTED");
+  assert.deepEqual(videoEvent.args[0].tracks.sort(), ["audio", "video"], "the event still carries the remote stream");
+});
 
 test("streams a persona: ready, tracks, first frame, mic events, each once", async () => {
   const page = await openPage();
@@ -445,6 +479,38 @@ test("changeAudioInputDevice() swaps the microphone", async () => {
   assert.equal(await count(page, "INPUT_AUDIO_STREAM_STARTED"), 2);
   const err = await page.evaluate(() => window.client.changeAudioInputDevice("   ").then(() => null, (e) => e.message));
   assert.match(err, /device id/i);
+  // The new capture itself is sent, muted and released (a copy of it would stay live).
+  const sent = () =>
+    page.evaluate(() => {
+      const track = window.peers[0].getSenders().find((s) => s.track?.kind === "audio")?.track;
+      const newest = window.captured.at(-1).getAudioTracks()[0];
+      return { isNewest: track === newest, enabled: track?.enabled };
+    });
+  assert.deepEqual(await sent(), { isNewest: true, enabled: true });
+  await page.evaluate(() => window.client.muteInputAudio());
+  assert.deepEqual(await sent(), { isNewest: true, enabled: false });
+  await page.evaluate(() => window.client.stopStreaming());
+  assert.equal(await page.evaluate(() => window.openResources().liveTracks), 0, "every capture is stopped");
+});
+
+test("an app's input stream is sent as it is: its own track, not a copy", async () => {
+  const page = await openPage();
+  const same = await page.evaluate(async ([b, e]) => {
+    const appStream = await navigator.mediaDevices.getUserMedia({ audio: true });
+    const client = window.makeClient(b, { api: { baseUrl: e } });
+    await client.streamToVideoElement("v", appStream);
+    return { appTrack: appStream.getAudioTracks()[0].id };
+  }, [backend.url, emulator.url]);
+  await waitEvents(page, "INPUT_AUDIO_STREAM_STARTED");
+  const sentTrack = await waitFor(
+    () => page.evaluate(() => window.peers[0].getSenders().find((s) => s.track?.kind === "audio")?.track?.id ?? null),
+    { what: "the audio sender's track" },
+  );
+  assert.equal(sentTrack, same.appTrack);
+  await page.evaluate(() => window.client.stopStreaming());
+  // The app's stream is the app's to stop; nothing else was captured or copied.
+  const live = await page.evaluate(() => window.captured.flatMap((s) => s.getTracks()).filter((t) => t.readyState === "live").map((t) => t.id));
+  assert.deepEqual(live, [same.appTrack]);
 });
 
 test("interrupting an open talk stream fires TALK_STREAM_INTERRUPTED and closes the stream", async () => {
