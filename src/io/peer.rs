@@ -264,7 +264,8 @@ fn candidate_from_js(v: &JsValue) -> Option<IceCandidate> {
 /// Unlike the official client this sets no `iceCandidatePoolSize: 2` of its own (an app may still
 /// set one): with the pool, Chromium left 6 of 1,000 back-to-back sessions gathering forever with
 /// no local candidate, against 0 of 2,000 without it, with the cores kept busy
-/// (docs/RELIABILITY.md, C1). First frames are no slower without it (`make bench` times both).
+/// (docs/RELIABILITY.md, C1). The pool does make first frames faster (it gathers while the
+/// offer is made; `make bench` times both): the default trades that median for no stalls.
 pub fn configuration(
     app_rtc: Option<&Object>,
     app_ice_servers: Option<&JsValue>,
