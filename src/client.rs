@@ -396,8 +396,7 @@ fn start_args(last: &JsValue) -> Result<StartArgs, JsValue> {
     }
     if let Some(stream) = last.dyn_ref::<MediaStream>() {
         return Ok(StartArgs {
-            // Not `stream.clone()`: that is the JS method, which sends a copy of the app's
-            // tracks (live after the app stops its own, deaf to their `enabled`).
+            // The app's own tracks, not copies (see clippy.toml on `MediaStream::clone`).
             user_audio: Some(Clone::clone(stream)),
             signal: None,
         });

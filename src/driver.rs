@@ -482,8 +482,7 @@ impl Driver {
                 stop_all(&stream);
                 return Err(plain_error("The session ended during the device change"));
             }
-            // `Clone::clone`: web-sys' `MediaStream::clone` is the JS method, which copies the
-            // tracks (a copy would stay live when this stream is stopped).
+            // Not a copy of the tracks (see clippy.toml on `MediaStream::clone`).
             if let Some(old) = io.mic.replace(Clone::clone(&stream)) {
                 stop_all(&old);
             }
@@ -930,7 +929,7 @@ impl Driver {
             let io = self.io.borrow();
             (
                 io.video_element.clone(),
-                // `Clone::clone`, not the JS `MediaStream.clone()` (new tracks).
+                // Not a copy of the tracks (see clippy.toml on `MediaStream::clone`).
                 io.peer.as_ref().map(|p| Clone::clone(p.remote_stream())),
             )
         };

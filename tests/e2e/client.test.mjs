@@ -482,7 +482,7 @@ test("changeAudioInputDevice() swaps the microphone", async () => {
   // The new capture itself is sent, muted and released (a copy of it would stay live).
   const sent = () =>
     page.evaluate(() => {
-      const track = window.peers[0].getSenders().find((s) => s.track?.kind === "audio")?.track;
+      const track = window.sentAudioTrack();
       const newest = window.captured.at(-1).getAudioTracks()[0];
       return { isNewest: track === newest, enabled: track?.enabled };
     });
@@ -495,22 +495,21 @@ test("changeAudioInputDevice() swaps the microphone", async () => {
 
 test("an app's input stream is sent as it is: its own track, not a copy", async () => {
   const page = await openPage();
-  const same = await page.evaluate(async ([b, e]) => {
+  const appTrack = await page.evaluate(async ([b, e]) => {
     const appStream = await navigator.mediaDevices.getUserMedia({ audio: true });
     const client = window.makeClient(b, { api: { baseUrl: e } });
     await client.streamToVideoElement("v", appStream);
-    return { appTrack: appStream.getAudioTracks()[0].id };
+    return appStream.getAudioTracks()[0].id;
   }, [backend.url, emulator.url]);
   await waitEvents(page, "INPUT_AUDIO_STREAM_STARTED");
-  const sentTrack = await waitFor(
-    () => page.evaluate(() => window.peers[0].getSenders().find((s) => s.track?.kind === "audio")?.track?.id ?? null),
-    { what: "the audio sender's track" },
-  );
-  assert.equal(sentTrack, same.appTrack);
+  const sentTrack = await waitFor(() => page.evaluate(() => window.sentAudioTrack()?.id ?? null), {
+    what: "the audio sender's track",
+  });
+  assert.equal(sentTrack, appTrack);
   await page.evaluate(() => window.client.stopStreaming());
   // The app's stream is the app's to stop; nothing else was captured or copied.
   const live = await page.evaluate(() => window.captured.flatMap((s) => s.getTracks()).filter((t) => t.readyState === "live").map((t) => t.id));
-  assert.deepEqual(live, [same.appTrack]);
+  assert.deepEqual(live, [appTrack]);
 });
 
 test("interrupting an open talk stream fires TALK_STREAM_INTERRUPTED and closes the stream", async () => {
