@@ -58,7 +58,7 @@ async function warmEmulator(env) {
   try {
     await waitForMarks(page, ["first frame"], { timeoutMs: 90_000 });
   } finally {
-    await closePage(page);
+    await closePage(page, env);
   }
   return { frameBanksMs: banksMs, totalMs: performance.now() - t0 };
 }

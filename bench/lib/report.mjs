@@ -133,7 +133,7 @@ function ttffSection(t) {
     "",
     "### Breakdown by milestone",
     "",
-    "Median ms after createClient (token and client load: ms after navigation start). Marks come from the probe that every page loads first (`bench/pages/probe.js`): it observes the page's WebSocket and RTCPeerConnection and the `<video>` element, so the same milestones exist for every client; start-session and token are the requests' `responseEnd` from Resource Timing, and \"start-session sent\" is that request's `startTime`.",
+    "Median ms after createClient (token and client load: ms after navigation start). Marks come from the probe that every page loads first (`bench/pages/probe.js`): it observes the page's WebSocket and RTCPeerConnection and the `<video>` element, so the same milestones exist for every client; start-session and token are the requests' `responseEnd` from Resource Timing, and \"start-session sent\" is that request's `startTime`; \"offer/answer being set\" is the client's call of `setLocalDescription`/`setRemoteDescription` (\"offer set\" and \"answer applied\" the signalling state that follows), \"first local candidate\" the first `icecandidate` event and \"first remote candidate added\" the first `addIceCandidate` call.",
     "",
     table(["milestone", ...clients.map((c) => LABEL[c] ?? c)], MILESTONES.map((m) => [m, ...clients.map((c) => ms(t.summary[c].breakdown[m]?.median))])),
     "",

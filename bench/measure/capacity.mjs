@@ -37,7 +37,7 @@ async function measureStep(env, n, windowMs) {
     const fps = ids.map((id) => ((after.get(id)?.framesSent ?? 0) - (before.get(id)?.framesSent ?? 0)) / seconds);
     return { sessions: n, minFps: Math.min(...fps), medianFps: median(fps), windowSeconds: seconds };
   } finally {
-    await closePage(page);
+    await closePage(page, env);
   }
 }
 

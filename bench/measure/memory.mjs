@@ -72,6 +72,6 @@ export async function measureMemory(env, client, { cycles, log = () => {} }) {
       listenersSlopePerCycle: slope(steady.map((s) => s.jsEventListeners)),
     };
   } finally {
-    await closePage(page);
+    await closePage(page, env);
   }
 }

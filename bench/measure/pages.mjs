@@ -71,7 +71,21 @@ export async function waitForMarks(page, names, { timeoutMs = 20_000 } = {}) {
   return state;
 }
 
-/** Closes the page's whole context (its sockets and peer connections go with it). */
-export async function closePage(page) {
+/**
+ * Closes the page's whole context (its sockets and peer connections go with it), then ends on
+ * the emulator whatever session the page left running. Our client ends its session on
+ * `pagehide`; the official client and the floor do not, and the emulator keeps such a session
+ * streaming until its 10 s no-socket timeout. Left alone, those sessions ran under the next
+ * runs, sharing the cores with the browser, so each run starts against an idle emulator.
+ */
+export async function closePage(page, env) {
   await page.context().close();
+  if (!env) return;
+  const running = async () => (await env.emulator.sessions()).sessions.filter((s) => s.state !== "ended");
+  for (const s of await running()) await env.emulator.endSession(s.id);
+  await waitFor(async () => (await running()).length === 0, {
+    timeoutMs: 10_000,
+    intervalMs: 20,
+    what: "the emulator's sessions to end",
+  });
 }

@@ -62,6 +62,6 @@ export async function measureTalk(env, client, { count, log = () => {} }) {
       samples,
     };
   } finally {
-    await closePage(page);
+    await closePage(page, env);
   }
 }

@@ -11,11 +11,15 @@ export const MILESTONES = [
   "start-session",
   "socket created",
   "peer connection created",
+  "offer being set",
+  "first local candidate",
   "offer set",
   "socket open",
   "offer sent",
   "answer received",
+  "answer being set",
   "answer applied",
+  "first remote candidate added",
   "ICE connected",
   "DTLS connected",
   "video track",
@@ -68,7 +72,7 @@ export async function measureOnce(env, client) {
     const state = await waitForMarks(page, need);
     return runFromMarks(client, state);
   } finally {
-    await closePage(page);
+    await closePage(page, env);
   }
 }
 

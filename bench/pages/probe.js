@@ -128,6 +128,19 @@
         if (this.connectionState === "connected") B.mark("DTLS connected");
       });
       this.addEventListener("track", (e) => B.mark(`${e.track.kind} track`));
+      this.addEventListener("icecandidate", (e) => e.candidate && B.mark("first local candidate"));
+    }
+    setLocalDescription(...args) {
+      B.mark("offer being set");
+      return super.setLocalDescription(...args);
+    }
+    setRemoteDescription(...args) {
+      B.mark("answer being set");
+      return super.setRemoteDescription(...args);
+    }
+    addIceCandidate(...args) {
+      B.mark("first remote candidate added");
+      return super.addIceCandidate(...args);
     }
   }
   window.RTCPeerConnection = ProbedPeerConnection;
