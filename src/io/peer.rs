@@ -262,10 +262,10 @@ fn candidate_from_js(v: &JsValue) -> Option<IceCandidate> {
 /// server's).
 ///
 /// Unlike the official client this sets no `iceCandidatePoolSize: 2` of its own (an app may still
-/// set one): with the pool, Chromium left 6 of 1,000 back-to-back sessions gathering forever with
-/// no local candidate, against 0 of 2,000 without it, with the cores kept busy
-/// (docs/RELIABILITY.md, C1). The pool does make first frames faster (it gathers while the
-/// offer is made; `make bench` times both): the default trades that median for no stalls.
+/// set one): with the pool, Chromium left 1 to 6 of 1,000 back-to-back sessions gathering forever
+/// with no local candidate, against 0 of 2,000 without it, with the cores kept busy
+/// (docs/RELIABILITY.md, C1), and ICE restarts did not revive such a connection. The pool does
+/// not make the first frame faster either (`make bench` times both).
 pub fn configuration(
     app_rtc: Option<&Object>,
     app_ice_servers: Option<&JsValue>,
