@@ -63,6 +63,20 @@ async function warmEmulator(env) {
   return { frameBanksMs: banksMs, totalMs: performance.now() - t0 };
 }
 
+/**
+ * Waits, at most 60 s, until the 1-minute load average is down to half the CPUs: the builds and
+ * the emulator's frame-bank encoding just before leave the machine busy, and timing on a busy
+ * machine widens every spread.
+ */
+async function settle() {
+  const idle = os.cpus().length / 2;
+  const t0 = performance.now();
+  while (os.loadavg()[0] > idle && performance.now() - t0 < 60_000) await new Promise((r) => setTimeout(r, 1000));
+  const waitedMs = Math.round(performance.now() - t0);
+  log(`settle: waited ${(waitedMs / 1000).toFixed(0)} s for the load average (now ${os.loadavg()[0].toFixed(2)})`);
+  return { waitedMs, loadAverage: os.loadavg()[0] };
+}
+
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const unknown = (opts.clients ?? []).filter((c) => !CLIENTS[c]);
@@ -114,6 +128,11 @@ async function main() {
     results.tokenSource = backend ? "the page POSTs /api/session-token to anam-backend (same origin)" : "minted by the bench, given to the page";
     const browserPhases = ["ttff", "memory", "talk", "capacity"].filter((k) => opts.only.includes(k));
     if (browserPhases.length) await section(results, "emulatorWarmup", () => warmEmulator(env));
+    if (browserPhases.length && !opts.smoke) {
+      results.settle = await settle();
+      // The report's load average is the one the timed parts started with.
+      results.machine.loadAverage = os.loadavg().map((x) => Math.round(x * 100) / 100);
+    }
 
     if (opts.only.includes("ttff")) {
       await section(results, "ttff", () =>
