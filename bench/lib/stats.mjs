@@ -37,6 +37,35 @@ export function summarize(samples) {
   };
 }
 
+/**
+ * A bootstrap interval for median(a) / median(b), the two sample sets taken as independent runs:
+ * each of `iterations` draws resamples both with replacement, and the interval is the middle
+ * `level` of the draws' ratios (nearest rank). Seeded, so the same samples always give the same
+ * interval. Null when either side has no samples.
+ */
+export function ratioInterval(a, b, { iterations = 4000, level = 0.95, seed = 7 } = {}) {
+  const xs = sorted(a);
+  const ys = sorted(b);
+  if (!xs.length || !ys.length) return null;
+  // xorshift32: a small deterministic generator, uniform enough for resampling.
+  let state = seed >>> 0 || 1;
+  const next = () => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    state >>>= 0;
+    return state / 2 ** 32;
+  };
+  const resample = (v) => median(v.map(() => v[Math.floor(next() * v.length)]));
+  const draws = [];
+  for (let i = 0; i < iterations; i++) {
+    const r = ratio(resample(xs), resample(ys));
+    if (r !== null) draws.push(r);
+  }
+  const tail = ((1 - level) / 2) * 100;
+  return [percentile(draws, Math.max(tail, 1e-9)), percentile(draws, 100 - tail)];
+}
+
 /** a / b, or null when either is missing or b is zero. */
 export function ratio(a, b) {
   if (typeof a !== "number" || typeof b !== "number" || b === 0) return null;

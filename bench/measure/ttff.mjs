@@ -1,6 +1,6 @@
 // Time to first frame: each client loads in a fresh context against the same emulator and
 // backend, in alternating order, and the probe's marks give the totals and the breakdown.
-import { summarize, ratio } from "../lib/stats.mjs";
+import { summarize, ratio, ratioInterval } from "../lib/stats.mjs";
 import { CLIENTS, openClientPage, waitForMarks, closePage } from "./pages.mjs";
 
 /** Milestones of the breakdown, in protocol order (ms since createClient). */
@@ -118,9 +118,11 @@ export async function measureTtff(env, { clients, rounds, warmup = 1, log = () =
     };
   }
   const med = (c, k) => summary[c]?.[k]?.median ?? null;
-  // Both metrics' ratio of medians, client a over client b.
+  const samples = (c, k) => runs.filter((r) => r.client === c).map((r) => r[k]);
+  // Both metrics' ratio of medians, client a over client b, with how sure the first one is.
   const versus = (a, b) => ({
     createToPlayStarted: ratio(med(a, "createToPlayStarted"), med(b, "createToPlayStarted")),
+    createToPlayStartedInterval: ratioInterval(samples(a, "createToPlayStarted"), samples(b, "createToPlayStarted")),
     navToFirstFrame: ratio(med(a, "navToFirstFrame"), med(b, "navToFirstFrame")),
   });
   const ratios = {

@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync, mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import zlib from "node:zlib";
-import { percentile, median, summarize, ratio, slope } from "../lib/stats.mjs";
+import { percentile, median, summarize, ratio, ratioInterval, slope } from "../lib/stats.mjs";
 import { anatomy, bytesByCrate, crateOf } from "../lib/wasm-anatomy.mjs";
 import { pageLoadedFiles, compressedSizes } from "../lib/pkg-files.mjs";
 import { parseWrk, parseDuration } from "../measure/load.mjs";
@@ -35,6 +35,20 @@ test("ratio and slope handle missing data", () => {
   assert.equal(slope([10, 12, 14, 16]), 2);
   assert.equal(slope([5]), null);
   assert.ok(Math.abs(slope([7, 7, 7])) < 1e-12);
+});
+
+test("the bootstrap interval of a ratio of medians is seeded, holds the ratio and narrows with more runs", () => {
+  // Two clients whose runs spread ±10 ms around 100 and 80 ms: the ratio of medians is 1.25.
+  const spread = (center, n) => Array.from({ length: n }, (_, i) => center - 10 + (20 * i) / (n - 1));
+  const [lo, hi] = ratioInterval(spread(100, 21), spread(80, 21));
+  assert.deepEqual(ratioInterval(spread(100, 21), spread(80, 21)), [lo, hi], "the same samples, the same interval");
+  assert.ok(lo < 1.25 && 1.25 < hi, `[${lo}, ${hi}] holds 1.25`);
+  const [lo2, hi2] = ratioInterval(spread(100, 201), spread(80, 201));
+  assert.ok(hi2 - lo2 < (hi - lo) / 2, "ten times the runs, a much narrower interval");
+  // Identical runs leave nothing to resample: the interval is the ratio itself.
+  assert.deepEqual(ratioInterval([90, 90, 90], [60, 60]), [1.5, 1.5]);
+  assert.equal(ratioInterval([], [1]), null);
+  assert.equal(ratioInterval([1], [null]), null);
 });
 
 // A hand-assembled module: one imported function, two defined functions, a name section.
