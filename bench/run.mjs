@@ -15,7 +15,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { ROOT, launchBrowser, serveStatic, startBackend, startEmulator, waitFor } from "../tests/e2e/harness.mjs";
-import { OUT_DIR, machine, officialVersion, selectBinaries, stageWww } from "./lib/setup.mjs";
+import { OUT_DIR, loadAverage, machine, officialVersion, selectBinaries, stageWww } from "./lib/setup.mjs";
 import { renderReport } from "./lib/report.mjs";
 import { checkSmoke } from "./lib/smoke.mjs";
 import { measureSize } from "./measure/size.mjs";
@@ -131,7 +131,7 @@ async function main() {
     if (browserPhases.length && !opts.smoke) {
       results.settle = await settle();
       // The report's load average is the one the timed parts started with.
-      results.machine.loadAverage = os.loadavg().map((x) => Math.round(x * 100) / 100);
+      results.machine.loadAverage = loadAverage();
     }
 
     if (opts.only.includes("ttff")) {
@@ -161,7 +161,7 @@ async function main() {
     await emulator.stop();
   }
   results.durationSeconds = (performance.now() - started) / 1000;
-  results.loadAverageAtEnd = os.loadavg().map((x) => Math.round(x * 100) / 100);
+  results.loadAverageAtEnd = loadAverage();
   results.machine ??= machine(null);
 
   mkdirSync(OUT_DIR, { recursive: true });

@@ -61,6 +61,11 @@ function firstLine(cmd, args) {
   return line || null;
 }
 
+/** The 1, 5 and 15 minute load averages, to two decimals. */
+export function loadAverage() {
+  return os.loadavg().map((x) => Math.round(x * 100) / 100);
+}
+
 /** nproc, CPU model, RAM, OS, Node, Chromium, date: the facts every number depends on. */
 export function machine(browserVersion) {
   const cpus = os.cpus();
@@ -79,7 +84,7 @@ export function machine(browserVersion) {
       }
     })(),
     // Other work on the machine skews every number: record how busy it was.
-    loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100),
+    loadAverage: loadAverage(),
     node: process.version,
     chromium: browserVersion,
     wrk: firstLine("wrk", ["--version"])?.replace(/\s*Copyright.*$/, "") ?? null,

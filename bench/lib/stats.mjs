@@ -63,7 +63,7 @@ export function ratioInterval(a, b, { iterations = 4000, level = 0.95, seed = 7 
     if (r !== null) draws.push(r);
   }
   const tail = ((1 - level) / 2) * 100;
-  return [percentile(draws, Math.max(tail, 1e-9)), percentile(draws, 100 - tail)];
+  return [percentile(draws, tail), percentile(draws, 100 - tail)];
 }
 
 /** a / b, or null when either is missing or b is zero. */

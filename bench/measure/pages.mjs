@@ -80,7 +80,6 @@ export async function waitForMarks(page, names, { timeoutMs = 20_000 } = {}) {
  */
 export async function closePage(page, env) {
   await page.context().close();
-  if (!env) return;
   const running = async () => (await env.emulator.sessions()).sessions.filter((s) => s.state !== "ended");
   for (const s of await running()) await env.emulator.endSession(s.id);
   await waitFor(async () => (await running()).length === 0, {
