@@ -22,3 +22,9 @@ use wasm_bindgen::prelude::*;
 pub fn version() -> String {
     anam_core::VERSION.to_string()
 }
+
+/// The page's allocator: 2.5 KB (gzip) smaller than the default one (see Cargo.toml).
+/// The build is single-threaded; a threaded build (atomics) keeps the default.
+#[cfg(all(not(target_feature = "atomics"), target_family = "wasm"))]
+#[global_allocator]
+static TALC: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
