@@ -28,20 +28,29 @@ function run(cmd, args, opts = {}) {
   return r.stdout;
 }
 
+/** The wasm-opt arguments wasm-pack uses for `make pkg`, read from Cargo.toml's metadata. */
+export function releaseWasmOptArgs(cargoToml = readFileSync(path.join(ROOT, "Cargo.toml"), "utf8")) {
+  const section = cargoToml.split("[package.metadata.wasm-pack.profile.release]")[1] ?? "";
+  const list = section.match(/^wasm-opt\s*=\s*\[([^\]]*)\]/m);
+  if (!list) throw new Error("Cargo.toml: no wasm-opt list under [package.metadata.wasm-pack.profile.release]");
+  return [...list[1].matchAll(/"([^"]*)"/g)].map((m) => m[1]);
+}
+
 /**
  * Builds the client wasm with names kept: cargo (size profile) → wasm-bindgen --keep-debug →
- * wasm-opt -Oz -g. Returns the path, or throws with the failing step.
+ * wasm-opt with the release arguments plus -g. Returns the path, or throws with the failing step.
  */
 export function buildNamedWasm({ log = () => {} } = {}) {
   const targetDir = process.env.CARGO_TARGET_DIR || path.join(ROOT, "target");
   const out = path.join(OUT_DIR, "named");
   mkdirSync(out, { recursive: true });
-  log("size: building a names-kept copy of the wasm (cargo, wasm-bindgen, wasm-opt -Oz -g)");
+  const optArgs = releaseWasmOptArgs();
+  log(`size: building a names-kept copy of the wasm (cargo, wasm-bindgen, wasm-opt ${optArgs.join(" ")} -g)`);
   run("cargo", ["build", "--lib", "--release", "--target", "wasm32-unknown-unknown", "-p", "anam-wasm", ...WASM_RELEASE]);
   const raw = path.join(targetDir, "wasm32-unknown-unknown", "release", "anam_wasm.wasm");
   run("wasm-bindgen", ["--target", "web", "--keep-debug", "--out-dir", out, raw]);
   const named = path.join(out, "anam_wasm_bg.wasm");
-  run("wasm-opt", ["-Oz", "-g", named, "-o", named]);
+  run("wasm-opt", [...optArgs, "-g", named, "-o", named]);
   return named;
 }
 
@@ -76,7 +85,7 @@ export function measureSize({ pkgDir = path.join(ROOT, "pkg"), attribution = tru
     if (!a?.hasNames) {
       wasm = buildNamedWasm({ log });
       a = anatomy(readFileSync(wasm));
-      source = "names-kept rebuild (cargo size profile → wasm-bindgen --keep-debug → wasm-opt -Oz -g)";
+      source = `names-kept rebuild (cargo size profile → wasm-bindgen --keep-debug → wasm-opt ${releaseWasmOptArgs().join(" ")} -g)`;
     }
     const code = a.sections.find((s) => s.name === "code")?.bytes ?? 0;
     result.attribution = {

@@ -13,6 +13,7 @@ import { parseWrk, parseDuration } from "../measure/load.mjs";
 import { parseArgs } from "../lib/args.mjs";
 import { checkSmoke } from "../lib/smoke.mjs";
 import { runFromMarks } from "../measure/ttff.mjs";
+import { releaseWasmOptArgs } from "../measure/size.mjs";
 import { leb, section, str } from "../../scripts/lib/wasm-builder.mjs";
 
 test("percentiles are nearest-rank samples and the median averages the middle pair", () => {
@@ -105,6 +106,14 @@ test("pageLoadedFiles follows imports and the wasm URL, and refuses missing file
   assert.equal(total.gzip, files.reduce((s, f) => s + f.gzip, 0));
   writeFileSync(path.join(dir, "entry.js"), `import './gone.js';\n`);
   assert.throws(() => pageLoadedFiles(dir), /gone\.js is referenced but missing/);
+});
+
+test("the names-kept build takes wasm-pack's release wasm-opt arguments from Cargo.toml", () => {
+  const toml = '[profile.release]\nwasm-opt = ["-O1"]\n[package.metadata.wasm-pack.profile.release]\nwasm-opt = ["-Oz", "-ocimfs", "7"]\n';
+  assert.deepEqual(releaseWasmOptArgs(toml), ["-Oz", "-ocimfs", "7"]);
+  assert.throws(() => releaseWasmOptArgs("[package]\n"), /no wasm-opt list/);
+  // The real file: whatever it says, the list starts with an optimisation level.
+  assert.match(releaseWasmOptArgs()[0], /^-O/);
 });
 
 test("compressed sizes match zlib at level 9", () => {
