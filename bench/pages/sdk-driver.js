@@ -33,10 +33,8 @@ export async function drive(adapter) {
 
   B.mark("createClient");
   const client = adapter.createClient(token, options);
-  B.mark("X created");
   B.client = client;
   for (const name of EVENTS) client.addListener(name, () => B.mark(name));
-  B.mark("X listeners");
 
   /** Starts a session and resolves once the server says it is ready and a frame is painted. */
   B.begin = async () => {
@@ -74,9 +72,7 @@ export async function drive(adapter) {
     B.mark("manual ready");
     return;
   }
-  const p0 = client.streamToVideoElement("persona");
-  B.mark("X stvе returned");
-  await p0;
+  await client.streamToVideoElement("persona");
   B.mark("streamToVideoElement resolved");
 }
 
