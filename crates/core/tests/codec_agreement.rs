@@ -4,11 +4,11 @@
 //! value the hand encoder writes, serde reads back equal, as the same JSON.
 
 use anam_core::errors::classify_start_session;
-use anam_core::json::{self, Fields, Number};
+use anam_core::json::{self, Number};
 use anam_core::wire::datachannel::*;
 use anam_core::wire::rest::*;
 use anam_core::wire::signalling::{self, *};
-use anam_core::wire::{FromJson, ToJson};
+use anam_core::wire::{decode_payload, ToJson};
 use proptest::prelude::*;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -387,7 +387,7 @@ fn director_notes_decode_as_serde_wrote_them() {
         },
     ] {
         let value: json::Value = json::parse(&serde_json::to_string(&notes).unwrap()).unwrap();
-        let decoded = Fields::of("directorNotes", &value).and_then(DirectorNotes::from_json);
+        let decoded = decode_payload::<DirectorNotes>("directorNotes", &value);
         assert_eq!(decoded, Ok(notes));
     }
 }

@@ -12,7 +12,7 @@ mod serde_impl;
 mod value;
 mod write;
 
-pub use access::{field_error, Fields};
+pub use access::{decode_with, field_error, Fields};
 pub use parse::{parse, ParseError, MAX_DEPTH};
 pub use value::{Number, Object, Value};
 pub use write::{write_string, write_value};

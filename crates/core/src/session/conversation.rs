@@ -1,13 +1,13 @@
 //! Conversation inputs beyond speech (ANAM_PROTOCOL.md §9.1, §10.3, §10.5): context, raw data
 //! messages, director-note cues, the persona config of the next session, and agent audio.
 
-use crate::json::{Fields, Number, Value};
+use crate::json::{Number, Value};
 use crate::wire::datachannel::{
     ClientDataMessage, Context, Cue, DirectorNoteCue, DIRECTOR_NOTE_CUE_TAGS, MAX_CUE_TAG_BYTES,
 };
+use crate::wire::decode_payload;
 use crate::wire::rest::DirectorNotes;
 use crate::wire::signalling::{AgentAudioInputPayload, SignalAction};
-use crate::wire::FromJson;
 
 use super::{CommandError, Millis, Phase, Session};
 
@@ -125,8 +125,7 @@ impl Session {
                 return Err("the persona config must be an object".to_owned());
             }
             if let Some(notes) = config.get("directorNotes") {
-                Fields::of("directorNotes", notes)
-                    .and_then(DirectorNotes::from_json)
+                decode_payload::<DirectorNotes>("directorNotes", notes)
                     .map_err(|e| format!("directorNotes: {e}"))?
                     .validate()
                     .map_err(|e| e.to_string())?;

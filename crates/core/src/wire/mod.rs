@@ -53,8 +53,10 @@ pub(crate) fn parse_object(text: &str) -> Result<Object, DecodeError> {
 
 /// Hand-written decoding of a wire type from JSON: the client's path. The serde derives of the
 /// same types serve the servers; core tests check that both codecs agree.
+/// A decoder reads every field through `fields`, which records the first failure (see
+/// [`json::decode_with`]).
 pub trait FromJson: Sized {
-    fn from_json(fields: Fields<'_>) -> Result<Self, DecodeError>;
+    fn from_json(fields: Fields<'_>) -> Self;
 }
 
 /// Hand-written encoding of a wire type as a JSON object (keys as serde would write them,
@@ -64,8 +66,8 @@ pub trait ToJson {
 }
 
 /// Decodes the payload of message `kind`, which must be an object.
-pub(crate) fn decode_payload<T: FromJson>(kind: &str, value: &Value) -> Result<T, DecodeError> {
-    T::from_json(Fields::of(kind, value)?)
+pub fn decode_payload<T: FromJson>(kind: &str, value: &Value) -> Result<T, DecodeError> {
+    json::decode_with(kind, value, T::from_json)
 }
 
 /// Decodes a typed payload with serde, naming the message kind in the error. Only the servers'

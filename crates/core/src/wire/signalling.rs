@@ -39,7 +39,7 @@ pub mod action {
 }
 
 /// An SDP blob with its type (`offer`, `answer`, …), like `RTCSessionDescriptionInit`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionDescription {
     #[serde(rename = "type")]
     pub kind: String,
@@ -258,11 +258,11 @@ pub fn encode(message: &SignalMessage) -> String {
 // Hand-written JSON codecs of the payloads (the same shapes as the serde derives above).
 
 impl FromJson for SessionDescription {
-    fn from_json(f: Fields<'_>) -> Result<Self, DecodeError> {
-        Ok(SessionDescription {
-            kind: f.string("type")?,
-            sdp: f.string("sdp")?,
-        })
+    fn from_json(f: Fields<'_>) -> Self {
+        SessionDescription {
+            kind: f.string("type"),
+            sdp: f.string("sdp"),
+        }
     }
 }
 
@@ -275,19 +275,15 @@ impl ToJson for SessionDescription {
 }
 
 impl FromJson for OfferPayload {
-    fn from_json(f: Fields<'_>) -> Result<Self, DecodeError> {
-        let kind = action::OFFER;
-        Ok(OfferPayload {
-            connection_description: decode_payload(kind, &f.any("connectionDescription")).map_err(
-                |_| {
-                    crate::json::field_error(
-                        kind,
-                        "field `connectionDescription` must be {type, sdp}",
-                    )
-                },
-            )?,
-            user_uid: f.string_or_empty("userUid")?,
-        })
+    fn from_json(f: Fields<'_>) -> Self {
+        let description = decode_payload(action::OFFER, &f.any("connectionDescription"));
+        if description.is_err() {
+            f.fail("field `connectionDescription` must be {type, sdp}");
+        }
+        OfferPayload {
+            connection_description: description.unwrap_or_default(),
+            user_uid: f.string_or_empty("userUid"),
+        }
     }
 }
 
@@ -303,13 +299,13 @@ impl ToJson for OfferPayload {
 }
 
 impl FromJson for IceCandidate {
-    fn from_json(f: Fields<'_>) -> Result<Self, DecodeError> {
-        Ok(IceCandidate {
-            candidate: f.string("candidate")?,
-            sdp_mid: f.opt_string("sdpMid")?,
-            sdp_m_line_index: f.opt_u16("sdpMLineIndex")?,
-            username_fragment: f.opt_string("usernameFragment")?,
-        })
+    fn from_json(f: Fields<'_>) -> Self {
+        IceCandidate {
+            candidate: f.string("candidate"),
+            sdp_mid: f.opt_string("sdpMid"),
+            sdp_m_line_index: f.opt_u16("sdpMLineIndex"),
+            username_fragment: f.opt_string("usernameFragment"),
+        }
     }
 }
 
@@ -324,14 +320,14 @@ impl ToJson for IceCandidate {
 }
 
 impl FromJson for TalkStreamPayload {
-    fn from_json(f: Fields<'_>) -> Result<Self, DecodeError> {
-        Ok(TalkStreamPayload {
-            content: f.string("content")?,
-            start_of_speech: f.bool("startOfSpeech")?,
-            end_of_speech: f.bool("endOfSpeech")?,
-            correlation_id: f.string("correlationId")?,
-            utterance_id: f.opt_string("utteranceId")?,
-        })
+    fn from_json(f: Fields<'_>) -> Self {
+        TalkStreamPayload {
+            content: f.string("content"),
+            start_of_speech: f.bool("startOfSpeech"),
+            end_of_speech: f.bool("endOfSpeech"),
+            correlation_id: f.string("correlationId"),
+            utterance_id: f.opt_string("utteranceId"),
+        }
     }
 }
 
@@ -348,10 +344,10 @@ impl ToJson for TalkStreamPayload {
 }
 
 impl FromJson for TalkInterruptedPayload {
-    fn from_json(f: Fields<'_>) -> Result<Self, DecodeError> {
-        Ok(TalkInterruptedPayload {
-            correlation_id: f.string("correlationId")?,
-        })
+    fn from_json(f: Fields<'_>) -> Self {
+        TalkInterruptedPayload {
+            correlation_id: f.string("correlationId"),
+        }
     }
 }
 
@@ -362,14 +358,14 @@ impl ToJson for TalkInterruptedPayload {
 }
 
 impl FromJson for AgentAudioInputPayload {
-    fn from_json(f: Fields<'_>) -> Result<Self, DecodeError> {
-        Ok(AgentAudioInputPayload {
-            audio_data: f.string("audioData")?,
-            encoding: f.string("encoding")?,
-            sample_rate: f.u32("sampleRate")?,
-            channels: f.u16("channels")?,
-            sequence_number: f.u64("sequenceNumber")?,
-        })
+    fn from_json(f: Fields<'_>) -> Self {
+        AgentAudioInputPayload {
+            audio_data: f.string("audioData"),
+            encoding: f.string("encoding"),
+            sample_rate: f.u32("sampleRate"),
+            channels: f.u16("channels"),
+            sequence_number: f.u64("sequenceNumber"),
+        }
     }
 }
 

@@ -63,47 +63,46 @@ impl ToJson for RemoteRtpStats {
 }
 
 /// A role field: absent reads as the persona (the serde default); present must be a string.
-fn role(f: &Fields<'_>) -> Result<MessageRole, DecodeError> {
-    Ok(match f.opt_string_not_null("role")? {
-        Some(role) => MessageRole::from(role),
-        None => MessageRole::default(),
-    })
+fn role(f: &Fields<'_>) -> MessageRole {
+    f.opt_string_not_null("role")
+        .map(MessageRole::from)
+        .unwrap_or_default()
 }
 
 impl FromJson for SpeechText {
-    fn from_json(f: Fields<'_>) -> Result<Self, DecodeError> {
-        Ok(SpeechText {
-            message_id: f.string_or_empty("message_id")?,
-            content_index: f.opt_u32("content_index")?,
-            content: f.string_or_empty("content")?,
-            role: role(&f)?,
-            end_of_speech: f.bool_or_false("end_of_speech")?,
-            interrupted: f.bool_or_false("interrupted")?,
-            cue_tag: f.opt_string("cue_tag")?,
-            user_action_correlation_id: f.opt_string("user_action_correlation_id")?,
-            correlation_id: f.opt_string("correlationId")?,
-            utterance_id: f.opt_string("utterance_id")?,
-        })
+    fn from_json(f: Fields<'_>) -> Self {
+        SpeechText {
+            message_id: f.string_or_empty("message_id"),
+            content_index: f.opt_u32("content_index"),
+            content: f.string_or_empty("content"),
+            role: role(&f),
+            end_of_speech: f.bool_or_false("end_of_speech"),
+            interrupted: f.bool_or_false("interrupted"),
+            cue_tag: f.opt_string("cue_tag"),
+            user_action_correlation_id: f.opt_string("user_action_correlation_id"),
+            correlation_id: f.opt_string("correlationId"),
+            utterance_id: f.opt_string("utterance_id"),
+        }
     }
 }
 
 impl FromJson for ReasoningText {
-    fn from_json(f: Fields<'_>) -> Result<Self, DecodeError> {
-        Ok(ReasoningText {
-            message_id: f.string_or_empty("message_id")?,
-            content_index: f.opt_u32("content_index")?,
-            content: f.string_or_empty("content")?,
-            role: role(&f)?,
-            end_of_thought: f.bool_or_false("end_of_thought")?,
-        })
+    fn from_json(f: Fields<'_>) -> Self {
+        ReasoningText {
+            message_id: f.string_or_empty("message_id"),
+            content_index: f.opt_u32("content_index"),
+            content: f.string_or_empty("content"),
+            role: role(&f),
+            end_of_thought: f.bool_or_false("end_of_thought"),
+        }
     }
 }
 
 impl FromJson for UserSpeech {
-    fn from_json(f: Fields<'_>) -> Result<Self, DecodeError> {
-        Ok(UserSpeech {
-            user_action_correlation_id: f.opt_string("user_action_correlation_id")?,
-        })
+    fn from_json(f: Fields<'_>) -> Self {
+        UserSpeech {
+            user_action_correlation_id: f.opt_string("user_action_correlation_id"),
+        }
     }
 }
 
@@ -116,81 +115,81 @@ fn object_or_empty(f: &Fields<'_>, key: &str) -> Value {
 }
 
 impl FromJson for ToolCallBase {
-    fn from_json(f: Fields<'_>) -> Result<Self, DecodeError> {
-        Ok(ToolCallBase {
-            event_uid: f.string_or_empty("event_uid")?,
-            session_id: f.string_or_empty("session_id")?,
-            tool_call_id: f.string_or_empty("tool_call_id")?,
-            tool_name: f.string_or_empty("tool_name")?,
-            tool_type: f.string_or_empty("tool_type")?,
-            tool_subtype: f.opt_string("tool_subtype")?,
+    fn from_json(f: Fields<'_>) -> Self {
+        ToolCallBase {
+            event_uid: f.string_or_empty("event_uid"),
+            session_id: f.string_or_empty("session_id"),
+            tool_call_id: f.string_or_empty("tool_call_id"),
+            tool_name: f.string_or_empty("tool_name"),
+            tool_type: f.string_or_empty("tool_type"),
+            tool_subtype: f.opt_string("tool_subtype"),
             arguments: object_or_empty(&f, "arguments"),
-            timestamp: f.string_or_empty("timestamp")?,
-            timestamp_user_action: f.string_or_empty("timestamp_user_action")?,
-            user_action_correlation_id: f.string_or_empty("user_action_correlation_id")?,
-            used_outside_engine: f.bool_or_false("used_outside_engine")?,
-        })
+            timestamp: f.string_or_empty("timestamp"),
+            timestamp_user_action: f.string_or_empty("timestamp_user_action"),
+            user_action_correlation_id: f.string_or_empty("user_action_correlation_id"),
+            used_outside_engine: f.bool_or_false("used_outside_engine"),
+        }
     }
 }
 
 impl FromJson for ToolCallStarted {
-    fn from_json(f: Fields<'_>) -> Result<Self, DecodeError> {
-        Ok(ToolCallStarted {
-            base: ToolCallBase::from_json(f)?,
-        })
+    fn from_json(f: Fields<'_>) -> Self {
+        ToolCallStarted {
+            base: ToolCallBase::from_json(f),
+        }
     }
 }
 
 impl FromJson for ToolCallCompleted {
-    fn from_json(f: Fields<'_>) -> Result<Self, DecodeError> {
-        Ok(ToolCallCompleted {
-            base: ToolCallBase::from_json(f)?,
+    fn from_json(f: Fields<'_>) -> Self {
+        ToolCallCompleted {
+            base: ToolCallBase::from_json(f),
             result: f.any("result"),
-            documents_accessed: f.opt_strings("documents_accessed")?,
-        })
+            documents_accessed: f.opt_strings("documents_accessed"),
+        }
     }
 }
 
 impl FromJson for ToolCallFailed {
-    fn from_json(f: Fields<'_>) -> Result<Self, DecodeError> {
-        Ok(ToolCallFailed {
-            base: ToolCallBase::from_json(f)?,
-            error_message: f.string_or_empty("error_message")?,
-        })
+    fn from_json(f: Fields<'_>) -> Self {
+        ToolCallFailed {
+            base: ToolCallBase::from_json(f),
+            error_message: f.string_or_empty("error_message"),
+        }
     }
 }
 
 impl FromJson for ClientToolEvent {
-    fn from_json(f: Fields<'_>) -> Result<Self, DecodeError> {
-        Ok(ClientToolEvent {
-            event_uid: f.string_or_empty("event_uid")?,
-            session_id: f.string_or_empty("session_id")?,
-            event_name: f.string_or_empty("event_name")?,
+    fn from_json(f: Fields<'_>) -> Self {
+        ClientToolEvent {
+            event_uid: f.string_or_empty("event_uid"),
+            session_id: f.string_or_empty("session_id"),
+            event_name: f.string_or_empty("event_name"),
             event_data: object_or_empty(&f, "event_data"),
-            timestamp: f.string_or_empty("timestamp")?,
-            timestamp_user_action: f.string_or_empty("timestamp_user_action")?,
-            user_action_correlation_id: f.string_or_empty("user_action_correlation_id")?,
-            used_outside_engine: f.bool_or_false("used_outside_engine")?,
-        })
+            timestamp: f.string_or_empty("timestamp"),
+            timestamp_user_action: f.string_or_empty("timestamp_user_action"),
+            user_action_correlation_id: f.string_or_empty("user_action_correlation_id"),
+            used_outside_engine: f.bool_or_false("used_outside_engine"),
+        }
     }
 }
 
 impl FromJson for DirectorNoteCueApplied {
-    fn from_json(f: Fields<'_>) -> Result<Self, DecodeError> {
-        Ok(DirectorNoteCueApplied {
-            session_id: f.opt_string("session_id")?,
-            user_action_correlation_id: f.opt_string("user_action_correlation_id")?,
-            timestamp_user_action: f.opt_string("timestamp_user_action")?,
-            cue_tag: f.opt_string("cue_tag")?,
-        })
+    fn from_json(f: Fields<'_>) -> Self {
+        DirectorNoteCueApplied {
+            session_id: f.opt_string("session_id"),
+            user_action_correlation_id: f.opt_string("user_action_correlation_id"),
+            timestamp_user_action: f.opt_string("timestamp_user_action"),
+            cue_tag: f.opt_string("cue_tag"),
+        }
     }
 }
 
 impl FromJson for PersonaConfigUpdateApplied {
-    fn from_json(f: Fields<'_>) -> Result<Self, DecodeError> {
-        Ok(PersonaConfigUpdateApplied {
-            session_id: f.opt_string("session_id")?,
-            changed_fields: f.object_or_empty("changed_fields")?,
-        })
+    fn from_json(f: Fields<'_>) -> Self {
+        PersonaConfigUpdateApplied {
+            session_id: f.opt_string("session_id"),
+            changed_fields: f.object_or_empty("changed_fields"),
+        }
     }
 }

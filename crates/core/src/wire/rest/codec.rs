@@ -48,12 +48,12 @@ impl ToJson for DirectorNotes {
 }
 
 impl FromJson for DirectorNotes {
-    fn from_json(f: Fields<'_>) -> Result<Self, DecodeError> {
-        Ok(DirectorNotes {
-            preset_style: f.opt_string("presetStyle")?,
-            custom_style_prompt: f.opt_string("customStylePrompt")?,
-            expressivity: f.opt_number("expressivity")?,
-        })
+    fn from_json(f: Fields<'_>) -> Self {
+        DirectorNotes {
+            preset_style: f.opt_string("presetStyle"),
+            custom_style_prompt: f.opt_string("customStylePrompt"),
+            expressivity: f.opt_number("expressivity"),
+        }
     }
 }
 
@@ -145,78 +145,69 @@ impl ToJson for IceServer {
 }
 
 impl FromJson for IceServer {
-    fn from_json(f: Fields<'_>) -> Result<Self, DecodeError> {
+    fn from_json(f: Fields<'_>) -> Self {
         let urls = match f.object().get("urls") {
-            None => {
-                return Err(crate::json::field_error(
-                    START_SESSION,
-                    "missing field `urls`",
-                ))
+            None => Err("missing field `urls`"),
+            Some(v) => {
+                IceUrls::from_value(v).ok_or("field `urls` must be a string or a list of strings")
             }
-            Some(v) => IceUrls::from_value(v).ok_or_else(|| {
-                crate::json::field_error(
-                    START_SESSION,
-                    "field `urls` must be a string or a list of strings",
-                )
-            })?,
         };
-        Ok(IceServer {
-            urls,
-            username: f.opt_string("username")?,
-            credential: f.opt_string("credential")?,
-        })
+        IceServer {
+            urls: urls.unwrap_or_else(|reason| {
+                f.fail(reason);
+                IceUrls::Many(Vec::new())
+            }),
+            username: f.opt_string("username"),
+            credential: f.opt_string("credential"),
+        }
     }
 }
 
 impl FromJson for ClientConfig {
-    fn from_json(f: Fields<'_>) -> Result<Self, DecodeError> {
+    fn from_json(f: Fields<'_>) -> Self {
         let ice_servers = match f.object().get("iceServers") {
             None => {
-                return Err(crate::json::field_error(
-                    START_SESSION,
-                    "missing field `iceServers`",
-                ))
+                f.fail("missing field `iceServers`");
+                Vec::new()
             }
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|item| decode_payload(START_SESSION, item))
-                .collect::<Result<Vec<IceServer>, _>>()?,
+            Some(Value::Array(items)) => f.or_record(
+                items
+                    .iter()
+                    .map(|item| decode_payload(START_SESSION, item))
+                    .collect(),
+            ),
             Some(_) => {
-                return Err(crate::json::field_error(
-                    START_SESSION,
-                    "field `iceServers` must be a list",
-                ))
+                f.fail("field `iceServers` must be a list");
+                Vec::new()
             }
         };
-        Ok(ClientConfig {
-            heartbeat_interval_seconds: f.opt_f64("heartbeatIntervalSeconds")?,
-            max_ws_reconnection_attempts: f.opt_f64("maxWsReconnectionAttempts")?,
+        ClientConfig {
+            heartbeat_interval_seconds: f.opt_f64("heartbeatIntervalSeconds"),
+            max_ws_reconnection_attempts: f.opt_f64("maxWsReconnectionAttempts"),
             ice_servers,
-            ice_transport_policy: f.opt_string("iceTransportPolicy")?,
-            expected_heartbeat_interval_secs: f.opt_f64("expectedHeartbeatIntervalSecs")?,
-        })
+            ice_transport_policy: f.opt_string("iceTransportPolicy"),
+            expected_heartbeat_interval_secs: f.opt_f64("expectedHeartbeatIntervalSecs"),
+        }
     }
 }
 
 impl FromJson for StartSessionResponse {
-    fn from_json(f: Fields<'_>) -> Result<Self, DecodeError> {
+    fn from_json(f: Fields<'_>) -> Self {
         let client_config = match f.object().get("clientConfig") {
-            Some(value) => decode_payload(START_SESSION, value)?,
+            Some(value) => f.or_record(decode_payload(START_SESSION, value)),
             None => {
-                return Err(crate::json::field_error(
-                    START_SESSION,
-                    "missing field `clientConfig`",
-                ))
+                f.fail("missing field `clientConfig`");
+                ClientConfig::default()
             }
         };
-        Ok(StartSessionResponse {
-            session_id: f.string("sessionId")?,
-            engine_host: f.string("engineHost")?,
-            engine_protocol: f.string("engineProtocol")?,
-            signalling_endpoint: f.string("signallingEndpoint")?,
-            region: f.opt_string("region")?,
+        StartSessionResponse {
+            session_id: f.string("sessionId"),
+            engine_host: f.string("engineHost"),
+            engine_protocol: f.string("engineProtocol"),
+            signalling_endpoint: f.string("signallingEndpoint"),
+            region: f.opt_string("region"),
             client_config,
-        })
+        }
     }
 }
 
