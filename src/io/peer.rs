@@ -149,7 +149,9 @@ impl Peer {
         &self.remote_stream
     }
 
-    /// `createOffer` (+ rollback of a pending offer first) and `setLocalDescription`.
+    /// `createOffer` (+ rollback of a pending offer first) and `setLocalDescription`;
+    /// `while_offering` runs once `createOffer` is under way, so that main-thread work done there
+    /// overlaps with the browser's own.
     ///
     /// The offer is sent only once it is applied. Sent earlier, the answer can be applied right
     /// behind it, and Chromium then sometimes gathers no local candidate at all: in back-to-back
@@ -159,6 +161,7 @@ impl Peer {
     pub fn create_offer(
         &self,
         ice_restart: bool,
+        while_offering: impl FnOnce() + 'static,
     ) -> impl std::future::Future<Output = Result<String, JsValue>> {
         let pc = self.pc.clone();
         async move {
@@ -170,7 +173,9 @@ impl Peer {
             if ice_restart {
                 options.set_ice_restart(true);
             }
-            let offer = JsFuture::from(pc.create_offer_with_rtc_offer_options(&options)).await?;
+            let offer = pc.create_offer_with_rtc_offer_options(&options);
+            while_offering();
+            let offer = JsFuture::from(offer).await?;
             let sdp = get(&offer, "sdp").as_string().unwrap_or_default();
             let desc = RtcSessionDescriptionInit::new(RtcSdpType::Offer);
             desc.set_sdp(&sdp);
