@@ -73,7 +73,7 @@ async function settle() {
   const t0 = performance.now();
   while (os.loadavg()[0] > idle && performance.now() - t0 < 60_000) await new Promise((r) => setTimeout(r, 1000));
   const waitedMs = Math.round(performance.now() - t0);
-  log(`settle: waited ${(waitedMs / 1000).toFixed(0)} s for the load average (now ${os.loadavg()[0].toFixed(2)})`);
+  log(`settle: waited ${(waitedMs / 1000).toFixed(0)} s for the load average (now ${loadAverage()[0]})`);
   return { waitedMs };
 }
 

@@ -40,11 +40,10 @@ export function releaseWasmOptArgs(cargoToml = readFileSync(path.join(ROOT, "Car
  * Builds the client wasm with names kept: cargo (size profile) → wasm-bindgen --keep-debug →
  * wasm-opt with the release arguments plus -g. Returns the path, or throws with the failing step.
  */
-export function buildNamedWasm({ log = () => {} } = {}) {
+export function buildNamedWasm({ log = () => {}, optArgs = releaseWasmOptArgs() } = {}) {
   const targetDir = process.env.CARGO_TARGET_DIR || path.join(ROOT, "target");
   const out = path.join(OUT_DIR, "named");
   mkdirSync(out, { recursive: true });
-  const optArgs = releaseWasmOptArgs();
   log(`size: building a names-kept copy of the wasm (cargo, wasm-bindgen, wasm-opt ${optArgs.join(" ")} -g)`);
   run("cargo", ["build", "--lib", "--release", "--target", "wasm32-unknown-unknown", "-p", "anam-wasm", ...WASM_RELEASE]);
   const raw = path.join(targetDir, "wasm32-unknown-unknown", "release", "anam_wasm.wasm");
@@ -83,9 +82,10 @@ export function measureSize({ pkgDir = path.join(ROOT, "pkg"), attribution = tru
     let a = wasm ? anatomy(readFileSync(wasm)) : null;
     let source = "pkg/ (shipped build, names kept)";
     if (!a?.hasNames) {
-      wasm = buildNamedWasm({ log });
+      const optArgs = releaseWasmOptArgs();
+      wasm = buildNamedWasm({ log, optArgs });
       a = anatomy(readFileSync(wasm));
-      source = `names-kept rebuild (cargo size profile → wasm-bindgen --keep-debug → wasm-opt ${releaseWasmOptArgs().join(" ")} -g)`;
+      source = `names-kept rebuild (cargo size profile → wasm-bindgen --keep-debug → wasm-opt ${optArgs.join(" ")} -g)`;
     }
     const code = a.sections.find((s) => s.name === "code")?.bytes ?? 0;
     result.attribution = {

@@ -79,11 +79,17 @@ impl<'a> Fields<'a> {
         })
     }
 
-    fn typed<T: Default>(&self, key: &str, value: &'a Value, read: Read<'a, T>, what: &str) -> T {
-        read(value).unwrap_or_else(|| {
+    /// `value` read with `read`; `None`, recorded, when it has the wrong type.
+    fn checked<T>(&self, key: &str, value: &'a Value, read: Read<'a, T>, what: &str) -> Option<T> {
+        let read = read(value);
+        if read.is_none() {
             self.record(wrong_type(self.kind, key, what));
-            T::default()
-        })
+        }
+        read
+    }
+
+    fn typed<T: Default>(&self, key: &str, value: &'a Value, read: Read<'a, T>, what: &str) -> T {
+        self.checked(key, value, read, what).unwrap_or_default()
     }
 
     fn required<T: Default>(&self, key: &str, read: Read<'a, T>, what: &str) -> T {
@@ -106,13 +112,7 @@ impl<'a> Fields<'a> {
     fn optional<T>(&self, key: &str, read: Read<'a, T>, what: &str) -> Option<T> {
         match self.object.get(key) {
             None | Some(Value::Null) => None,
-            Some(value) => {
-                let read = read(value);
-                if read.is_none() {
-                    self.record(wrong_type(self.kind, key, what));
-                }
-                read
-            }
+            Some(value) => self.checked(key, value, read, what),
         }
     }
 
@@ -167,11 +167,7 @@ impl<'a> Fields<'a> {
     /// a default, such as an enum read from a string).
     pub fn opt_string_not_null(&self, key: &str) -> Option<String> {
         let value = self.object.get(key)?;
-        let read = read_string(value);
-        if read.is_none() {
-            self.record(wrong_type(self.kind, key, "a string"));
-        }
-        read
+        self.checked(key, value, read_string, "a string")
     }
 
     /// A list of strings that may be absent or `null`.

@@ -276,12 +276,12 @@ impl ToJson for SessionDescription {
 
 impl FromJson for OfferPayload {
     fn from_json(f: Fields<'_>) -> Self {
-        let description = decode_payload(action::OFFER, &f.any("connectionDescription"));
-        if description.is_err() {
-            f.fail("field `connectionDescription` must be {type, sdp}");
-        }
         OfferPayload {
-            connection_description: description.unwrap_or_default(),
+            connection_description: decode_payload(action::OFFER, &f.any("connectionDescription"))
+                .unwrap_or_else(|_| {
+                    f.fail("field `connectionDescription` must be {type, sdp}");
+                    SessionDescription::default()
+                }),
             user_uid: f.string_or_empty("userUid"),
         }
     }
