@@ -130,6 +130,7 @@ function ttffSection(t) {
         ["ours / official", t.ratios.oursVsOfficial],
         ["ours / floor", t.ratios.oursVsFloor],
         ["official / floor", t.ratios.officialVsFloor],
+        ["ours / floor, SDK order", t.ratios.oursVsFloorSdkOrder],
         ["ours / floor + microphone", t.ratios.oursVsFloorMic],
         ["ours without microphone / floor", t.ratios.oursNoMicVsFloor],
         ["ours / ours with an ICE candidate pool of 2", t.ratios.oursVsPool2],
@@ -241,11 +242,14 @@ function targetsSection(r) {
   rows.push(["gzip size ≤ official (ratio ≤ 1.0)", times(sizeRatio), verdict(sizeRatio === null ? null : sizeRatio <= 1.0)]);
   const vsOfficial = r.ttff?.ratios?.oursVsOfficial?.createToPlayStarted ?? null;
   rows.push(["time to first frame ≤ 0.9× official median", playRatio(r.ttff?.ratios?.oursVsOfficial), verdict(vsOfficial === null ? null : vsOfficial <= 0.9)]);
-  const vsFloor = r.ttff?.ratios?.oursVsFloor?.createToPlayStarted ?? null;
-  // The floor asks for no microphone; the same client with disableInputAudio is the like-for-like
-  // figure, shown beside the default one that the verdict uses.
+  // Judged against the faster of the floor's two orders in this run (older results have only
+  // the default floor). The floor asks for no microphone; the same client with
+  // disableInputAudio is the like-for-like figure, shown beside the one the verdict uses.
+  const fastest = r.ttff?.ratios?.oursVsFastestFloor ?? r.ttff?.ratios?.oursVsFloor;
+  const vsFloor = fastest?.createToPlayStarted ?? null;
   const noMic = r.ttff?.ratios?.oursNoMicVsFloor?.createToPlayStarted ?? null;
-  const floorMeasured = `${playRatio(r.ttff?.ratios?.oursVsFloor)}${noMic === null ? "" : `, without the microphone: ${times(noMic)}`}`;
+  const which = fastest?.floor ? ` (against the ${LABEL[fastest.floor]}, the faster floor in this run)` : "";
+  const floorMeasured = `${playRatio(fastest)}${which}${noMic === null ? "" : `; without the microphone, against the default floor: ${times(noMic)}`}`;
   rows.push(["time to first frame ≤ 1.15× raw floor median", floorMeasured, verdict(vsFloor === null ? null : vsFloor <= 1.15)]);
   const m = r.memory?.ours;
   if (m && !m.error) {

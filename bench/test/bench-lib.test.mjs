@@ -12,7 +12,7 @@ import { pageLoadedFiles, compressedSizes } from "../lib/pkg-files.mjs";
 import { parseWrk, parseDuration } from "../measure/load.mjs";
 import { parseArgs } from "../lib/args.mjs";
 import { checkSmoke } from "../lib/smoke.mjs";
-import { runFromMarks } from "../measure/ttff.mjs";
+import { fastestFloor, runFromMarks } from "../measure/ttff.mjs";
 import { releaseWasmOptArgs } from "../measure/size.mjs";
 import { leb, section, str } from "../../scripts/lib/wasm-builder.mjs";
 
@@ -186,6 +186,15 @@ test("time-to-first-frame numbers come from the marks, relative to createClient"
   assert.equal(r.clientBytesTransferred, 1000);
   // The floor has no SDK event: its "play started" is the first frame.
   assert.equal(runFromMarks("floor", { marks, resources }).createToPlayStarted, 300);
+});
+
+test("the floor target is judged against the faster floor order of the run", () => {
+  const run = (median) => ({ createToPlayStarted: { median } });
+  assert.equal(fastestFloor({ floor: run(74), "floor-sdk-order": run(67), ours: run(50) }), "floor-sdk-order");
+  assert.equal(fastestFloor({ floor: run(70), "floor-sdk-order": run(80) }), "floor");
+  // A floor without runs is not a candidate; neither floor measured: none.
+  assert.equal(fastestFloor({ floor: run(null), "floor-sdk-order": run(80) }), "floor-sdk-order");
+  assert.equal(fastestFloor({ ours: run(50) }), null);
 });
 
 test("the smoke checker flags missing, failed and non-positive measurements", () => {
