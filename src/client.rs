@@ -87,19 +87,16 @@ impl AnamClient {
             .driver
             .core()
             .talk(&content)
-            .map(|call| crate::io::http::post_json(&call.url, &call.body, None, None));
+            .map(|call| crate::io::http::post_json_status(&call.url, &call.body));
         wasm_bindgen_futures::future_to_promise(async move {
-            let answer = sent.map_err(|e| plain_error(e.0))?.await.map_err(|e| {
+            let status = sent.map_err(|e| plain_error(e.0))?.await.map_err(|e| {
                 plain_error(&format!(
                     "talk failed: {}",
                     crate::io::http::describe_js_error(&e)
                 ))
             })?;
-            if !(200..300).contains(&answer.status) {
-                return Err(plain_error(&format!(
-                    "talk failed with HTTP {}",
-                    answer.status
-                )));
+            if !(200..300).contains(&status) {
+                return Err(plain_error(&format!("talk failed with HTTP {status}")));
             }
             Ok(JsValue::UNDEFINED)
         })

@@ -462,3 +462,14 @@ test("fetchSessionToken against a non-JSON 404 rejects with a typed validation e
   assert.equal(err.message, "Failed to get a session token (HTTP 404)");
   assert.equal(err.details?.responseBody, "not found");
 });
+
+test("a failed POST /talk makes talk() reject with its HTTP status; the next talk() works", async () => {
+  const page = await openPage();
+  await startStreaming(page);
+  await waitEvents(page, "SESSION_READY");
+  await emulator.fault({ endpoint: "talk", status: 500, message: "talk broke" });
+  const outcome = (text) => page.evaluate((t) => window.client.talk(t).then(() => "resolved", (e) => e.message), text);
+  // talk() reads only the status (not the body): the status must still decide the outcome.
+  assert.match(await outcome("this fails"), /talk failed with HTTP 500/);
+  assert.equal(await outcome("this works"), "resolved");
+});
