@@ -92,14 +92,18 @@ impl<'a> Fields<'a> {
         self.checked(key, value, read, what).unwrap_or_default()
     }
 
-    fn required<T: Default>(&self, key: &str, read: Read<'a, T>, what: &str) -> T {
-        match self.object.get(key) {
-            Some(value) => self.typed(key, value, read, what),
-            None => {
-                self.record(missing(self.kind, key));
-                T::default()
-            }
+    /// A field that must be present, of a type the caller checks; `None`, recorded, when absent.
+    pub fn present(&self, key: &str) -> Option<&'a Value> {
+        let value = self.object.get(key);
+        if value.is_none() {
+            self.record(missing(self.kind, key));
         }
+        value
+    }
+
+    fn required<T: Default>(&self, key: &str, read: Read<'a, T>, what: &str) -> T {
+        self.present(key)
+            .map_or_else(T::default, |value| self.typed(key, value, read, what))
     }
 
     fn defaulted<T: Default>(&self, key: &str, read: Read<'a, T>, what: &str) -> T {

@@ -53,6 +53,7 @@ pub(crate) fn parse_object(text: &str) -> Result<Object, DecodeError> {
 
 /// Hand-written decoding of a wire type from JSON: the client's path. The serde derives of the
 /// same types serve the servers; core tests check that both codecs agree.
+///
 /// A decoder reads every field through `fields`, which records the first failure (see
 /// [`json::decode_with`]).
 pub trait FromJson: Sized {

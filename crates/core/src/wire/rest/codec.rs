@@ -146,17 +146,16 @@ impl ToJson for IceServer {
 
 impl FromJson for IceServer {
     fn from_json(f: Fields<'_>) -> Self {
-        let urls = match f.object().get("urls") {
-            None => Err("missing field `urls`"),
-            Some(v) => {
-                IceUrls::from_value(v).ok_or("field `urls` must be a string or a list of strings")
+        let urls = match f.present("urls").map(IceUrls::from_value) {
+            Some(Some(urls)) => urls,
+            Some(None) => {
+                f.fail("field `urls` must be a string or a list of strings");
+                IceUrls::Many(Vec::new())
             }
+            None => IceUrls::Many(Vec::new()),
         };
         IceServer {
-            urls: urls.unwrap_or_else(|reason| {
-                f.fail(reason);
-                IceUrls::Many(Vec::new())
-            }),
+            urls,
             username: f.opt_string("username"),
             credential: f.opt_string("credential"),
         }
@@ -165,11 +164,8 @@ impl FromJson for IceServer {
 
 impl FromJson for ClientConfig {
     fn from_json(f: Fields<'_>) -> Self {
-        let ice_servers = match f.object().get("iceServers") {
-            None => {
-                f.fail("missing field `iceServers`");
-                Vec::new()
-            }
+        let ice_servers = match f.present("iceServers") {
+            None => Vec::new(),
             Some(Value::Array(items)) => f.or_record(
                 items
                     .iter()
@@ -193,13 +189,10 @@ impl FromJson for ClientConfig {
 
 impl FromJson for StartSessionResponse {
     fn from_json(f: Fields<'_>) -> Self {
-        let client_config = match f.object().get("clientConfig") {
-            Some(value) => f.or_record(decode_payload(START_SESSION, value)),
-            None => {
-                f.fail("missing field `clientConfig`");
-                ClientConfig::default()
-            }
-        };
+        let client_config = f
+            .present("clientConfig")
+            .map(|value| f.or_record(decode_payload(START_SESSION, value)))
+            .unwrap_or_default();
         StartSessionResponse {
             session_id: f.string("sessionId"),
             engine_host: f.string("engineHost"),
@@ -222,4 +215,44 @@ impl StartSessionResponse {
 pub fn ice_servers_json(servers: &[IceServer]) -> String {
     let items: Vec<Value> = servers.iter().map(|s| s.to_json().into()).collect();
     Value::Array(items).to_json()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json::{field_error, parse};
+
+    /// The start-session structure fields each fail with their own message, the first one read.
+    #[test]
+    fn start_session_structure_errors_name_their_field() {
+        let decode = |text: &str| {
+            decode_payload::<StartSessionResponse>(START_SESSION, &parse(text).unwrap())
+        };
+        let base = r#""sessionId":"s","engineHost":"h","engineProtocol":"http","signallingEndpoint":"/ws""#;
+        for (config, reason) in [
+            ("", "missing field `clientConfig`"),
+            (r#","clientConfig":{}"#, "missing field `iceServers`"),
+            (
+                r#","clientConfig":{"iceServers":{}}"#,
+                "field `iceServers` must be a list",
+            ),
+            (
+                r#","clientConfig":{"iceServers":[{}]}"#,
+                "missing field `urls`",
+            ),
+            (
+                r#","clientConfig":{"iceServers":[{"urls":1}]}"#,
+                "field `urls` must be a string or a list of strings",
+            ),
+        ] {
+            let text = format!("{{{base}{config}}}");
+            assert_eq!(
+                decode(&text),
+                Err(field_error(START_SESSION, reason)),
+                "{text}"
+            );
+        }
+        let ok = format!(r#"{{{base},"clientConfig":{{"iceServers":[{{"urls":"stun:x"}}]}}}}"#);
+        assert!(decode(&ok).is_ok());
+    }
 }
