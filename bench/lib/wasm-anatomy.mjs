@@ -1,6 +1,7 @@
 // Where a WebAssembly module's bytes go, read with scripts/lib/wasm-reader.mjs:
 // the size of every section, of every function body, and the function names when the module
 // keeps a `name` section. Used when `twiggy` is not installed.
+import { gzipSync } from "node:zlib";
 import { KIND_FUNCTION, Reader, SECTION_IMPORT, readImports, splitSections } from "../../scripts/lib/wasm-reader.mjs";
 
 const SECTION_NAMES = [
@@ -28,8 +29,8 @@ function functionNames(r) {
 }
 
 /**
- * Sections (id, name, bytes incl. header), function bodies (index, name if known, bytes), and
- * totals. Throws on a module that is not wasm.
+ * Sections (id, name, bytes incl. header), function bodies (index, name if known, offset in
+ * the module, bytes), and totals. Throws on a module that is not wasm.
  */
 export function anatomy(bytes) {
   const buf = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
@@ -54,7 +55,7 @@ export function anatomy(bytes) {
         const bodyOffset = sr.pos;
         const len = sr.u32();
         sr.pos += len;
-        bodies.push({ index: imported + i, bytes: sr.pos - bodyOffset });
+        bodies.push({ index: imported + i, offset: bodyOffset, bytes: sr.pos - bodyOffset });
       }
     }
     sections.push(section);
@@ -85,15 +86,31 @@ export function crateOf(name) {
   return "(other)";
 }
 
-/** Sums function bytes per crate (see crateOf), largest first. */
-export function bytesByCrate(functions) {
+/**
+ * gzip -9 size of the given function bodies of `module` (the bytes `anatomy` read) laid end to
+ * end: what that code costs compressed on its own, without back-references into the rest.
+ */
+export function gzipOfBodies(module, functions) {
+  const buf = module instanceof Uint8Array ? module : new Uint8Array(module);
+  const parts = functions.map((f) => buf.subarray(f.offset, f.offset + f.bytes));
+  return gzipSync(Buffer.concat(parts), { level: 9 }).length;
+}
+
+/**
+ * Sums function bytes per crate (see crateOf), largest first; given the module's bytes, also
+ * each crate's code compressed on its own (see gzipOfBodies).
+ */
+export function bytesByCrate(functions, module = null) {
   const groups = new Map();
   for (const f of functions) {
     const key = crateOf(f.name);
-    const g = groups.get(key) ?? { crate: key, bytes: 0, functions: 0 };
+    const g = groups.get(key) ?? { crate: key, bytes: 0, functions: 0, members: [] };
     g.bytes += f.bytes;
     g.functions += 1;
+    g.members.push(f);
     groups.set(key, g);
   }
-  return [...groups.values()].sort((a, b) => b.bytes - a.bytes);
+  return [...groups.values()]
+    .map(({ members, ...g }) => (module ? { ...g, gzip: gzipOfBodies(module, members) } : g))
+    .sort((a, b) => b.bytes - a.bytes);
 }

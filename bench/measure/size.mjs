@@ -6,10 +6,13 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { pageLoadedFiles, compressedSizes } from "../lib/pkg-files.mjs";
-import { anatomy, bytesByCrate } from "../lib/wasm-anatomy.mjs";
+import { anatomy, bytesByCrate, crateOf, gzipOfBodies } from "../lib/wasm-anatomy.mjs";
 import { ratio } from "../lib/stats.mjs";
 import { OFFICIAL_BUNDLE, OUT_DIR, officialVersion } from "../lib/setup.mjs";
 import { ROOT } from "../../tests/e2e/harness.mjs";
+
+/** The crates whose code is this project's own (the rest is std, wasm-bindgen, the allocator). */
+const OWN_CRATES = ["anam_core", "anam_wasm"];
 
 // The same size settings as the Makefile's WASM_RELEASE (kept in step by hand; the report says
 // which build was analysed).
@@ -79,22 +82,35 @@ export function measureSize({ pkgDir = path.join(ROOT, "pkg"), attribution = tru
   if (!attribution) return result;
   try {
     let wasm = shipped ? path.join(pkgDir, shipped.file) : null;
-    let a = wasm ? anatomy(readFileSync(wasm)) : null;
+    let buf = wasm ? readFileSync(wasm) : null;
+    let a = buf ? anatomy(buf) : null;
     let source = "pkg/ (shipped build, names kept)";
     if (!a?.hasNames) {
       const optArgs = releaseWasmOptArgs();
       wasm = buildNamedWasm({ log, optArgs });
-      a = anatomy(readFileSync(wasm));
+      buf = readFileSync(wasm);
+      a = anatomy(buf);
       source = `names-kept rebuild (cargo size profile → wasm-bindgen --keep-debug → wasm-opt ${optArgs.join(" ")} -g)`;
     }
     const code = a.sections.find((s) => s.name === "code")?.bytes ?? 0;
+    // What our own code adds to the compressed code (all bodies with it, less all without it),
+    // against the official bundle: how much of the gap the libraries under it could explain.
+    const own = a.functions.filter((f) => OWN_CRATES.includes(crateOf(f.name)));
+    const others = a.functions.filter((f) => !own.includes(f));
+    const ownGzip = gzipOfBodies(buf, a.functions) - gzipOfBodies(buf, others);
     result.attribution = {
       source,
       tool: "bench/lib/wasm-anatomy.mjs (own wasm parser: sections, function bodies, name section)",
       totalBytes: a.total,
       codeSectionBytes: code,
       sections: a.sections,
-      byCrate: bytesByCrate(a.functions).slice(0, 20),
+      byCrate: bytesByCrate(a.functions, buf).slice(0, 20),
+      ownCode: {
+        crates: OWN_CRATES,
+        bytes: own.reduce((n, f) => n + f.bytes, 0),
+        gzip: ownGzip,
+        gzipRatioToOfficial: ratio(ownGzip, official.gzip),
+      },
       topFunctions: [...a.functions].sort((x, y) => y.bytes - x.bytes).slice(0, 20),
       twiggy: twiggyTop(wasm),
     };

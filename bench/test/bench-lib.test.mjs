@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import zlib from "node:zlib";
 import { percentile, median, summarize, ratio, ratioInterval, slope } from "../lib/stats.mjs";
-import { anatomy, bytesByCrate, crateOf } from "../lib/wasm-anatomy.mjs";
+import { anatomy, bytesByCrate, crateOf, gzipOfBodies } from "../lib/wasm-anatomy.mjs";
 import { pageLoadedFiles, compressedSizes } from "../lib/pkg-files.mjs";
 import { parseWrk, parseDuration } from "../measure/load.mjs";
 import { parseArgs } from "../lib/args.mjs";
@@ -77,6 +77,15 @@ test("the wasm reader finds sections, function bodies and names", () => {
   assert.equal(a.sections.reduce((s, x) => s + x.bytes, 0) + 8, a.total);
   const byCrate = bytesByCrate(a.functions);
   assert.deepEqual(byCrate.map((c) => [c.crate, c.bytes]), [["other", 6], ["my_crate", 3]]);
+  assert.equal(byCrate[0].gzip, undefined, "no gzip column without the module's bytes");
+  // Each crate's bodies, cut out by offset, are exactly the bytes gzipped for it.
+  const module = tinyModule();
+  const [big, small] = [a.functions[1], a.functions[0]];
+  assert.deepEqual([...module.subarray(big.offset, big.offset + big.bytes)], [5, 0, 0x01, 0x01, 0x01, 0x0b]);
+  const expected = (f) => zlib.gzipSync(module.subarray(f.offset, f.offset + f.bytes), { level: 9 }).length;
+  assert.deepEqual(bytesByCrate(a.functions, module).map((c) => [c.crate, c.gzip]), [["other", expected(big)], ["my_crate", expected(small)]]);
+  const both = zlib.gzipSync(Buffer.concat([module.subarray(small.offset, small.offset + small.bytes), module.subarray(big.offset, big.offset + big.bytes)]), { level: 9 }).length;
+  assert.equal(gzipOfBodies(module, [small, big]), both);
   assert.throws(() => anatomy(Buffer.from("not wasm at all")), /not a WebAssembly module/);
   assert.throws(() => anatomy(tinyModule().subarray(0, 28)), /truncated|past the end|runs past/);
 });
