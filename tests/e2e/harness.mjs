@@ -268,11 +268,16 @@ export function assertSecretAbsent(page, secret) {
   }
 }
 
-/** Polls `fn` until it returns a truthy value or `timeoutMs` passes; returns that value. */
+/**
+ * Polls `fn` until it returns a truthy value or `timeoutMs` passes; returns that value. The
+ * deadline is on the monotonic clock: when the VM is paused for a snapshot, the wall clock
+ * steps forward on resume (seen in a `make test` run: a 20 s wait "timed out" 2.4 s into its
+ * test) while the browser's and the servers' timers, like this one, do not.
+ */
 export async function waitFor(fn, { timeoutMs = 15_000, intervalMs = 50, what = "condition" } = {}) {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = performance.now() + timeoutMs;
   let last;
-  while (Date.now() < deadline) {
+  while (performance.now() < deadline) {
     try {
       last = await fn();
       if (last) return last;

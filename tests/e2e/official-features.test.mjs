@@ -169,11 +169,11 @@ describe("official client: issue 10 features against the emulator", () => {
     const speechEvents = () =>
       page.evaluate(() => window.events.filter((e) => e.name.startsWith("USER_SPEECH_")).map((e) => e.name));
     let seen = -1;
-    let quietSince = Date.now();
+    let quietSince = performance.now();
     await waitFor(async () => {
       const evs = await speechEvents();
-      if (evs.length !== seen) [seen, quietSince] = [evs.length, Date.now()];
-      return evs.at(-1) === "USER_SPEECH_ENDED" && Date.now() - quietSince >= 900;
+      if (evs.length !== seen) [seen, quietSince] = [evs.length, performance.now()];
+      return evs.at(-1) === "USER_SPEECH_ENDED" && performance.now() - quietSince >= 900;
     }, { timeoutMs: 15_000, what: "the utterances in flight to end" });
     const before = await count();
     await new Promise((r) => setTimeout(r, 2_000)); // four beep periods of the fake microphone
