@@ -10,6 +10,25 @@ import { openClientPage, waitForMarks, closePage } from "./pages.mjs";
 
 const epochNow = () => performance.timeOrigin + performance.now();
 
+/**
+ * How far the page's `timeOrigin + now()` is ahead of ours. Both advance with the monotonic
+ * clock, but each origin is the wall clock read when its process (or page) started, and on this
+ * VM the wall clock can drift from the monotonic one (0.5% after a snapshot resume, measured:
+ * 15 ms in 3 s), so two origins taken seconds apart disagree by more than a talk takes. The
+ * offset is constant for a page; the round trip with the shortest span estimates it to within
+ * half that span.
+ */
+async function pageClockOffset(page, tries = 5) {
+  let best = null;
+  for (let i = 0; i < tries; i++) {
+    const before = epochNow();
+    const theirs = await page.evaluate(() => performance.timeOrigin + performance.now());
+    const after = epochNow();
+    if (!best || after - before < best.span) best = { span: after - before, offset: theirs - (before + after) / 2 };
+  }
+  return best.offset;
+}
+
 async function talkCount(env, sessionId) {
   const res = await fetch(`${env.emulatorUrl}/_emulator/sessions`);
   const body = await res.json();
@@ -36,6 +55,7 @@ export async function measureTalk(env, client, { count, log = () => {} }) {
     await waitForMarks(page, ["manual ready"]);
     await page.evaluate(() => window.__bench.begin());
     const sessionId = await page.evaluate(() => window.__bench.client.getActiveSessionId());
+    const offset = await pageClockOffset(page);
     const samples = [];
     let received = (await talkCount(env, sessionId)) ?? 0;
     for (let i = 0; i < count; i++) {
@@ -44,9 +64,10 @@ export async function measureTalk(env, client, { count, log = () => {} }) {
       const call = await page.evaluate((text) => window.__bench.talk(text), `Benchmark sentence number ${i + 1}.`);
       const { after, before } = await polled;
       received = target;
+      const calledAt = call.startEpoch - offset; // on our clock
       samples.push({
-        upperMs: before - call.startEpoch,
-        lowerMs: Math.max(0, after - call.startEpoch),
+        upperMs: before - calledAt,
+        lowerMs: Math.max(0, after - calledAt),
         promiseMs: call.ms,
       });
       // A gap between talks, so each is received on its own and not batched with the next.
