@@ -24,7 +24,7 @@ import { measureMemory } from "./measure/memory.mjs";
 import { measureTalk } from "./measure/talk.mjs";
 import { measureLoad } from "./measure/load.mjs";
 import { measureCapacity } from "./measure/capacity.mjs";
-import { CLIENTS, openClientPage, waitForMarks, closePage } from "./measure/pages.mjs";
+import { CLIENTS, EAGER_WASM_ARGS, openClientPage, waitForMarks, closePage } from "./measure/pages.mjs";
 import { ALL, parseArgs } from "./lib/args.mjs";
 
 const log = (msg) => console.error(`[bench] ${msg}`);
@@ -106,6 +106,8 @@ async function main() {
   let backend = null;
   let stat = null;
   let browser = null;
+  const browsers = {};
+  const ttffClients = opts.clients ?? ["ours", "official", "floor", "floor-mic", "floor-sdk-order", "ours-nomic", "ours-pool2", "ours-eager"];
   try {
     if (binaries.backend) {
       backend = await startBackend({
@@ -117,9 +119,13 @@ async function main() {
     }
     const origin = backend ? backend.url : stat.url;
     browser = await launchBrowser();
+    if (opts.only.includes("ttff") && ttffClients.some((c) => CLIENTS[c]?.browser === "eagerWasm")) {
+      browsers.eagerWasm = await launchBrowser({ args: EAGER_WASM_ARGS });
+    }
     results.machine = machine(browser.version());
     const env = {
       browser,
+      browsers,
       emulator,
       origin,
       emulatorUrl: emulator.url,
@@ -136,7 +142,7 @@ async function main() {
 
     if (opts.only.includes("ttff")) {
       await section(results, "ttff", () =>
-        measureTtff(env, { clients: opts.clients ?? ["ours", "official", "floor", "floor-mic", "floor-sdk-order", "ours-nomic", "ours-pool2"], rounds: opts.rounds, warmup: opts.warmup, log }));
+        measureTtff(env, { clients: ttffClients, rounds: opts.rounds, warmup: opts.warmup, log }));
     }
     if (opts.only.includes("memory")) {
       results.memory = {};
@@ -156,6 +162,7 @@ async function main() {
     }
   } finally {
     await browser?.close();
+    await browsers.eagerWasm?.close();
     await backend?.stop();
     await stat?.stop();
     await emulator.stop();

@@ -33,6 +33,7 @@ const LABEL = {
   "floor-mic": "raw-JS floor + microphone",
   "ours-nomic": "anam-wasm, no microphone",
   "ours-pool2": "anam-wasm, ICE candidate pool 2",
+  "ours-eager": "anam-wasm, wasm compiled eagerly (browser flag)",
   "floor-sdk-order": "raw-JS floor, SDK order",
 };
 
@@ -149,6 +150,8 @@ function ttffSection(t) {
         ["ours / floor + microphone", t.ratios.oursVsFloorMic],
         ["ours without microphone / floor", t.ratios.oursNoMicVsFloor],
         ["ours / ours with an ICE candidate pool of 2", t.ratios.oursVsPool2],
+        ["ours / ours compiled eagerly", t.ratios.oursVsEager],
+        ["ours compiled eagerly / the faster floor", t.ratios.eagerVsFastestFloor],
       ].map(([label, r]) => [label, playRatio(r), times(r?.navToFirstFrame)]),
     ),
     "",

@@ -8,6 +8,9 @@ export const CLIENTS = {
   "ours-nomic": { page: "ours", sdk: true, hash: { mic: "0" } },
   // The same client with the official client's iceCandidatePoolSize of 2 (ours sets none).
   "ours-pool2": { page: "ours", sdk: true, hash: { pool: "2" } },
+  // The same client in a second browser whose V8 compiles a wasm module whole before it runs
+  // (EAGER_WASM_ARGS): what lazy compilation costs ours, a setting no page can choose.
+  "ours-eager": { page: "ours", sdk: true, browser: "eagerWasm" },
   official: { page: "official", sdk: true },
   floor: { page: "floor", sdk: false },
   "floor-mic": { page: "floor", sdk: false, hash: { mic: "1" } },
@@ -25,10 +28,18 @@ export async function pageUrl(env, page, hash = {}) {
   return `${env.origin}/bench/${page}.html#${h}`;
 }
 
-/** Opens `client`'s page in a fresh browser context (cold HTTP cache, own cookies). */
+/** The browser flags of the clients whose `browser` is "eagerWasm". */
+export const EAGER_WASM_ARGS = ["--js-flags=--no-wasm-lazy-compilation"];
+
+/**
+ * Opens `client`'s page in a fresh browser context (cold HTTP cache, own cookies), in
+ * `env.browser` or, for a client that names one, in that one of `env.browsers`.
+ */
 export async function openClientPage(env, client, hash = {}) {
   const spec = CLIENTS[client];
-  const page = await newPage(env.browser);
+  const browser = spec.browser ? env.browsers?.[spec.browser] : env.browser;
+  if (!browser) throw new Error(`${client} needs the browser "${spec.browser}", which is not running`);
+  const page = await newPage(browser);
   const url = await pageUrl(env, spec.page, { ...(spec.hash ?? {}), ...hash });
   await page.goto(url, { waitUntil: "load" });
   return page;

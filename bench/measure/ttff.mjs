@@ -141,11 +141,15 @@ export async function measureTtff(env, { clients, rounds, warmup = 1, log = () =
     oursVsFloor: versus("ours", "floor"),
     oursNoMicVsFloor: versus("ours-nomic", "floor"),
     oursVsPool2: versus("ours", "ours-pool2"),
+    oursVsEager: versus("ours", "ours-eager"),
     oursVsFloorMic: versus("ours", "floor-mic"),
     oursVsFloorSdkOrder: versus("ours", "floor-sdk-order"),
     officialVsFloor: versus("official", "floor"),
   };
   const floor = fastestFloor(summary);
-  if (floor) ratios.oursVsFastestFloor = { floor, ...versus("ours", floor) };
+  if (floor) {
+    ratios.oursVsFastestFloor = { floor, ...versus("ours", floor) };
+    ratios.eagerVsFastestFloor = { floor, ...versus("ours-eager", floor) };
+  }
   return { rounds, warmup, clients, summary, ratios, runs, failures };
 }
