@@ -462,3 +462,29 @@ fn auto_resume_needs_a_token_provider() {
     .is_err());
     assert!(create_client(provider.into(), options(r#"{"autoResume":"yes"}"#)).is_err());
 }
+
+#[wasm_bindgen_test]
+fn the_core_clock_is_unix_time_that_never_goes_back() {
+    // Unix milliseconds like Date.now(), which it starts from, but monotonic: a wall-clock step
+    // moved by hand in the page must not move it.
+    let wall = js_sys::Date::now();
+    let first = anam_wasm::io::now() as f64;
+    assert!(
+        (first - wall).abs() < 1_000.0,
+        "{first} vs Date.now() {wall}"
+    );
+    let mut last = first as u64;
+    for _ in 0..1_000 {
+        let t = anam_wasm::io::now();
+        assert!(t >= last, "went back from {last} to {t}");
+        last = t;
+    }
+    let stepped = js("const real = Date.now; Date.now = () => real() - 3600e3; return () => { Date.now = real; };");
+    let restore: Function = stepped.call0(&JsValue::NULL).unwrap().unchecked_into();
+    let after = anam_wasm::io::now();
+    restore.call0(&JsValue::NULL).unwrap();
+    assert!(
+        after >= last,
+        "followed a wall clock set back an hour: {last} -> {after}"
+    );
+}
