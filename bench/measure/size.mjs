@@ -95,9 +95,9 @@ export function measureSize({ pkgDir = path.join(ROOT, "pkg"), attribution = tru
     const code = a.sections.find((s) => s.name === "code")?.bytes ?? 0;
     // What our own code adds to the compressed code (all bodies with it, less all without it),
     // against the official bundle: how much of the gap the libraries under it could explain.
-    const own = a.functions.filter((f) => OWN_CRATES.includes(crateOf(f.name)));
-    const others = a.functions.filter((f) => !own.includes(f));
-    const ownGzip = gzipOfBodies(buf, a.functions) - gzipOfBodies(buf, others);
+    const isOwn = (f) => OWN_CRATES.includes(crateOf(f.name));
+    const own = a.functions.filter(isOwn);
+    const ownGzip = gzipOfBodies(buf, a.functions) - gzipOfBodies(buf, a.functions.filter((f) => !isOwn(f)));
     result.attribution = {
       source,
       tool: "bench/lib/wasm-anatomy.mjs (own wasm parser: sections, function bodies, name section)",
