@@ -24,7 +24,7 @@ import { measureMemory } from "./measure/memory.mjs";
 import { measureTalk } from "./measure/talk.mjs";
 import { measureLoad } from "./measure/load.mjs";
 import { measureCapacity } from "./measure/capacity.mjs";
-import { CLIENTS, EAGER_WASM_ARGS, openClientPage, waitForMarks, closePage } from "./measure/pages.mjs";
+import { BROWSER_ARGS, CLIENTS, openClientPage, waitForMarks, closePage } from "./measure/pages.mjs";
 import { ALL, parseArgs } from "./lib/args.mjs";
 
 const log = (msg) => console.error(`[bench] ${msg}`);
@@ -119,8 +119,10 @@ async function main() {
     }
     const origin = backend ? backend.url : stat.url;
     browser = await launchBrowser();
-    if (opts.only.includes("ttff") && ttffClients.some((c) => CLIENTS[c]?.browser === "eagerWasm")) {
-      browsers.eagerWasm = await launchBrowser({ args: EAGER_WASM_ARGS });
+    if (opts.only.includes("ttff")) {
+      for (const name of new Set(ttffClients.map((c) => CLIENTS[c].browser).filter(Boolean))) {
+        browsers[name] = await launchBrowser({ args: BROWSER_ARGS[name] });
+      }
     }
     results.machine = machine(browser.version());
     const env = {
@@ -162,7 +164,7 @@ async function main() {
     }
   } finally {
     await browser?.close();
-    await browsers.eagerWasm?.close();
+    for (const b of Object.values(browsers)) await b.close();
     await backend?.stop();
     await stat?.stop();
     await emulator.stop();

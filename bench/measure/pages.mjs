@@ -9,7 +9,7 @@ export const CLIENTS = {
   // The same client with the official client's iceCandidatePoolSize of 2 (ours sets none).
   "ours-pool2": { page: "ours", sdk: true, hash: { pool: "2" } },
   // The same client in a second browser whose V8 compiles a wasm module whole before it runs
-  // (EAGER_WASM_ARGS): what lazy compilation costs ours, a setting no page can choose.
+  // (see BROWSER_ARGS): what lazy compilation costs ours, a setting no page can choose.
   "ours-eager": { page: "ours", sdk: true, browser: "eagerWasm" },
   official: { page: "official", sdk: true },
   floor: { page: "floor", sdk: false },
@@ -28,8 +28,8 @@ export async function pageUrl(env, page, hash = {}) {
   return `${env.origin}/bench/${page}.html#${h}`;
 }
 
-/** The browser flags of the clients whose `browser` is "eagerWasm". */
-export const EAGER_WASM_ARGS = ["--js-flags=--no-wasm-lazy-compilation"];
+/** The extra browsers a client can name (`CLIENTS[c].browser`), by their launch flags. */
+export const BROWSER_ARGS = { eagerWasm: ["--js-flags=--no-wasm-lazy-compilation"] };
 
 /**
  * Opens `client`'s page in a fresh browser context (cold HTTP cache, own cookies), in
