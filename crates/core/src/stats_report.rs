@@ -1,5 +1,5 @@
 //! The peer-connection stats report printed at teardown when the app asks for it
-//! (`metrics.showPeerConnectionStatsReport`, ANAM_PROTOCOL.md §8.7): the final inbound video and
+//! (`metrics.showPeerConnectionStatsReport`, docs/PROTOCOL.md §8.7): the final inbound video and
 //! audio, outbound audio, codecs and transport of a session, with simple quality warnings.
 //!
 //! Input is the browser's `getStats()` entries as JSON objects; every field is optional, since

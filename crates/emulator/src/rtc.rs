@@ -250,7 +250,7 @@ fn is_loopback(ip: IpAddr) -> bool {
 /// Rewrites an SDP so that every `a=msid:` and `a=ssrc:… msid:` line uses the stream id of the
 /// first one. str0m picks a random stream id per track and has no setter; the official client
 /// hands only the video track's stream to the `<video>` element, so without one shared stream
-/// the persona would be silent (ANAM_PROTOCOL.md §16 item 7).
+/// the persona would be silent (docs/PROTOCOL.md §16 item 7).
 pub fn unify_stream_ids(sdp: &str) -> String {
     let first_stream = sdp.lines().find_map(|l| {
         l.strip_prefix("a=msid:")

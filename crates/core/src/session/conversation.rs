@@ -1,4 +1,4 @@
-//! Conversation inputs beyond speech (ANAM_PROTOCOL.md §9.1, §10.3, §10.5): context, raw data
+//! Conversation inputs beyond speech (docs/PROTOCOL.md §9.1, §10.3, §10.5): context, raw data
 //! messages, director-note cues, the persona config of the next session, and agent audio.
 
 use crate::json::{Number, Value};

@@ -1,4 +1,4 @@
-//! The public events a client fires (ANAM_PROTOCOL.md §10.6), as the session machine decides
+//! The public events a client fires (docs/PROTOCOL.md §10.6), as the session machine decides
 //! them. Events that carry browser objects (media streams) carry no data here: the browser shell
 //! attaches the stream it holds.
 

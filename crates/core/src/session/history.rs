@@ -1,4 +1,4 @@
-//! Message history folding (ANAM_PROTOCOL.md §9.3): transcript chunks become messages.
+//! Message history folding (docs/PROTOCOL.md §9.3): transcript chunks become messages.
 //!
 //! User chunks are appended one per event (the server sends each user utterance whole); persona
 //! chunks with the same id are merged, their `interrupted` flags OR-ed. The history belongs to

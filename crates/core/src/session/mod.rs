@@ -1,7 +1,7 @@
 //! The client's sans-IO session machine.
 //!
 //! One [`Session`] lives as long as a client object. It decides everything the official client
-//! decides (ANAM_PROTOCOL.md §3-§10): when to ask for a token, start-session attempts, retries and
+//! decides (docs/PROTOCOL.md §3-§10): when to ask for a token, start-session attempts, retries and
 //! timeouts, the signalling connection with its queue, heartbeats and reconnection budget,
 //! negotiation bookkeeping and ICE restarts, talk streams, message history and which public events
 //! fire. It does no IO: the browser shell feeds it [`Input`]s (with the current time), calls its

@@ -1,4 +1,4 @@
-//! Offer/answer and ICE bookkeeping (ANAM_PROTOCOL.md §8.3, §8.5): remote candidates wait for
+//! Offer/answer and ICE bookkeeping (docs/PROTOCOL.md §8.3, §8.5): remote candidates wait for
 //! the answer, answers are only taken while an offer is outstanding, and a failed connection is
 //! restarted with a bounded number of ICE-restart offers.
 

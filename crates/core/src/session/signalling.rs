@@ -1,4 +1,4 @@
-//! The signalling connection machine (ANAM_PROTOCOL.md §7.4-§7.5): one logical connection made
+//! The signalling connection machine (docs/PROTOCOL.md §7.4-§7.5): one logical connection made
 //! of successive sockets, with an outbound queue, heartbeats and a bounded reconnection budget.
 
 use std::collections::VecDeque;

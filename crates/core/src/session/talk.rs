@@ -1,4 +1,4 @@
-//! Talk message streams (ANAM_PROTOCOL.md §10.4): per-stream state and correlation ids.
+//! Talk message streams (docs/PROTOCOL.md §10.4): per-stream state and correlation ids.
 
 use crate::wire::signalling::TalkStreamPayload;
 

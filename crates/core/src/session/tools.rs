@@ -1,4 +1,4 @@
-//! Tool calls (ANAM_PROTOCOL.md §9.4): the public events of the server's tool-call messages, the
+//! Tool calls (docs/PROTOCOL.md §9.4): the public events of the server's tool-call messages, the
 //! app's handlers for them, and the `tool_result` a client tool sends back.
 //!
 //! The shell owns the handlers (JS functions); this module decides when each stage runs

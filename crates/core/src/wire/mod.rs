@@ -1,4 +1,4 @@
-//! Types for every message on the wire (ANAM_PROTOCOL.md sections 2-9), with two codecs: serde
+//! Types for every message on the wire (docs/PROTOCOL.md sections 2-9), with two codecs: serde
 //! derives for the servers (axum), and hand-written [`FromJson`]/[`ToJson`] codecs on
 //! [`crate::json`] for the browser client, which keep serde out of the wasm bundle. The
 //! `codec_agreement` tests hold the two to one wire format.

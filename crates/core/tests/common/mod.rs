@@ -4,7 +4,7 @@
 use serde_json::Value;
 use std::path::PathBuf;
 
-/// Directory of the JSON fixtures written from ANAM_PROTOCOL.md.
+/// Directory of the JSON fixtures written from docs/PROTOCOL.md.
 pub fn fixtures_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
