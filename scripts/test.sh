@@ -59,6 +59,7 @@ step clippy-wasm      cargo clippy -p anam-wasm --lib --target wasm32-unknown-un
 step core-deps        scripts/check-core-deps.sh
 step build-servers    cargo build -p anam-emulator -p anam-backend
 step cargo-test       env ANAM_EMULATOR_BIN="$PWD/target/debug/anam-emulator" cargo test --workspace
+step long-fuzz-slice  env LONG_FUZZ_INPUTS=20000 LONG_FUZZ_SEED="$(date -u +%Y%m%d)" cargo test -p anam-core --test long_fuzz -- --ignored --nocapture
 step wasm-pack-test   wasm-pack test --headless --chrome
 step wasm-pack-build  make --no-print-directory pkg
 step types            make --no-print-directory types

@@ -444,23 +444,27 @@ async fn bad_last_arguments_are_rejected() {
 #[wasm_bindgen_test]
 fn auto_resume_needs_a_token_provider() {
     let tok = token(r#"{"type":"stateful"}"#);
-    let fixed = create_client(JsValue::from_str(&tok), options(r#"{"autoResume":true}"#));
-    assert!(
-        fixed.is_err(),
-        "a fixed token cannot be refreshed for a new session"
-    );
+    // A fixed token cannot be refreshed for a new session.
+    let fixed = config_error(create_client(
+        JsValue::from_str(&tok),
+        options(r#"{"autoResume":true}"#),
+    ));
+    assert_client_error(&fixed, CONFIG, 400.0);
     let provider = js("return Promise.resolve('x')");
     assert!(create_client(
         provider.clone().into(),
         options(r#"{"autoResume":{"maxAttempts":2}}"#)
     )
     .is_ok());
-    assert!(create_client(
-        provider.clone().into(),
-        options(r#"{"autoResume":{"maxAttempts":0}}"#)
-    )
-    .is_err());
-    assert!(create_client(provider.into(), options(r#"{"autoResume":"yes"}"#)).is_err());
+    for bad in [
+        r#"{"autoResume":{"maxAttempts":0}}"#,
+        r#"{"autoResume":{"maxAttempts":-1}}"#,
+        r#"{"autoResume":{"maxAttempts":1.5}}"#,
+        r#"{"autoResume":"yes"}"#,
+    ] {
+        let e = config_error(create_client(provider.clone().into(), options(bad)));
+        assert_client_error(&e, CONFIG, 400.0);
+    }
 }
 
 #[wasm_bindgen_test]

@@ -1,7 +1,9 @@
 // The fixture shared by the suites that drive tests/e2e/pages/client.html (client.test.mjs and
 // faults.test.mjs): an emulator with its control API, a backend holding its key, a static server
 // for the page and one browser, started once per file; after each test every page's recorded
-// traffic is checked for the API key and closed, and armed faults are cleared.
+// traffic is checked for the API key, every page is checked for errors it did not handle
+// (uncaught exceptions, wasm traps, unhandled rejections; a test allows the ones it provokes
+// with allowPageErrors), pages are closed, and armed faults are cleared.
 //
 // The page loads /pkg/anam_wasm.js; E2E_PKG_DIR lets a run use a pkg build of its own, served by
 // a second static server whose URL the page gets as ?pkg=.
@@ -49,15 +51,61 @@ export function useClientPageSuite() {
   });
 
   afterEach(async () => {
+    // Every page is closed and every cleanup runs even when a check fails; the first failure
+    // is thrown at the end.
+    const failures = [];
     for (const page of pages.splice(0)) {
       await page.evaluate(() => window.client?.stopStreaming()).catch(() => {});
-      assertSecretAbsent(page, EMULATOR_API_KEY);
+      try {
+        assertSecretAbsent(page, EMULATOR_API_KEY);
+        await assertNoPageErrors(page);
+      } catch (err) {
+        failures.push(err);
+      }
       await page.context().close();
     }
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+    for (const cleanup of cleanups.splice(0).reverse()) {
+      try {
+        await cleanup();
+      } catch (err) {
+        failures.push(err);
+      }
+    }
+    allowedPageErrors.length = 0;
     // A test that failed half-way must not leave armed faults behind for the next one.
     await fetch(`${emulator.url}/_emulator/faults`, { method: "DELETE" });
+    if (failures.length > 0) throw failures[0];
   });
+}
+
+const allowedPageErrors = [];
+
+/**
+ * Lets the current test's pages report errors matching one of `patterns` (RegExps): only for
+ * errors the test provokes on purpose. Reset after each test.
+ */
+export function allowPageErrors(...patterns) {
+  allowedPageErrors.push(...patterns);
+}
+
+/**
+ * What `page` failed to handle and no test allowed: uncaught exceptions and wasm traps (the
+ * browser's `pageerror` reports, recorded by harness.mjs in page.consoleLines) and uncaught
+ * errors and unhandled rejections recorded in the page by tests/e2e/pages/page-errors.js
+ * (gone if the page navigated away; the browser's reports stay).
+ */
+export async function pageErrors(page) {
+  const reported = page.consoleLines.filter((l) => l.startsWith("pageerror:"));
+  const recorded = await page.evaluate(() => window.pageErrors ?? []).catch(() => []);
+  return [...reported, ...recorded].filter((e) => !allowedPageErrors.some((p) => p.test(e)));
+}
+
+/** Throws if `page` had an error no test allowed (see pageErrors). */
+export async function assertNoPageErrors(page) {
+  const errors = await pageErrors(page);
+  if (errors.length > 0) {
+    throw new Error(`the page had ${errors.length} unhandled error(s):\n  ${errors.join("\n  ")}`);
+  }
 }
 
 /** Runs `fn` after the current test (servers or browsers a test started for itself). */

@@ -7,11 +7,13 @@
 // and the debug binaries of anam-emulator and anam-backend (see harness.mjs).
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { createServer } from "node:http";
 import { waitFor } from "./harness.mjs";
 import {
   backend,
   countEvents as count,
   emulator,
+  onCleanup,
   openPage,
   startStreaming,
   streamError,
@@ -56,6 +58,35 @@ function recordVideoAtAnswer() {
       });
     }
   };
+}
+
+/**
+ * The concrete later event behind every "nothing fired twice" check on a live session: a
+ * talk() round trip through the emulator (HTTP to it, its transcript back on the data channel)
+ * has been seen by the page, so whatever the server sent before it, and whatever the client
+ * had queued, has been handled.
+ */
+async function talkRoundTrip(page) {
+  const before = await count(page, "MESSAGE_STREAM_EVENT_RECEIVED");
+  await page.evaluate(() => window.client.talk("One more round trip"));
+  await waitFor(async () => (await count(page, "MESSAGE_STREAM_EVENT_RECEIVED")) > before, {
+    timeoutMs: 20_000,
+    what: "the transcript of a talk() round trip",
+  });
+}
+
+/**
+ * The concrete later event for a session that closed: the page holds no open socket, peer
+ * connection or live capture any more, so no network event can reach the client.
+ */
+async function tornDown(page) {
+  await waitFor(
+    async () => {
+      const r = await page.evaluate(() => window.openResources());
+      return r.liveTracks + r.openPeers + r.openSockets === 0;
+    },
+    { timeoutMs: 5_000, what: "every socket, peer connection and capture of the page closed" },
+  );
 }
 
 async function readyPage() {
@@ -103,8 +134,8 @@ test("streams a persona: ready, tracks, first frame, mic events, each once", asy
   assert.deepEqual(video.kinds, ["audio", "video"], "the persona's audio plays with the video");
   const [videoEvent] = await waitEvents(page, "VIDEO_STREAM_STARTED");
   assert.deepEqual(videoEvent.args[0].tracks.sort(), ["audio", "video"]);
-  // Give late duplicates a chance to show up, then check every event fired once.
-  await page.waitForTimeout(500);
+  // Late duplicates would have shown up by the end of a round trip through the session.
+  await talkRoundTrip(page);
   for (const name of ["SESSION_READY", "CONNECTION_ESTABLISHED", "DATA_CHANNEL_OPEN", "VIDEO_PLAY_STARTED", "MIC_PERMISSION_GRANTED"]) {
     assert.equal(await count(page, name), 1, `${name} once`);
   }
@@ -262,7 +293,7 @@ test("stopStreaming() closes once with NORMAL, and a second session starts clean
   });
   await waitEvents(page, "SESSION_READY");
   await waitEvents(page, "VIDEO_PLAY_STARTED");
-  await page.waitForTimeout(500);
+  await talkRoundTrip(page);
   assert.equal(await count(page, "SESSION_READY"), 1);
   assert.equal(await count(page, "MIC_PERMISSION_PENDING"), 1, "no zombie capture from session one");
   assert.equal(await count(page, "CONNECTION_CLOSED"), 0);
@@ -308,7 +339,7 @@ test("a server-side end fires CONNECTION_CLOSED once and stops streaming", async
   assert.ok(res.ok);
   const [closed] = await waitEvents(page, "CONNECTION_CLOSED");
   assert.equal(closed.args[0], "CONNECTION_CLOSED_CODE_SERVER_CLOSED_CONNECTION");
-  await page.waitForTimeout(1500);
+  await tornDown(page);
   assert.equal(await count(page, "CONNECTION_CLOSED"), 1);
   assert.equal(await page.evaluate(() => window.client.isStreaming()), false);
   await page.evaluate(() => window.client.stopStreaming());
@@ -341,26 +372,47 @@ for (const [status, error, code] of startSessionCases) {
     assert.equal(err.statusCode, status);
     assert.equal(err.details?.cause, `msg ${status}`);
     assert.equal(err.streaming, false);
+    // The token provider: once for the session, and once more only after a 401.
+    assert.equal(await page.evaluate(() => window.tokensDelivered), status === 401 ? 2 : 1, "token provider calls");
+    assert.equal(startSessionStatuses(page).length, attempts, "start-session attempts");
   });
+}
+
+/** Start-session answers the page received, as a list of statuses (preflights left out). */
+function startSessionStatuses(page) {
+  return page.traffic
+    .filter((e) => e.kind === "response" && e.url.includes("/v1/engine/session") && e.status !== 204)
+    .map((e) => e.status);
 }
 
 test("a single 503 is retried and the session starts", async () => {
   const page = await openPage();
   await emulator.fault({ endpoint: "engine-session", status: 503, error: "busy", message: "busy", count: 1 });
-  await startStreaming(page, { api: { baseUrl: emulator.url, retry: { initialBackoffMs: 10 } } });
-  await waitEvents(page, "SESSION_READY");
+  const sessionId = await startStreaming(page, { api: { baseUrl: emulator.url, retry: { initialBackoffMs: 10 } } });
+  const [ready] = await waitEvents(page, "SESSION_READY");
+  assert.equal(ready.args[0], sessionId);
+  assert.deepEqual(startSessionStatuses(page), [503, 200], "two attempts, the first one a 503");
+  assert.equal(await page.evaluate(() => window.tokensDelivered), 1, "the retry reuses the token");
 });
 
+// upstream status, client code, status the page sees, and the backend's `error` and `solution`
+// (crates/backend/src/errors.rs), which the client must hand to the app unchanged.
 const backendCases = [
-  [401, "CLIENT_ERROR_CODE_AUTHENTICATION_ERROR", 401],
-  [403, "CLIENT_ERROR_CODE_AUTHENTICATION_ERROR", 403],
-  [404, "CLIENT_ERROR_CODE_VALIDATION_ERROR", 404],
-  [429, "CLIENT_ERROR_CODE_USAGE_LIMIT_REACHED", 429],
-  [500, "CLIENT_ERROR_CODE_SERVER_ERROR", 502],
-  [400, "CLIENT_ERROR_CODE_SERVER_ERROR", 502],
+  [401, "CLIENT_ERROR_CODE_AUTHENTICATION_ERROR", 401, "invalid_api_key",
+    "The operator must set ANAM_API_KEY to a valid key from Anam Lab and restart the server."],
+  [403, "CLIENT_ERROR_CODE_AUTHENTICATION_ERROR", 403, "forbidden",
+    "The operator must use a key with access to this persona and feature, or check the account's plan in Anam Lab."],
+  [404, "CLIENT_ERROR_CODE_VALIDATION_ERROR", 404, "persona_not_found",
+    "The operator must check ANAM_PERSONA_ID (or the persona config) against the personas in Anam Lab."],
+  [429, "CLIENT_ERROR_CODE_USAGE_LIMIT_REACHED", 429, "rate_limited",
+    "Wait the number of seconds in the Retry-After header (if any), then try again."],
+  [500, "CLIENT_ERROR_CODE_SERVER_ERROR", 502, "upstream_error",
+    "Try again in a moment; if it persists, check Anam's status page."],
+  [400, "CLIENT_ERROR_CODE_SERVER_ERROR", 502, "upstream_rejected",
+    "The operator should check the server log and the persona configuration."],
 ];
 
-for (const [upstream, code, status] of backendCases) {
+for (const [upstream, code, status, error, solution] of backendCases) {
   test(`backend error after upstream ${upstream} rejects with ${code}`, async () => {
     const page = await openPage();
     await emulator.fault({ endpoint: "session-token", status: upstream, error: "e", message: "m", count: 1 });
@@ -369,9 +421,12 @@ for (const [upstream, code, status] of backendCases) {
     assert.equal(err.name, "ClientError");
     assert.equal(err.code, code);
     assert.equal(err.statusCode, status);
-    assert.ok(err.details?.error, "backend error code kept");
-    assert.ok(err.details?.solution, "backend solution kept");
-    assert.equal(err.message, err.details.message);
+    assert.equal(err.details?.error, error, "the backend's error code, kept");
+    assert.equal(err.details?.solution, solution, "the backend's solution, kept");
+    // The message is the backend's, as its answer in the page's traffic says.
+    const answer = page.traffic.find((e) => e.kind === "response" && e.url.includes("/api/session-token") && e.status === status);
+    assert.equal(err.message, JSON.parse(answer.body).message);
+    assert.equal(err.details.message, err.message);
     assert.equal(err.streaming, false);
   });
 }
@@ -535,4 +590,193 @@ test("interrupting an open talk stream fires TALK_STREAM_INTERRUPTED and closes 
     return { state: window.ts.getState(), active: window.ts.isActive(), threw };
   });
   assert.deepEqual(after, { state: 2, active: false, threw: true });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Public surface otherwise untested end to end.
+
+test("getActiveSessionRegion() is the region start-session returned while live, null otherwise", async () => {
+  const page = await openPage();
+  const before = await page.evaluate(
+    ([b, e]) => window.makeClient(b, { api: { baseUrl: e } }).getActiveSessionRegion(),
+    [backend.url, emulator.url],
+  );
+  assert.equal(before, null, "no region before a session");
+  await page.evaluate(() => window.client.streamToVideoElement("v"));
+  await waitEvents(page, "SESSION_READY");
+  const answer = page.traffic.find((e) => e.kind === "response" && e.url.includes("/v1/engine/session") && e.status === 200);
+  const region = JSON.parse(answer.body).region;
+  assert.equal(region, "local-emulator", "the emulator names its region");
+  assert.equal(await page.evaluate(() => window.client.getActiveSessionRegion()), region);
+  await page.evaluate(() => window.client.stopStreaming());
+  assert.equal(await page.evaluate(() => window.client.getActiveSessionRegion()), null, "none after the stop");
+});
+
+for (const [how, call] of [
+  ["stream(userAudio)", "stream"],
+  ["streamToVideoElement(id, {userAudio})", "element-options"],
+  ["stream({userAudio})", "stream-options"],
+]) {
+  test(`${how} sends the app's own track and never captures`, async () => {
+    const page = await openPage();
+    const appTrack = await page.evaluate(
+      async ([b, e, call]) => {
+        const appStream = await navigator.mediaDevices.getUserMedia({ audio: true });
+        const client = window.makeClient(b, { api: { baseUrl: e } });
+        if (call === "stream") await client.stream(appStream);
+        else if (call === "stream-options") await client.stream({ userAudio: appStream });
+        else await client.streamToVideoElement("v", { userAudio: appStream });
+        return appStream.getAudioTracks()[0].id;
+      },
+      [backend.url, emulator.url, call],
+    );
+    const [started] = await waitEvents(page, "INPUT_AUDIO_STREAM_STARTED");
+    assert.deepEqual(started.args[0].tracks, ["audio"]);
+    const sentTrack = await waitFor(() => page.evaluate(() => window.sentAudioTrack()?.id ?? null), {
+      what: "the audio sender's track",
+    });
+    assert.equal(sentTrack, appTrack);
+    assert.equal(await page.evaluate(() => window.captured.length), 1, "only the app's own capture");
+    assert.equal(await count(page, "MIC_PERMISSION_PENDING"), 0, "the client asks for no microphone");
+    await page.evaluate(() => window.client.stopStreaming());
+    const live = await page.evaluate(() => window.captured.flatMap((s) => s.getTracks()).filter((t) => t.readyState === "live").map((t) => t.id));
+    assert.deepEqual(live, [appTrack], "the app's track is the app's to stop");
+  });
+}
+
+test("a userAudio that is not a MediaStream is refused before anything starts", async () => {
+  const page = await openPage();
+  const err = await page.evaluate(async ([b, e]) => {
+    const client = window.makeClient(b, { api: { baseUrl: e } });
+    try {
+      await client.stream({ userAudio: "microphone" });
+      return null;
+    } catch (x) {
+      return { ...window.errorInfo(x), streaming: client.isStreaming() };
+    }
+  }, [backend.url, emulator.url]);
+  assert.equal(err?.isError, true);
+  assert.match(err.message, /userAudio must be a MediaStream/);
+  assert.equal(err.streaming, false);
+  const calls = await page.evaluate(() => window.fetches.filter((f) => /\/api\/|\/v1\//.test(f.url)).length);
+  assert.equal(calls, 0, "no token or start-session request");
+});
+
+test("rtcConfiguration reaches the peer connection, and the session connects with it", async () => {
+  const page = await openPage();
+  const rtcConfiguration = {
+    bundlePolicy: "max-bundle",
+    iceServers: [{ urls: "stun:127.0.0.1:9" }],
+  };
+  await startStreaming(page, { rtcConfiguration, disableInputAudio: true });
+  await waitEvents(page, "SESSION_READY");
+  await waitEvents(page, "VIDEO_PLAY_STARTED");
+  const config = await page.evaluate(() => {
+    const c = window.peers[0].getConfiguration();
+    return { bundlePolicy: c.bundlePolicy, urls: c.iceServers.flatMap((s) => [].concat(s.urls)), peers: window.peers.length };
+  });
+  assert.deepEqual(config, { bundlePolicy: "max-bundle", urls: ["stun:127.0.0.1:9"], peers: 1 });
+  // The iceServers option wins over rtcConfiguration's.
+  await page.evaluate(() => window.client.stopStreaming());
+  await startStreaming(page, { rtcConfiguration, iceServers: [{ urls: "stun:127.0.0.1:7" }], disableInputAudio: true });
+  await waitEvents(page, "SESSION_READY", 2);
+  const second = await page.evaluate(() => {
+    const c = window.peers[1].getConfiguration();
+    return { bundlePolicy: c.bundlePolicy, urls: c.iceServers.flatMap((s) => [].concat(s.urls)) };
+  });
+  assert.deepEqual(second, { bundlePolicy: "max-bundle", urls: ["stun:127.0.0.1:7"] });
+});
+
+test("free() releases a stopped client; later calls throw instead of reaching freed memory", async () => {
+  const page = await openPage();
+  await startStreaming(page, { disableInputAudio: true });
+  await waitEvents(page, "SESSION_READY");
+  const result = await page.evaluate(async () => {
+    const client = window.client;
+    await client.stopStreaming();
+    const freed = client.free();
+    window.client = null;
+    let after;
+    try {
+      client.isStreaming();
+      after = "returned";
+    } catch (e) {
+      after = e instanceof Error ? "threw an Error" : "threw a non-Error";
+    }
+    return { freed: freed ?? null, after };
+  });
+  assert.deepEqual(result, { freed: null, after: "threw an Error" });
+});
+
+test("api.requestTimeoutMs abandons a start-session that never answers, per attempt", async () => {
+  // A server that takes the request and never answers (CORS preflights are answered).
+  const held = [];
+  const server = createServer((req, res) => {
+    res.setHeader("access-control-allow-origin", "*");
+    res.setHeader("access-control-allow-headers", "authorization, content-type");
+    res.setHeader("access-control-allow-methods", "POST, OPTIONS");
+    if (req.method === "OPTIONS") return res.writeHead(204).end();
+    const entry = { url: req.url, aborted: false };
+    held.push(entry);
+    req.on("close", () => (entry.aborted = !res.writableEnded));
+    req.resume();
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  onCleanup(() => new Promise((r) => server.close(r)));
+  onCleanup(() => server.closeAllConnections());
+  const silent = `http://127.0.0.1:${server.address().port}`;
+  const page = await openPage();
+  const t0 = performance.now();
+  const err = await streamError(page, {
+    api: { baseUrl: silent, requestTimeoutMs: 400, retry: { maxAttempts: 2, initialBackoffMs: 10, maxBackoffMs: 10 } },
+    disableInputAudio: true,
+  });
+  const tookMs = performance.now() - t0;
+  assert.equal(err?.name, "ClientError");
+  assert.equal(err.code, "CLIENT_ERROR_CODE_SERVER_ERROR");
+  assert.equal(err.statusCode, 500);
+  assert.match(err.details?.cause ?? "", /timed out/);
+  assert.equal(err.streaming, false);
+  assert.equal(held.filter((h) => h.url.startsWith("/v1/engine/session")).length, 2, "one request per attempt");
+  assert.ok(tookMs >= 2 * 400, `not before two timeouts: ${tookMs} ms`);
+  assert.ok(tookMs < 10_000, `bounded: ${tookMs} ms`);
+  // Each timed-out request was cancelled by the browser, not left open.
+  await waitFor(() => held.every((h) => h.aborted), { what: "both held requests cancelled" });
+});
+
+test("a server warning fires SERVER_WARNING with its text and the session goes on", async () => {
+  const { page, sessionId } = await readyPage();
+  // Frames the emulator cannot use, sent on the client's own socket: it answers each with a
+  // `warning` (crates/emulator/src/session.rs).
+  await page.evaluate((id) => {
+    const socket = window.sockets.at(-1);
+    socket.send(JSON.stringify({ actionType: "nonsense", sessionId: id, payload: {} }));
+    socket.send("not json at all");
+  }, sessionId);
+  const warnings = await waitEvents(page, "SERVER_WARNING", 2);
+  assert.deepEqual(warnings[0].args, ["unexpected signalling action `nonsense`"]);
+  assert.match(warnings[1].args[0], /^could not read signalling message: /);
+  await page.evaluate(() => window.client.talk("Warnings are only warnings"));
+  await waitHistory(
+    page,
+    (m) => m.some((x) => x.role === "persona" && norm(x.content).includes("warnings are only warnings")),
+    "a reply after the warnings",
+  );
+  assert.equal(await count(page, "CONNECTION_CLOSED"), 0);
+  assert.equal(await count(page, "SERVER_WARNING"), 2);
+});
+
+test("codes the client never produces are exported with their official values", async () => {
+  // MICROPHONE_PERMISSION_DENIED and UNKNOWN_ERROR are part of the public enums (apps switch on
+  // them) but, as in the official client, nothing produces them: a denied microphone keeps the
+  // session going (faults.test.mjs) and every failure has a specific code.
+  const page = await openPage();
+  const values = await page.evaluate(() => ({
+    mic: window.anam.ConnectionClosedCode.MICROPHONE_PERMISSION_DENIED,
+    unknown: window.anam.ErrorCode.CLIENT_ERROR_CODE_UNKNOWN_ERROR,
+  }));
+  assert.deepEqual(values, {
+    mic: "CONNECTION_CLOSED_CODE_MICROPHONE_PERMISSION_DENIED",
+    unknown: "CLIENT_ERROR_CODE_UNKNOWN_ERROR",
+  });
 });

@@ -239,3 +239,91 @@ test("setPersonaConfig is checked and sent with the next start-session", async (
   const start = page.traffic.find((t) => t.kind === "request" && t.url.endsWith("/v1/engine/session"));
   assert.deepEqual(JSON.parse(start.body).personaConfig, { personaId: "persona-milo" });
 });
+
+/** Sends `message` verbatim to the page over the session's data channel (emulator control API). */
+async function sendData(sessionId, message) {
+  const res = await fetch(`${emulator.url}/_emulator/sessions/${encodeURIComponent(sessionId)}/data-message`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(message),
+  });
+  assert.equal(res.status, 200, `data-message answered ${res.status}: ${await res.text()}`);
+}
+
+/** A tool-call data message as the engine sends it (§9.2). */
+function toolMessage(messageType, { id, session, toolType = "client", extra = {} }) {
+  return {
+    messageType,
+    data: {
+      event_uid: `e-${id}`,
+      session_id: session,
+      tool_call_id: id,
+      tool_name: "open_page",
+      tool_type: toolType,
+      arguments: { url: "/pricing" },
+      timestamp: new Date().toISOString(),
+      timestamp_user_action: new Date().toISOString(),
+      user_action_correlation_id: `c-${id}`,
+      used_outside_engine: true,
+      ...extra,
+    },
+  };
+}
+
+test("tool-call handlers run only for the live session's calls", async () => {
+  const { page, sessionId } = await readyPage();
+  await page.evaluate(() => {
+    window.toolCalls = [];
+    window.client.registerToolCallHandler("open_page", {
+      onStart: (p) => {
+        window.toolCalls.push(["start", p.toolCallId]);
+        return "opened";
+      },
+      onComplete: (p) => window.toolCalls.push(["complete", p.toolCallId]),
+      onFail: (p) => window.toolCalls.push(["fail", p.toolCallId]),
+    });
+  });
+  // A call of another session (a stale or misrouted message): reported, but no handler runs
+  // and nothing is answered. Then a call of the live session, on the same ordered channel:
+  // once its handler has run, the other call was surely handled already.
+  await sendData(sessionId, toolMessage("toolCallStarted", { id: "other-1", session: "another-session" }));
+  await sendData(sessionId, toolMessage("toolCallFailed", { id: "other-1", session: "another-session", extra: { error_message: "nope" } }));
+  await sendData(sessionId, toolMessage("toolCallStarted", { id: "live-1", session: sessionId }));
+  await waitFor(() => page.evaluate(() => window.toolCalls.length >= 1 && window.toolCalls), {
+    what: "the live session's handler",
+  });
+  const started = (await page.evaluate(() => window.events("TOOL_CALL_STARTED"))).map((e) => e.args[0].toolCallId);
+  assert.deepEqual(started, ["other-1", "live-1"], "both calls are reported");
+  const failed = (await page.evaluate(() => window.events("TOOL_CALL_FAILED"))).map((e) => [e.args[0].toolCallId, e.args[0].errorMessage]);
+  assert.deepEqual(failed, [["other-1", "nope"]]);
+  // The live call's result reaches the emulator; the other call got no answer.
+  const info = await waitSnapshot(sessionId, (s) => s.toolResults?.length > 0, "the live call's tool result");
+  assert.deepEqual(info.toolResults, [{ toolCallId: "live-1", result: "opened" }]);
+  const [completed] = await waitEvents(page, "TOOL_CALL_COMPLETED");
+  assert.equal(completed.args[0].toolCallId, "live-1");
+  assert.deepEqual(await page.evaluate(() => window.toolCalls), [["start", "live-1"], ["complete", "live-1"]]);
+});
+
+test("a server tool's documentsAccessed reaches TOOL_CALL_COMPLETED", async () => {
+  const { page, sessionId } = await readyPage();
+  await sendData(sessionId, toolMessage("toolCallStarted", { id: "kb-1", session: sessionId, toolType: "server" }));
+  await sendData(
+    sessionId,
+    toolMessage("toolCallCompleted", {
+      id: "kb-1",
+      session: sessionId,
+      toolType: "server",
+      extra: { result: { answer: 42 }, documents_accessed: ["handbook.pdf", "faq.md"] },
+    }),
+  );
+  const [done] = await waitEvents(page, "TOOL_CALL_COMPLETED");
+  assert.equal(done.args[0].toolCallId, "kb-1");
+  assert.deepEqual(done.args[0].result, { answer: 42 });
+  assert.deepEqual(done.args[0].documentsAccessed, ["handbook.pdf", "faq.md"]);
+  // Without the field the payload has none (not an empty list the server never sent).
+  await sendData(sessionId, toolMessage("toolCallStarted", { id: "kb-2", session: sessionId, toolType: "server" }));
+  await sendData(sessionId, toolMessage("toolCallCompleted", { id: "kb-2", session: sessionId, toolType: "server", extra: { result: "ok" } }));
+  const [, second] = await waitEvents(page, "TOOL_CALL_COMPLETED", 2);
+  assert.equal(second.args[0].toolCallId, "kb-2");
+  assert.equal("documentsAccessed" in second.args[0], false);
+});

@@ -13,6 +13,7 @@ import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
 import { CHROMIUM_ARGS, EMULATOR_API_KEY, assertSecretAbsent, launchBrowser, newPage, waitFor } from "./harness.mjs";
 import {
+  assertNoPageErrors,
   backend,
   browser,
   emulator,
@@ -58,8 +59,12 @@ async function openExtensionsPage(onBrowser, query, { origin = statics.url, cont
   const page = await newPage(onBrowser, { contextOptions });
   onCleanup(async () => {
     await page.evaluate(() => window.client?.stopStreaming()).catch(() => {});
-    assertSecretAbsent(page, EMULATOR_API_KEY);
-    await page.context().close();
+    try {
+      assertSecretAbsent(page, EMULATOR_API_KEY);
+      await assertNoPageErrors(page);
+    } finally {
+      await page.context().close();
+    }
   });
   await page.addInitScript(COUNT_CAPTURES);
   await page.goto(`${origin}/tests/e2e/pages/extensions.html?${new URLSearchParams(query)}`);
@@ -99,6 +104,7 @@ async function independentView(page) {
 
 test("preflight() before any permission: prompt, placeholder device, no capture, no request", async () => {
   const page = await newPage(await browserThatAsks());
+  onCleanup(() => assertNoPageErrors(page));
   await page.addInitScript(COUNT_CAPTURES);
   await page.goto(`${statics.url}/tests/e2e/pages/extensions.html`);
   await report(page, "ready");
@@ -138,6 +144,7 @@ test("preflight() with the microphone granted lists the labelled devices", async
 test("preflight() with the microphone denied says denied", async () => {
   const asking = await browserThatAsks();
   const page = await newPage(asking);
+  onCleanup(() => assertNoPageErrors(page));
   await page.goto(`${statics.url}/tests/e2e/pages/extensions.html`);
   await report(page, "ready");
   // Playwright has no "deny"; Chromium's DevTools protocol does, per browser context.

@@ -29,6 +29,9 @@ function tokenRequests(page) {
   return page.traffic.filter((e) => e.kind === "request" && e.url.includes("/api/session-token") && !e.headers["access-control-request-method"]);
 }
 
+/** A server log line without its terminal colours. */
+const plainLog = (line) => line.replace(/\x1b\[[0-9;]*m/g, "");
+
 /** Emulator sessions that are not ended. */
 async function runningSessions() {
   const { sessions } = await emulator.sessions();
@@ -78,6 +81,37 @@ async function startAbortable(page, { method = "element", options = {} } = {}) {
     },
     [backend.url, emulator.url, method, options],
   );
+}
+
+/**
+ * Waits until the token provider has handed its `n`th token to the client, then for a later
+ * event that proves the client had its chance to act on it: a task boundary in the page, then a
+ * round trip from the page to the backend. A client that starts a session from that token has
+ * called fetch() for start-session by then (window.fetches records each call as it is made).
+ */
+async function tokenDeliveredAndSettled(page, n) {
+  await waitFor(() => page.evaluate((n) => window.tokensDelivered >= n, n), {
+    what: `token #${n} delivered to the client`,
+  });
+  await page.evaluate(async (b) => {
+    await new Promise((r) => setTimeout(r, 0));
+    await fetch(`${b}/healthz`, { mode: "no-cors" });
+  }, backend.url);
+}
+
+/** start-session calls the page made, recorded in the page as fetch() was called. */
+async function startSessionCalls(page) {
+  return page.evaluate(() => window.fetches.filter((f) => f.url.includes("/v1/engine/session")).length);
+}
+
+/** Ids of every session the emulator knows (running or ended). */
+async function allSessionIds() {
+  return (await emulator.sessions()).sessions.map((s) => s.id);
+}
+
+/** Sessions the emulator knows that are not in `known`. */
+async function sessionsSince(known) {
+  return (await allSessionIds()).filter((id) => !known.includes(id));
 }
 
 async function outcome(page) {
@@ -220,6 +254,7 @@ test("stopStreaming() during a resume cancels it", LIMIT, async () => {
   const page = await openPage();
   const firstId = await startStreaming(page, { autoResume: true });
   await waitEvents(page, "DATA_CHANNEL_OPEN");
+  const known = await allSessionIds();
   // Hold the token of the first try, so the resume is surely under way when stop comes.
   await page.evaluate(() => {
     window.tokenGate = new Promise((r) => (window.releaseToken = r));
@@ -227,12 +262,17 @@ test("stopStreaming() during a resume cancels it", LIMIT, async () => {
   await emulator.endSession(firstId);
   await waitEvents(page, "RECONNECTING");
   await page.evaluate(() => window.client.stopStreaming());
-  await page.evaluate(() => window.releaseToken());
   const [closed] = await waitEvents(page, "CONNECTION_CLOSED");
   assert.equal(closed.args[0], "CONNECTION_CLOSED_CODE_NORMAL");
+  // The held token now reaches the client, which must start nothing with it.
+  await page.evaluate(() => window.releaseToken());
+  await tokenDeliveredAndSettled(page, 2);
+  assert.equal(await startSessionCalls(page), 1, "start-session was called only for the first session");
+  assert.equal(startSessionRequests(page).length, 1, "no start-session request for the cancelled try");
+  assert.deepEqual(await sessionsSince(known), [], "the emulator never saw a second session");
   await assertNothingLeft(page);
-  assert.equal(startSessionRequests(page).length, 1, "no session was started for the cancelled try");
   assert.equal(await count(page, "RECONNECTED"), 0);
+  assert.equal(await count(page, "CONNECTION_CLOSED"), 1);
 });
 
 test("abort: an already aborted signal rejects at once without any request", LIMIT, async () => {
@@ -261,13 +301,18 @@ test("abort during the token fetch", LIMIT, async () => {
   await page.evaluate(() => {
     window.tokenGate = new Promise((r) => (window.releaseToken = r));
   });
+  const before = await allSessionIds();
   await startAbortable(page);
   await waitEvents(page, "MIC_PERMISSION_PENDING");
   await page.evaluate(() => window.abort());
   await assertAborted(page);
+  // The held token now reaches the client, which must start nothing with it.
   await page.evaluate(() => window.releaseToken());
+  await tokenDeliveredAndSettled(page, 1);
+  assert.equal(await startSessionCalls(page), 0, "the late token starts nothing: no start-session call");
+  assert.equal(startSessionRequests(page).length, 0, "no start-session request");
+  assert.deepEqual(await sessionsSince(before), [], "no session on the emulator");
   await assertNothingLeft(page);
-  assert.equal(startSessionRequests(page).length, 0, "the late token starts nothing");
 });
 
 test("abort during the start-session request", LIMIT, async () => {
@@ -322,10 +367,22 @@ test("abort during negotiation (the session exists on the server)", LIMIT, async
     { what: "the session with its socket on the emulator" },
   );
   await waitFor(() => page.evaluate(() => window.peers.length === 1), { what: "the peer connection" });
+  // The session is the one start-session created for this page.
+  const created = page.traffic.find((e) => e.kind === "response" && e.url.includes("/v1/engine/session") && e.status === 200);
+  assert.equal(id, JSON.parse(created.body).sessionId, "the emulator's session is the page's");
   await page.evaluate(() => window.abort());
   await assertAborted(page);
   await assertNothingLeft(page);
-  assert.match(id, /\S/);
+  // The client closed its one socket with 1000: in the page, and as the server saw it (the
+  // emulator ends a session after a 1 s grace only when its socket closed with 1000; any
+  // other close leaves it the 10 s orphan timeout, longer than assertNothingLeft's bound).
+  assert.deepEqual(await page.evaluate(() => window.socketCloses), [1000]);
+  const ended = await waitFor(
+    () => emulator.lines.map(plainLog).find((l) => l.includes(id) && /no signalling socket for 1s: ending/.test(l)),
+    { timeoutMs: 2_000, what: `the emulator's log of the deliberate close of ${id}` },
+  );
+  assert.ok(ended);
+  assert.equal((await emulator.sessions()).sessions.find((s) => s.id === id)?.wsConnectionsTotal, 1);
 });
 
 test("abort after streaming ends the session like stopStreaming()", LIMIT, async () => {
