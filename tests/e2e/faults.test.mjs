@@ -325,37 +325,23 @@ test("a dead media path is restarted 3 times, then closes once with WEBRTC_FAILU
 });
 
 test("a first connection that never gets an answer is restarted 3 times, then closes once with WEBRTC_FAILURE", async () => {
-  // The server's answers never reach the page, so ICE stays `new`: Chromium itself never
-  // reports `failed`, and only the client's first-connection deadline (10 s) can end the wait.
+  // The server's answers never reach the client (tests/e2e/pages/client.html withholds them),
+  // so ICE stays `new`: Chromium itself never reports `failed`, and only the client's
+  // first-connection deadline (10 s) can end the wait.
   const page = await openPage();
-  let sockets = 0;
-  let offers = 0;
-  let firstOfferAt = 0;
-  await page.routeWebSocket(/\/ws/, (ws) => {
-    sockets++;
-    const server = ws.connectToServer();
-    ws.onMessage((m) => {
-      if (String(m).includes('"actionType":"offer"')) {
-        offers++;
-        firstOfferAt ||= performance.now();
-      }
-      server.send(m);
-    });
-    server.onMessage((m) => {
-      if (!String(m).includes('"answer"')) ws.send(m);
-    });
-  });
+  await page.evaluate(() => (window.withholdAnswers = true));
   await startStreaming(page, { disableInputAudio: true });
   const [closed] = await waitEvents(page, "CONNECTION_CLOSED", 1, 60_000);
-  const tookMs = performance.now() - firstOfferAt;
   assert.equal(closed.args[0], "CONNECTION_CLOSED_CODE_WEBRTC_FAILURE");
+  const { offers, sockets } = await page.evaluate(() => ({ offers: window.offersSent, sockets: window.sockets.length }));
+  const tookMs = closed.at - offers[0];
   assert.ok(tookMs >= 10_000, `not before the 10 s deadline: ${tookMs} ms`);
-  assert.equal(offers, 1 + 3, "the first offer and three restart offers");
+  assert.equal(offers.length, 1 + 3, "the first offer and three restart offers");
   assert.ok(sockets >= 2, "the first restart opened a fresh signalling socket");
   await tornDown(page);
   await pageTimer(page, ICE_RESTART_WATCHDOG_MS + 500);
   assert.equal(await count(page, "CONNECTION_CLOSED"), 1, "closed exactly once");
-  assert.equal(offers, 4, "no restart after giving up");
+  assert.equal(await page.evaluate(() => window.offersSent.length), 4, "no restart after giving up");
   assert.equal(await count(page, "CONNECTION_ESTABLISHED"), 0);
   assert.equal(await page.evaluate(() => window.client.isStreaming()), false);
   console.log(`# first offer -> WEBRTC_FAILURE in ${tookMs} ms without any answer`);

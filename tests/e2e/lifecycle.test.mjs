@@ -318,21 +318,18 @@ test("abort during the token fetch", LIMIT, async () => {
 test("abort during the start-session request", LIMIT, async () => {
   const page = await openPage();
   const before = new Set((await emulator.sessions()).sessions.map((x) => x.id));
-  let held;
-  const reached = new Promise((resolve) => {
-    page.route("**/v1/engine/session", (route) => {
-      if (route.request().method() !== "POST") return route.continue();
-      held = route;
-      resolve();
-    });
-  });
+  // The page holds the start-session request until the test releases it
+  // (tests/e2e/pages/client.html).
+  await page.evaluate(() => (window.holdStartSession = true));
   await startAbortable(page);
-  await reached;
+  await waitFor(() => page.evaluate(() => typeof window.releaseStartSession === "function"), {
+    what: "the start-session request held in the page",
+  });
   await page.evaluate(() => window.abort());
   await assertAborted(page);
   // Only now does the request reach the emulator, which creates a session: the client, which
   // kept the request running, learns its id and ends it (opens its socket, closes it with 1000).
-  await held.continue();
+  await page.evaluate(() => window.releaseStartSession());
   const created = await waitFor(
     async () => {
       const { sessions } = await emulator.sessions();
@@ -344,18 +341,15 @@ test("abort during the start-session request", LIMIT, async () => {
   const ended = (await emulator.sessions()).sessions.find((s) => s.id === created.id);
   assert.equal(ended.state, "ended");
   assert.equal(ended.wsConnectionsTotal, 1, "ended through its one signalling socket");
+  assert.deepEqual(await page.evaluate(() => window.socketCloses), [1000], "closed by the client with 1000");
   assert.equal(await count(page, "CONNECTION_CLOSED"), 0, "the app saw no session start");
 });
 
 test("abort during negotiation (the session exists on the server)", LIMIT, async () => {
   const page = await openPage();
-  // Keep the server's answer from the page, so negotiation cannot finish.
-  await page.routeWebSocket(/\/ws/, (ws) => {
-    const server = ws.connectToServer();
-    server.onMessage((m) => {
-      if (!String(m).includes('"answer"')) ws.send(m);
-    });
-  });
+  // Keep the server's answer from the client (tests/e2e/pages/client.html), so negotiation
+  // cannot finish.
+  await page.evaluate(() => (window.withholdAnswers = true));
   await startAbortable(page, { method: "stream" });
   // Negotiating: the session's socket is attached on the emulator and the page has its peer
   // connection, but no answer.
