@@ -16,7 +16,9 @@ impl Serialize for Number {
         } else if let Some(n) = self.as_i64() {
             serializer.serialize_i64(n)
         } else {
-            serializer.serialize_f64(self.as_f64())
+            // Correctly rounded here (servers only): `as_f64` may be an ulp off for long numbers,
+            // which changed the numbers a server relays.
+            serializer.serialize_f64(self.as_str().parse().unwrap_or_else(|_| self.as_f64()))
         }
     }
 }
