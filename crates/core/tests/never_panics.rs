@@ -161,3 +161,16 @@ proptest! {
         let _ = TokenClaims::decode(&token);
     }
 }
+
+/// Inputs the long run found: numbers past what the fast number reader rounds exactly, which a
+/// server's serde path re-encoded as a neighbouring double (1e300 came back as
+/// 1.0000000000000002e300).
+#[test]
+fn long_numbers_survive_a_round_trip() {
+    decode_everything(
+        r#"{"messageType":"clientToolEvent","data":{"event_data":1e+300,"event_name":"redirect","event_uid":"e4","session_id":"sid-1","timestamp":"2026-07-23T10:01:00.000Z","timestamp_user_action":"2026-07-23T10:00:59.000Z","used_outside_engine":true,"user_action_correlation_id":"c-14"}}"#,
+    );
+    decode_everything(
+        r#"{"message_type":"remote_rtp_stats","data":{"packetsLost":-1.7096957415738978e-184,"bytesReceived":0.5}}"#,
+    );
+}
