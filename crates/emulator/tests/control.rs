@@ -17,7 +17,10 @@ async fn post(host: &str, path: &str, body: &Value) -> (u16, Value) {
 /// Asserts a refusal: `status` with a JSON error body whose message contains `says`.
 fn assert_refused((status, body): (u16, Value), expected: u16, says: &str, what: &str) {
     assert_eq!(status, expected, "{what}: {body}");
-    assert!(body["error"].is_string(), "{what}: a JSON error body: {body}");
+    assert!(
+        body["error"].is_string(),
+        "{what}: a JSON error body: {body}"
+    );
     let message = body["message"].as_str().unwrap_or_default();
     assert!(
         message.contains(says),
@@ -41,7 +44,12 @@ async fn control_routes_refuse_unknown_sessions_and_bad_bodies() {
             "data-message" => json!({"messageType": "x"}),
             _ => Value::Null,
         };
-        let answer = post(&host, &format!("/_emulator/sessions/{unknown}/{route}"), &body).await;
+        let answer = post(
+            &host,
+            &format!("/_emulator/sessions/{unknown}/{route}"),
+            &body,
+        )
+        .await;
         assert_refused(answer, 404, "no live session", route);
     }
 
@@ -51,7 +59,12 @@ async fn control_routes_refuse_unknown_sessions_and_bad_bodies() {
     let base = format!("/_emulator/sessions/{id}");
     // Bodies the routes cannot use, for a session that exists.
     assert_refused(
-        post(&host, &format!("{base}/persona-config-update"), &Value::Null).await,
+        post(
+            &host,
+            &format!("{base}/persona-config-update"),
+            &Value::Null,
+        )
+        .await,
         400,
         "changedFields",
         "persona-config-update without a body",
