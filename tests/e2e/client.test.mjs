@@ -713,12 +713,13 @@ test("api.requestTimeoutMs abandons a start-session that never answers, per atte
   const held = [];
   const server = createServer((req, res) => {
     res.setHeader("access-control-allow-origin", "*");
-    res.setHeader("access-control-allow-headers", "authorization, content-type");
+    res.setHeader("access-control-allow-headers", req.headers["access-control-request-headers"] ?? "*");
     res.setHeader("access-control-allow-methods", "POST, OPTIONS");
     if (req.method === "OPTIONS") return res.writeHead(204).end();
     const entry = { url: req.url, aborted: false };
     held.push(entry);
-    req.on("close", () => (entry.aborted = !res.writableEnded));
+    // The connection closing before any answer: the browser cancelled the request.
+    res.on("close", () => (entry.aborted = !res.writableEnded));
     req.resume();
   });
   await new Promise((r) => server.listen(0, "127.0.0.1", r));
