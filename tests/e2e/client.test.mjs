@@ -425,7 +425,8 @@ for (const [upstream, code, status, error, solution] of backendCases) {
     assert.equal(err.details?.solution, solution, "the backend's solution, kept");
     // The message is the backend's, as its answer in the page's traffic says.
     const answer = page.traffic.find((e) => e.kind === "response" && e.url.includes("/api/session-token") && e.status === status);
-    assert.equal(err.message, JSON.parse(answer.body).message);
+    const body = await waitFor(() => answer.body, { what: "the recorded body of the backend's answer" });
+    assert.equal(err.message, JSON.parse(body).message);
     assert.equal(err.details.message, err.message);
     assert.equal(err.streaming, false);
   });
