@@ -145,7 +145,7 @@ class Client {
       if (this.c) return this.c.subscribe(f);
       this.s.add(f);
       let off = () => this.s.delete(f);
-      this.w.then((c) => {
+      this.later((c) => {
         if (this.s.delete(f)) {
           off = c.subscribe(f);
           f(); // the state object changed from the placeholder to the client's
@@ -162,6 +162,12 @@ class Client {
   // Runs `f(realClient)` now when the client exists, else once it does (in call order).
   run(f) {
     return this.c ? f(this.c) : this.w.then(f);
+  }
+
+  // The same for calls that return nothing: when the module cannot load, the calls that
+  // return a promise report it, these have no one to tell.
+  later(f) {
+    this.c ? f(this.c) : this.w.then(f, () => {});
   }
 
   start(method, args) {
@@ -189,7 +195,7 @@ class Client {
   v(v) {
     if (v.directive != "connect-src" || !/^wss?:/i.test(v.uri) || this.x || !this.isStreaming()) return;
     const x = (this.x = blocked(v));
-    this.run((c) => c.stopStreaming());
+    this.later((c) => c.stopStreaming());
     for (const f of this.l.keys()) f(ConnectionClosedCode.SIGNALLING_CLIENT_CONNECTION_FAILURE, x.message, x);
   }
 
@@ -205,7 +211,7 @@ class Client {
   stopStreaming() {
     this.u = false;
     this.p = null;
-    return this.run((c) => c.stopStreaming());
+    return this.c ? this.c.stopStreaming() : this.w.then((c) => c.stopStreaming(), () => {});
   }
   unlock() {
     return this.run((c) => c.unlock());
@@ -219,16 +225,16 @@ class Client {
       g = (code, details) => this.x || f(code, details); // after v(), the stop it caused is not news
       this.l.set(f, g);
     }
-    this.run((c) => c.addListener(event, g));
+    this.later((c) => c.addListener(event, g));
   }
   removeListener(event, f) {
     const g = (event == CLOSED && this.l.get(f)) || f;
     if (event == CLOSED) this.l.delete(f);
-    this.run((c) => c.removeListener(event, g));
+    this.later((c) => c.removeListener(event, g));
   }
   setPersonaConfig(config) {
     this.g = config;
-    this.run((c) => c.setPersonaConfig(config));
+    this.later((c) => c.setPersonaConfig(config));
   }
   getPersonaConfig() {
     return this.c ? this.c.getPersonaConfig() : this.g;
@@ -244,7 +250,7 @@ class Client {
     this.m = on;
     this.idle();
     this.s.forEach((f) => f());
-    this.run((c) => (on ? c.muteInputAudio() : c.unmuteInputAudio()));
+    this.later((c) => (on ? c.muteInputAudio() : c.unmuteInputAudio()));
     return this.getInputAudioState();
   }
   getInputAudioState() {
@@ -254,7 +260,7 @@ class Client {
     if (this.c) return this.c.registerToolCallHandler(name, handler);
     let off = null;
     let gone = false;
-    this.w.then((c) => gone || (off = c.registerToolCallHandler(name, handler)));
+    this.later((c) => gone || (off = c.registerToolCallHandler(name, handler)));
     return () => (off ? off() : (gone = true));
   }
   isStreaming() {
@@ -268,7 +274,7 @@ class Client {
   }
   free() {
     clients.delete(this);
-    this.run((c) => c.free());
+    this.later((c) => c.free());
   }
 }
 
