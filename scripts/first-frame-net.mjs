@@ -6,15 +6,20 @@
 //   ours+hints   the same with <link rel=modulepreload> and <link rel=preload> for the .wasm
 //   ours+init    the former README example: `await init()` before createClient
 //   official     @anam-ai/js-sdk's UMD bundle, token fetched by the page, then the stream
-// Usage: node scripts/first-frame-net.mjs [runs=4] [profiles=loopback,slow4g]
+// Usage: node scripts/first-frame-net.mjs [runs=4] [profiles=loopback,slow4g] [encoding=br]
+// encoding: how the pages, bundles and the .wasm are served: "br" (brotli, quality 11, as a
+// CDN serves static files), "gzip", or "identity" (as anam-backend serves the demo).
 // Needs `make pkg` and the servers (E2E_BIN_DIR=target/release after cargo build --release,
 // else target/debug). Prints one line per page and profile: median and all runs in ms.
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
 import os from "node:os";
 import path from "node:path";
+import zlib from "node:zlib";
 import { ROOT, startBackend, startEmulator, launchBrowser } from "../tests/e2e/harness.mjs";
 
 const runs = Number(process.argv[2] ?? 4);
+const encoding = process.argv[4] ?? "br";
 const PROFILES = {
   loopback: null,
   "4g": { latency: 60, downloadThroughput: (9e6 / 8) | 0, uploadThroughput: (1.5e6 / 8) | 0 },
@@ -65,6 +70,42 @@ const backend = await startBackend({
   apiBaseUrl: emulator.url,
   env: { WWW_DIR: www, PKG_DIR: path.join(ROOT, "pkg"), CONTENT_SECURITY_POLICY: "" },
 });
+
+// Pages, bundles and the .wasm from memory, compressed once; the token request goes on to the
+// backend (same origin for the page, as in an app).
+const TYPES = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm" };
+const files = new Map();
+function file(urlPath) {
+  if (!files.has(urlPath)) {
+    const [dir, rel] = urlPath.startsWith("/pkg/") ? [path.join(ROOT, "pkg"), urlPath.slice(5)] : [www, urlPath.slice(1)];
+    let body;
+    try {
+      body = readFileSync(path.join(dir, path.normalize(rel).replace(/^(\.\.[/\\])+/, "")));
+    } catch {
+      body = null;
+    }
+    if (body && encoding === "br") body = zlib.brotliCompressSync(body, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11 } });
+    if (body && encoding === "gzip") body = zlib.gzipSync(body, { level: 9 });
+    files.set(urlPath, body);
+  }
+  return files.get(urlPath);
+}
+const site = createServer(async (req, res) => {
+  const url = new URL(req.url, "http://x");
+  if (url.pathname === "/api/session-token") {
+    const answer = await fetch(backend.url + url.pathname, { method: "POST" });
+    res.writeHead(answer.status, { "content-type": "application/json", "cache-control": "no-store" });
+    res.end(await answer.text());
+    return;
+  }
+  const body = file(decodeURIComponent(url.pathname));
+  if (!body) return res.writeHead(404).end();
+  const headers = { "content-type": TYPES[path.extname(url.pathname)] ?? "application/octet-stream", "cache-control": "no-cache" };
+  if (encoding !== "identity") headers["content-encoding"] = encoding;
+  res.writeHead(200, headers).end(body);
+});
+await new Promise((r) => site.listen(0, "127.0.0.1", r));
+const siteUrl = `http://127.0.0.1:${site.address().port}`;
 const browser = await launchBrowser();
 
 async function once(name, profile) {
@@ -76,7 +117,7 @@ async function once(name, profile) {
     await cdp.send("Network.emulateNetworkConditions", { offline: false, ...profile });
   }
   try {
-    await page.goto(`${backend.url}/${encodeURIComponent(name)}.html?api=${encodeURIComponent(emulator.url)}`);
+    await page.goto(`${siteUrl}/${encodeURIComponent(name)}.html?api=${encodeURIComponent(emulator.url)}`);
     const handle = await page.waitForFunction(() => window.firstFrame ?? (window.failed && -1), null, { timeout: 60_000 });
     const at = await handle.jsonValue();
     if (at < 0) throw new Error(`${name}: ${await page.evaluate(() => window.failed)}`);
@@ -93,6 +134,7 @@ try {
     const s = [...xs].sort((a, b) => a - b);
     return (s[(s.length - 1) >> 1] + s[s.length >> 1]) / 2;
   };
+  console.log(`served as ${encoding}; load average ${os.loadavg()[0].toFixed(2)}`);
   for (const profileName of profiles) {
     const times = Object.fromEntries(Object.keys(PAGES).map((n) => [n, []]));
     for (let i = 0; i < runs; i++) {
@@ -110,6 +152,7 @@ try {
   }
 } finally {
   await browser.close();
+  site.close();
   await backend.stop();
   await emulator.stop();
   rmSync(www, { recursive: true, force: true });
