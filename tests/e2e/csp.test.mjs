@@ -78,9 +78,28 @@ test("anam-backend sends the minimal policy and the careful headers with the dem
   assert.equal(res.headers.get("x-content-type-options"), "nosniff");
 });
 
+test("the demo, served by anam-backend under its default policy, connects with nothing blocked", async () => {
+  const backend = await startBackend({ apiBaseUrl: emulator.url, env: { PKG_DIR } });
+  backends.push(backend);
+  const page = await newPage(browser);
+  const res = await page.goto(backend.url);
+  assert.match(res.headers()["content-security-policy"], /'wasm-unsafe-eval'/);
+  const state = (s) =>
+    waitFor(async () => (await page.evaluate(() => document.body.dataset.state)) === s, { timeoutMs: 30_000, what: s });
+  await state("idle");
+  await page.click("#connect");
+  await state("connected");
+  await page.click("#disconnect");
+  await state("idle");
+  assert.deepEqual(page.consoleLines.filter((l) => /Content Security Policy/i.test(l)), []);
+  await page.context().close();
+});
+
 test("the minimal policy: the README's first example streams, talks and stops, nothing is blocked", async () => {
   const page = await openPage(minimalPolicy());
   await streamAndTalk(page);
+  const report = await page.evaluate(() => import("/pkg/anam_wasm.js").then((m) => m.preflight()));
+  assert.equal(report.webrtc, true, "preflight() runs under the policy too");
   assert.deepEqual(await violations(page), []);
   assertSecretAbsent(page, emulator.apiKey);
   await page.context().close();
