@@ -34,6 +34,10 @@ function behindLoader(glue) {
   for (const [what, re] of [["its export list", exportList], ["__wbg_init", /^async function __wbg_init\(/m], ["wasm", /^let [^;]*\bwasm\b[^;]*;/m]]) {
     if (!re.test(glue)) throw new Error(`finish-pkg: wasm-bindgen's glue has no ${what} (has its output changed?)`);
   }
+  // The functions js/loader.js calls as wasm_<name>.
+  for (const name of ["createClient", "sessionTokenOf", "preflight", "version"]) {
+    if (!new RegExp(`^export function ${name}\\(`, "m").test(glue)) throw new Error(`finish-pkg: the glue exports no function ${name}, which js/loader.js calls`);
+  }
   return glue.replace(exportList, "").replace(/^export function (\w+)\(/gm, "function wasm_$1(");
 }
 
