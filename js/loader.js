@@ -16,7 +16,8 @@ let loading = null;
 
 // Recent `securitypolicyviolation`s: a blocked fetch or socket fails with a bare "Failed to
 // fetch" or a close code, so the event is the only place that says why. The event is queued
-// as a task, so a failure looks for it one task later (`settled`).
+// as a task, so a failure looks for it one task later (`explained`). `clients`: those with a
+// session under way, to which a refused signalling socket belongs.
 const violations = [];
 const clients = new Set();
 if (inPage) {
@@ -193,7 +194,8 @@ class Client {
   // ends now, as a signalling failure whose CONNECTION_CLOSED carries the typed error (a
   // pending stream() rejects with it). Other refused requests fail their own call.
   v(v) {
-    if (v.directive != "connect-src" || !/^wss?:/i.test(v.uri) || this.x || !this.isStreaming()) return;
+    if (!this.isStreaming()) return clients.delete(this);
+    if (v.directive != "connect-src" || !/^wss?:/i.test(v.uri) || this.x) return;
     const x = (this.x = blocked(v));
     this.later((c) => c.stopStreaming());
     for (const f of this.l.keys()) f(ConnectionClosedCode.SIGNALLING_CLIENT_CONNECTION_FAILURE, x.message, x);
@@ -211,6 +213,7 @@ class Client {
   stopStreaming() {
     this.u = false;
     this.p = null;
+    clients.delete(this);
     return this.c ? this.c.stopStreaming() : this.w.then((c) => c.stopStreaming(), () => {});
   }
   unlock() {
