@@ -224,7 +224,8 @@ export interface AnamEventCallbacks {
   MESSAGE_STREAM_EVENT_RECEIVED: (event: MessageStreamEvent) => void;
   CONNECTION_ESTABLISHED: () => void;
   DATA_CHANNEL_OPEN: () => void;
-  CONNECTION_CLOSED: (code: ConnectionClosedCode, details?: string) => void;
+  /** `error`: when the page's Content Security Policy refused the signalling socket (README). */
+  CONNECTION_CLOSED: (code: ConnectionClosedCode, details?: string, error?: ClientError) => void;
   INPUT_AUDIO_STREAM_STARTED: (stream: MediaStream) => void;
   VIDEO_STREAM_STARTED: (stream: MediaStream) => void;
   VIDEO_PLAY_STARTED: () => void;
@@ -422,7 +423,12 @@ export declare class AnamClient {
   readonly subscribe: (onChange: () => void) => () => void;
 }
 
-/** Throws a `ClientError` (`CLIENT_ERROR_CODE_CONFIGURATION_ERROR`) for a malformed token or options. */
+/**
+ * Works before the WebAssembly module has loaded (no `init()` needed): the client's calls wait
+ * for it. A malformed token or options throw a `ClientError`
+ * (`CLIENT_ERROR_CODE_CONFIGURATION_ERROR`) here once the module is loaded, and reject the first
+ * `stream…()` call while it is still loading.
+ */
 export declare function createClient(sessionToken: SessionTokenSource, options?: AnamClientOptions): AnamClient;
 
 /** Extension: checks the browser before a session (no prompt, no capture). Never rejects. */

@@ -1,6 +1,8 @@
 // Completes a wasm-pack build in place: appends the runtime enum objects (js/enums.js) to the
 // package's JS module and the hand-written public types (js/anam.d.ts) to its .d.ts, because
-// wasm-bindgen can export neither string-valued objects nor generic listener signatures; then
+// wasm-bindgen can export neither string-valued objects nor generic listener signatures; puts
+// the loader (js/loader.js) in front of wasm-bindgen's exported functions, which become
+// module-private (`wasm_<name>`), so that no export needs `init()` first; then
 // minifies the JS module, which a page downloads as it is (wasm-bindgen's glue is 62 KB of
 // readable text, 12 KB gzip; minified 28 KB, 8 KB gzip). Before minifying, it renames the
 // imports and exports the .wasm and the JS share to one or two letters in both files
@@ -19,9 +21,24 @@ const pkg = path.resolve(process.argv[2] ?? path.join(root, "pkg"));
 const MARK = "\n/* --- anam-wasm: appended by scripts/finish-pkg.mjs --- */\n";
 const FINISHED = "/* anam-wasm: finished by scripts/finish-pkg.mjs */";
 
-function appended(text, source) {
+function appended(text, ...sources) {
   const at = text.indexOf(MARK);
-  return (at >= 0 ? text.slice(0, at) : text) + MARK + readFileSync(path.join(root, "js", source), "utf8");
+  const tail = sources.map((s) => readFileSync(path.join(root, "js", s), "utf8")).join("\n");
+  return (at >= 0 ? text.slice(0, at) : text) + MARK + tail;
+}
+
+// wasm-bindgen's exported functions and its `init` become private to the module: the loader
+// exports the public functions and calls these. The classes stay exported (their types).
+function behindLoader(glue) {
+  const exportList = /^export \{ initSync, __wbg_init as default \};?$/m;
+  for (const [what, re] of [["its export list", exportList], ["__wbg_init", /^async function __wbg_init\(/m], ["wasm", /^let [^;]*\bwasm\b[^;]*;/m]]) {
+    if (!re.test(glue)) throw new Error(`finish-pkg: wasm-bindgen's glue has no ${what} (has its output changed?)`);
+  }
+  // The functions js/loader.js calls as wasm_<name>.
+  for (const name of ["createClient", "sessionTokenOf", "preflight", "version"]) {
+    if (!new RegExp(`^export function ${name}\\(`, "m").test(glue)) throw new Error(`finish-pkg: the glue exports no function ${name}, which js/loader.js calls`);
+  }
+  return glue.replace(exportList, "").replace(/^export function (\w+)\(/gm, "function wasm_$1(");
 }
 
 function append(target, source) {
@@ -51,7 +68,7 @@ async function finishModule() {
     wasmDts: existsSync(wasmDtsFile) ? readFileSync(wasmDtsFile, "utf8") : undefined,
     dts: readFileSync(file("anam_wasm.d.ts"), "utf8"),
   });
-  const js = await minified(appended(short.js, "enums.js"));
+  const js = await minified(appended(behindLoader(short.js), "enums.js", "loader.js"));
   if (short.wasmDts !== undefined) writeFileSync(wasmDtsFile, short.wasmDts);
   writeFileSync(file("anam_wasm.d.ts"), short.dts);
   writeFileSync(file("anam_wasm_bg.wasm"), short.wasm);
@@ -64,8 +81,8 @@ append("anam_wasm.d.ts", "anam.d.ts");
 
 // Every export the issue promises must now exist in the module text.
 const js = readFileSync(path.join(pkg, "anam_wasm.js"), "utf8");
-for (const name of ["createClient", "fetchSessionToken", "preflight", "AnamEvent", "ConnectionClosedCode", "ErrorCode", "AudioPermissionState", "DIRECTOR_NOTE_CUE_TAGS"]) {
-  if (!new RegExp(`export (const|function|class) ${name}\\b|export \\{[^}]*\\b${name}\\b`).test(js)) {
+for (const name of ["default", "initSync", "version", "createClient", "fetchSessionToken", "preflight", "AnamEvent", "ConnectionClosedCode", "ErrorCode", "AudioPermissionState", "DIRECTOR_NOTE_CUE_TAGS"]) {
+  if (!new RegExp(`export (const|function|class) ${name}\\b|export ?\\{[^}]*\\b${name}\\b|export ${name}\\b`).test(js)) {
     console.error(`finish-pkg: ${name} is not exported by ${pkg}/anam_wasm.js`);
     process.exit(1);
   }

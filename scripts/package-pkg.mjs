@@ -259,10 +259,10 @@ app.post("/api/session-token", async (req, res) => {
 \`\`\`
 
 \`\`\`js
-import init, { createClient, fetchSessionToken, AnamEvent } from "anam-wasm";
+import { createClient, fetchSessionToken, AnamEvent } from "anam-wasm";
 
-await init(); // loads the .wasm (bundlers resolve its URL for you)
-
+// No init step: importing the package starts loading its .wasm (bundlers resolve its URL for
+// you), the client's calls wait for it, and the token request goes out meanwhile.
 // A token provider: called for each new session, so tokens are always fresh.
 const client = createClient(() => fetchSessionToken("/api/session-token"));
 
@@ -286,8 +286,7 @@ As an ES module:
 
 \`\`\`html
 <script type="module">
-  import init, { createClient, fetchSessionToken } from "/node_modules/anam-wasm/anam_wasm.js";
-  await init();
+  import { createClient, fetchSessionToken } from "/node_modules/anam-wasm/anam_wasm.js";
   // ...
 </script>
 \`\`\`
@@ -305,6 +304,13 @@ As a classic script, which defines \`globalThis.anam\` (like the official UMD bu
 \`\`\`
 
 The \`.wasm\` file is loaded from next to the script, so serve the package's files together.
+
+## Content Security Policy
+
+Compiling WebAssembly needs \`'wasm-unsafe-eval'\` in \`script-src\` (it allows no JavaScript
+eval); \`connect-src\` must allow your token endpoint, the Anam API and the engine's
+\`wss:\`/\`https:\` host. Without \`'wasm-unsafe-eval'\` every call rejects with a \`ClientError\`
+(\`CLIENT_ERROR_CODE_CONFIGURATION_ERROR\`) that names it.
 
 ## Server-side rendering
 

@@ -378,11 +378,12 @@ impl TalkMessageStream {
     }
 }
 
-/// `fetchSessionToken(url, init?)`: POSTs to the app's backend and resolves with
-/// `sessionToken`; backend errors become `ClientError`s.
-#[wasm_bindgen(js_name = fetchSessionToken, skip_typescript)]
-pub fn fetch_session_token(url: String, init: JsValue) -> Promise {
-    wasm_bindgen_futures::future_to_promise(crate::token::fetch_session_token(url, init))
+/// `fetchSessionToken(url, init?)`'s second half: the package's JS sends the request (it needs
+/// no wasm) and hands the pending `fetch` here; resolves with `sessionToken`, backend errors
+/// become `ClientError`s.
+#[wasm_bindgen(js_name = sessionTokenOf, skip_typescript)]
+pub fn session_token_of(sent: Promise) -> Promise {
+    wasm_bindgen_futures::future_to_promise(crate::token::session_token(sent))
 }
 
 /// Reads the last argument of `stream` / `streamToVideoElement`: nothing, the official input

@@ -1,25 +1,21 @@
-//! `fetchSessionToken(url, init?)`: asks the app's backend for a session token.
+//! `fetchSessionToken(url, init?)`: reads the app backend's answer to a session token request.
+//! The package's JS sends the request (`fetch(url, {method: "POST", ...init})`) before the
+//! WebAssembly module may have loaded, so the token is on its way while the module downloads;
+//! this reads the answer once both are there.
 
 use anam_core::errors::{classify_network_failure, classify_session_token, ErrorCode};
 use anam_core::wire::rest::ApiErrorBody;
-use js_sys::Object;
-use wasm_bindgen::{JsCast, JsValue};
+use js_sys::{Object, Promise};
+use wasm_bindgen::JsValue;
 
 use crate::errors::{api_error, client_error};
-use crate::io::http::{describe_js_error, fetch_raw, get, set};
+use crate::io::http::{answer_of, describe_js_error, set};
 
-/// POSTs (unless `init.method` says otherwise) to `url` and returns `sessionToken` from the JSON
-/// answer. A non-2xx answer becomes a `ClientError` carrying the backend's `error`, `message`
-/// and `solution` in `details` (and `message` as the error message).
-pub async fn fetch_session_token(url: String, init: JsValue) -> Result<JsValue, JsValue> {
-    let request = Object::new();
-    if init.is_object() {
-        let _ = Object::assign(&request, init.unchecked_ref::<Object>());
-    }
-    if get(&request, "method").is_undefined() {
-        set(&request, "method", &JsValue::from_str("POST"));
-    }
-    let answer = match fetch_raw(&url, &request).await {
+/// Returns `sessionToken` from the JSON answer of `sent` (the `fetch` promise). A non-2xx
+/// answer becomes a `ClientError` carrying the backend's `error`, `message` and `solution` in
+/// `details` (and `message` as the error message).
+pub async fn session_token(sent: Promise) -> Result<JsValue, JsValue> {
+    let answer = match answer_of(sent).await {
         Ok(a) => a,
         Err(e) => {
             let failure = classify_network_failure(&describe_js_error(&e));

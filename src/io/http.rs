@@ -3,7 +3,7 @@
 
 use std::future::Future;
 
-use js_sys::{Object, Promise, Reflect};
+use js_sys::{Promise, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortSignal, Headers, RequestInit, Response};
@@ -72,10 +72,9 @@ fn send_post(
     Ok(window()?.fetch_with_str_and_init(url, &init))
 }
 
-/// `fetch(url, init)` with `init` as the app gave it (used by `fetchSessionToken`); sent now,
-/// like [`post_json`].
-pub fn fetch_raw(url: &str, init: &Object) -> impl Future<Output = Result<Answer, JsValue>> {
-    answer(window().map(|w| w.fetch_with_str_and_init(url, init.unchecked_ref::<RequestInit>())))
+/// The answer to a `fetch` the page's JS already sent (used by `fetchSessionToken`).
+pub async fn answer_of(sent: Promise) -> Result<Answer, JsValue> {
+    answer(Ok(sent)).await
 }
 
 /// The answer to a request already sent (or the error that kept it from being sent).

@@ -144,6 +144,9 @@ export async function startBackend({ apiBaseUrl, apiKey = EMULATOR_API_KEY, env 
     RATE_LIMIT_PER_MINUTE: "1000",
   };
   if (!env.ANAM_PERSONA_CONFIG) base.ANAM_PERSONA_ID = "persona-aria,persona-milo";
+  // A test's own pages (their own WWW_DIR) have inline scripts, which the backend's default
+  // Content Security Policy forbids; the demo (www/) is served under it.
+  if (env.WWW_DIR && !("CONTENT_SECURITY_POLICY" in env)) base.CONTENT_SECURITY_POLICY = "";
   return { ...(await startServer("anam-backend", [], { ...base, ...env })), apiKey };
 }
 

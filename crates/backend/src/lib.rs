@@ -11,6 +11,7 @@ pub mod limits;
 pub mod origin;
 pub mod request_log;
 pub mod routes;
+pub mod security_headers;
 pub mod static_files;
 pub mod upstream;
 
@@ -57,6 +58,8 @@ pub fn app<U: Upstream>(config: &Config, upstream: U, known_personas: &[PersonaS
         .route("/healthz", get(routes::healthz).fallback(routes::only_get))
         .merge(api);
     router = static_files::mount(router, &config.www_dir, &config.pkg_dir);
+    let policy = security_headers::policy_from_env(&config.api_base_url);
+    router = security_headers::apply(router, policy.as_deref());
     if let Some(cors) = origin::cors_layer(&allowed) {
         router = router.layer(cors);
     }
