@@ -9,8 +9,8 @@ use wasm_bindgen::prelude::*;
 
 use crate::driver::Driver;
 use crate::errors::plain_error;
-use crate::io::http::{get, set};
 use crate::io::now;
+use crate::js::{get, set};
 
 /// Reads `{encoding, sampleRate, channels}`; only 16-bit little-endian PCM exists in the protocol.
 pub fn parse_config(config: &JsValue) -> Result<AgentAudioConfig, JsValue> {

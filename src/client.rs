@@ -11,9 +11,10 @@ use wasm_bindgen::prelude::*;
 use web_sys::{AbortSignal, HtmlVideoElement, MediaStream};
 
 use crate::agent_audio::AgentAudioInputStream;
-use crate::driver::{input_audio_state_js, Driver, PendingKind, StartArgs};
+use crate::driver::{Driver, PendingKind, StartArgs};
 use crate::errors::{configuration_error, plain_error};
 use crate::io::now;
+use crate::js::to_js;
 use crate::options;
 
 /// Creates a client from a session token or a token provider (a function returning
@@ -92,7 +93,7 @@ impl AnamClient {
             let status = sent.map_err(|e| plain_error(e.0))?.await.map_err(|e| {
                 plain_error(&format!(
                     "talk failed: {}",
-                    crate::io::http::describe_js_error(&e)
+                    crate::js::describe_js_error(&e)
                 ))
             })?;
             if !(200..300).contains(&status) {
@@ -185,7 +186,7 @@ impl AnamClient {
         self.driver
             .core()
             .persona_config()
-            .map(crate::driver::json_to_js)
+            .map(|config| to_js(&anam_core::json::ForJs(config)))
             .unwrap_or(JsValue::UNDEFINED)
     }
 
@@ -226,17 +227,17 @@ impl AnamClient {
 
     #[wasm_bindgen(js_name = muteInputAudio)]
     pub fn mute_input_audio(&self) -> JsValue {
-        input_audio_state_js(self.driver.command(|s| s.set_muted(true)))
+        to_js(&self.driver.command(|s| s.set_muted(true)))
     }
 
     #[wasm_bindgen(js_name = unmuteInputAudio)]
     pub fn unmute_input_audio(&self) -> JsValue {
-        input_audio_state_js(self.driver.command(|s| s.set_muted(false)))
+        to_js(&self.driver.command(|s| s.set_muted(false)))
     }
 
     #[wasm_bindgen(js_name = getInputAudioState)]
     pub fn get_input_audio_state(&self) -> JsValue {
-        input_audio_state_js(self.driver.core().input_audio_state())
+        to_js(&self.driver.core().input_audio_state())
     }
 
     /// Switches the microphone to `deviceId`.
@@ -312,6 +313,19 @@ impl AnamClient {
     #[wasm_bindgen(js_name = removeListener)]
     pub fn remove_listener(&self, event: String, callback: Function) {
         self.driver.remove_listener(&event, &callback);
+    }
+}
+
+impl Drop for AnamClient {
+    fn drop(&mut self) {
+        self.driver.release();
+    }
+}
+
+impl AnamClient {
+    /// The registered tool handlers (for tests of their bookkeeping).
+    pub fn tool_handlers(&self) -> &crate::tool_handlers::ToolHandlers {
+        &self.driver.tool_handlers
     }
 }
 
@@ -404,7 +418,7 @@ fn start_args(last: &JsValue) -> Result<StartArgs, JsValue> {
         ));
     }
     let field = |key: &str| {
-        let v = crate::io::http::get(last, key);
+        let v = crate::js::get(last, key);
         (!v.is_undefined() && !v.is_null()).then_some(v)
     };
     let signal = match field("signal") {
@@ -427,7 +441,7 @@ fn start_args(last: &JsValue) -> Result<StartArgs, JsValue> {
 /// The timing of `sendDirectorNoteCue(tag, options)`: `{inSeconds}` or `{atSeconds}`, not both.
 fn cue_timing(options: &JsValue) -> Result<CueTiming, JsValue> {
     let read = |key: &str| -> Result<Option<Number>, JsValue> {
-        let v = crate::io::http::get(options, key);
+        let v = crate::js::get(options, key);
         if v.is_undefined() {
             return Ok(None);
         }

@@ -1,13 +1,13 @@
 //! `createClient` options: reading the app's object and validating it (§2.3, §10.2).
 
 use anam_core::retry::RetryPolicy;
-use anam_core::session::resume::{DEFAULT_MAX_ATTEMPTS, MAX_ATTEMPTS_LIMIT};
+use anam_core::session::resume::{DEFAULT_RESUME_ATTEMPTS, MAX_ATTEMPTS_LIMIT};
 use anam_core::session::{SessionConfig, TokenSource};
 use js_sys::{Array, Object};
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::errors::configuration_error;
-use crate::io::http::get;
+use crate::js::get;
 
 /// `metrics.peerConnectionStatsReportOutputFormat`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,10 +168,10 @@ fn auto_resume(options: &JsValue, token: &TokenSource) -> Result<Option<u32>, Js
     let tries = match present(&value) {
         None => return Ok(None),
         Some(v) if v.as_bool() == Some(false) => return Ok(None),
-        Some(v) if v.as_bool() == Some(true) => DEFAULT_MAX_ATTEMPTS,
+        Some(v) if v.as_bool() == Some(true) => DEFAULT_RESUME_ATTEMPTS,
         Some(v) if v.is_object() && !Array::is_array(v) => {
             match optional_number(v, "maxAttempts", "autoResume.maxAttempts")? {
-                None => DEFAULT_MAX_ATTEMPTS,
+                None => DEFAULT_RESUME_ATTEMPTS,
                 Some(n)
                     if n.fract() == 0.0 && (1.0..=f64::from(MAX_ATTEMPTS_LIMIT)).contains(&n) =>
                 {

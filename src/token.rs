@@ -5,8 +5,9 @@ use anam_core::wire::rest::ApiErrorBody;
 use js_sys::Object;
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::errors::{api_error, client_error};
-use crate::io::http::{describe_js_error, fetch_raw, get, set};
+use crate::errors::{api_error, client_error, Details};
+use crate::io::http::fetch_raw;
+use crate::js::{describe_js_error, get, set};
 
 /// POSTs (unless `init.method` says otherwise) to `url` and returns `sessionToken` from the JSON
 /// answer. A non-2xx answer becomes a `ClientError` carrying the backend's `error`, `message`
@@ -61,18 +62,13 @@ pub async fn fetch_session_token(url: String, init: JsValue) -> Result<JsValue, 
     }
 }
 
-/// `details = {cause, error?, message?, solution?, responseBody}`.
-fn details(cause: Option<&str>, body: &ApiErrorBody, raw: &str) -> Object {
-    let d = Object::new();
-    let put = |k: &str, v: &Option<String>| {
-        if let Some(v) = v {
-            set(&d, k, &JsValue::from_str(v));
-        }
-    };
-    put("cause", &cause.map(str::to_owned));
-    put("error", &body.error);
-    put("message", &body.message);
-    put("solution", &body.solution);
-    set(&d, "responseBody", &JsValue::from_str(raw));
-    d
+/// `details = {cause?, error?, message?, solution?, responseBody}`.
+fn details<'a>(cause: Option<&'a str>, body: &'a ApiErrorBody, raw: &'a str) -> Details<'a> {
+    Details {
+        cause,
+        error: body.error.as_deref(),
+        message: body.message.as_deref(),
+        solution: body.solution.as_deref(),
+        response_body: Some(raw),
+    }
 }

@@ -8,12 +8,13 @@
 //! command methods for the app's API calls, executes the [`Output`]s it drains with
 //! [`Session::poll_output`], and wakes it at [`Session::poll_timeout`].
 
-pub mod clock;
 pub mod conversation;
 pub mod events;
 pub mod history;
+pub mod iso8601;
 mod negotiation;
 pub mod resume;
+mod rng;
 pub mod signalling;
 pub mod state;
 pub mod talk;
@@ -27,7 +28,9 @@ use crate::errors::{
     ConnectionClosedCode, ErrorCode,
 };
 use crate::retry::RetryPolicy;
-use crate::wire::datachannel::{ClientDataMessage, Interrupt, ServerDataMessage, Speech};
+use crate::wire::datachannel::{
+    ClientDataMessage, Interrupt, RemoteRtpStats, ServerDataMessage, Speech,
+};
 use crate::wire::rest::{
     ClientMetadata, SessionOptions, StartSessionRequest, StartSessionResponse, TalkRequest,
     VoiceDetection,
@@ -35,11 +38,12 @@ use crate::wire::rest::{
 use crate::wire::signalling::{self as sig, IceCandidate, SignalAction, SignalMessage};
 use crate::wire::ToJson;
 
-use clock::{iso_millis, Rng};
 use events::Event;
 use history::History;
+use iso8601::iso_millis;
 use negotiation::{IceState, Negotiation, NegotiationEffect};
 use resume::Resume;
+use rng::Rng;
 use signalling::{Signalling, SocketCommand};
 use talk::{TalkStream, TalkStreamError, TalkStreamState, TalkStreams};
 use tools::{ToolCallEvent, ToolCalls, ToolStage};
@@ -47,6 +51,12 @@ use tools::{ToolCallEvent, ToolCalls, ToolStage};
 /// Milliseconds. The shell passes Unix-epoch milliseconds (`Date.now()`), which also serve as
 /// the monotonic clock of every timer here; tests pass any fake clock.
 pub type Millis = u64;
+
+/// How long a microphone request waits for the persona's first frame at most. The browser's
+/// capture start-up, run while the connection is set up, delays the first frame (5-12 ms in A/B
+/// runs, docs/BENCHMARKS.md), and the user cannot talk to a persona not yet on screen anyway;
+/// without a frame (a hidden tab), the request goes out after this long.
+pub const MIC_DEFERRAL_MS: Millis = 2_000;
 
 /// Interval of the `remote_rtp_stats` reports (§8.7, §12).
 const STATS_INTERVAL_MS: Millis = 5000;
@@ -164,8 +174,10 @@ pub enum Input {
     /// `onStart` of a tool handler finished (see [`Output::RunToolHandler`]).
     ToolStartHandled {
         tool_call_id: String,
-        outcome: tools::StartOutcome,
+        outcome: tools::HandlerOutcome,
     },
+    /// The stats asked for by [`Output::CollectRtpStats`]: each entry as the browser's JSON.
+    RtpStats(Vec<String>),
 }
 
 /// Why a session could not start.
@@ -295,12 +307,13 @@ pub enum Output {
         stage: ToolStage,
         event: ToolCallEvent,
     },
-    /// Send the peer connection's `inbound-rtp` stats as `remote_rtp_stats` messages (§8.7).
-    SendRtpStats,
+    /// Collect the peer connection's stats and report them with [`Input::RtpStats`] (§8.7).
+    CollectRtpStats,
 }
 
-/// `InputAudioState` of §10.9.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// `InputAudioState` of §10.9, serialized with camelCase keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct InputAudioState {
     pub is_muted: bool,
     pub permission_state: AudioPermissionState,
@@ -407,6 +420,11 @@ pub struct Session {
     next_socket: u32,
     muted: bool,
     permission: AudioPermissionState,
+    /// Whether the session's video is shown by the client (`streamToVideoElement`): then the
+    /// microphone request waits for the first frame (see [`MIC_DEFERRAL_MS`]).
+    shows_video: bool,
+    /// When a deferred microphone request goes out at the latest.
+    mic_due: Option<Millis>,
     history: History,
     reasoning: Vec<history::Message>,
     talk_streams: TalkStreams,
@@ -434,6 +452,8 @@ impl Session {
             next_socket: 0,
             muted: false,
             permission: AudioPermissionState::NotRequested,
+            shows_video: false,
+            mic_due: None,
             history: History::default(),
             reasoning: Vec::new(),
             talk_streams: TalkStreams::default(),
@@ -484,15 +504,6 @@ impl Session {
         matches!(&self.phase, Phase::Live(live) if !live.start_pending)
     }
 
-    /// Whether an automatic resume is under way (between the loss and `RECONNECTED`).
-    pub fn is_resuming(&self) -> bool {
-        match &self.phase {
-            Phase::Starting(s) => s.resume.is_some(),
-            Phase::Live(live) => live.resume.is_some(),
-            Phase::Idle => false,
-        }
-    }
-
     pub fn config(&self) -> &SessionConfig {
         &self.config
     }
@@ -504,7 +515,7 @@ impl Session {
 
     /// When the machine next needs [`Input::Tick`].
     pub fn poll_timeout(&self) -> Option<Millis> {
-        match &self.phase {
+        let phase = match &self.phase {
             Phase::Idle => None,
             Phase::Starting(s) => match s.wait {
                 Wait::Token => None,
@@ -519,7 +530,8 @@ impl Session {
             .into_iter()
             .flatten()
             .min(),
-        }
+        };
+        phase.into_iter().chain(self.mic_due).min()
     }
 
     // -----------------------------------------------------------------------------------------
@@ -529,11 +541,14 @@ impl Session {
     /// its own input stream (then no microphone is requested). While a session is starting or
     /// live, the call joins it instead: two concurrent starts (React StrictMode mounts twice)
     /// must not create, and bill, two sessions.
-    pub fn start(&mut self, now: Millis, user_audio: bool) -> StartOutcome {
+    /// `shows_video`: the client plays the session in a `<video>` it watches for the first
+    /// frame (see [`MIC_DEFERRAL_MS`]).
+    pub fn start(&mut self, now: Millis, user_audio: bool, shows_video: bool) -> StartOutcome {
         self.now = now;
         if self.is_streaming() {
             return StartOutcome::Joined;
         }
+        self.shows_video = shows_video;
         self.generation += 1;
         self.history.clear();
         self.reasoning.clear();
@@ -576,6 +591,7 @@ impl Session {
                 }
                 self.outputs
                     .push_back(Output::StartFailed(StartFailure::Stopped));
+                self.mic_due = None;
                 self.outputs.push_back(Output::Teardown);
                 self.release_pending_mic();
             }
@@ -815,6 +831,7 @@ impl Session {
                 tool_call_id,
                 outcome,
             } => self.tool_start_handled(&tool_call_id, outcome),
+            Input::RtpStats(entries) => self.send_rtp_stats(&entries),
             other => self.with_live(|s, live| s.on_live_input(live, other)),
         }
     }
@@ -828,7 +845,18 @@ impl Session {
         }
         self.permission = AudioPermissionState::Pending;
         self.emit(Event::MicPermissionPending);
-        self.outputs.push_back(Output::RequestMic);
+        if self.shows_video {
+            self.mic_due = Some(self.now.saturating_add(MIC_DEFERRAL_MS));
+        } else {
+            self.outputs.push_back(Output::RequestMic);
+        }
+    }
+
+    /// The first frame is shown, or the deferral ran out: a deferred request goes out.
+    fn release_mic(&mut self) {
+        if self.mic_due.take().is_some() {
+            self.outputs.push_back(Output::RequestMic);
+        }
     }
 
     fn is_current_attempt(&self, attempt: u32) -> bool {
@@ -950,6 +978,7 @@ impl Session {
             return self.next_resume_try(resume);
         }
         self.outputs.push_back(Output::StartFailed(failure));
+        self.mic_due = None;
         self.outputs.push_back(Output::Teardown);
         self.release_pending_mic();
     }
@@ -976,6 +1005,7 @@ impl Session {
                     code: resume.code,
                     details: resume.details,
                 }));
+            self.mic_due = None;
             self.outputs.push_back(Output::Teardown);
             self.release_pending_mic();
             self.phase = Phase::Idle;
@@ -1044,6 +1074,9 @@ impl Session {
 
     fn on_tick(&mut self) {
         let now = self.now;
+        if self.mic_due.is_some_and(|at| now >= at) {
+            self.release_mic();
+        }
         if let Phase::Starting(s) = &mut self.phase {
             match s.wait {
                 Wait::Backoff(at) if now >= at => self.next_attempt(),
@@ -1081,7 +1114,7 @@ impl Session {
                 // Skipped (not queued) while the data channel is closed, as the official client.
                 live.stats_due = Some(due.max(now - STATS_INTERVAL_MS) + STATS_INTERVAL_MS);
                 if live.data_channel_open {
-                    s.outputs.push_back(Output::SendRtpStats);
+                    s.outputs.push_back(Output::CollectRtpStats);
                 }
             }
         });
@@ -1216,6 +1249,7 @@ impl Session {
             Input::FirstFrame if !live.fired_play => {
                 live.fired_play = true;
                 self.emit(Event::VideoPlayStarted);
+                self.release_mic();
             }
             _ => {}
         }
@@ -1404,6 +1438,7 @@ impl Session {
             live.signalling.stop(&mut cmds);
             self.outputs.extend(cmds.into_iter().map(Output::Socket));
             self.outputs.push_back(Output::SuspendForResume);
+            self.mic_due = None;
             self.ended_generation = Some(self.generation);
             if self.permission == AudioPermissionState::Pending {
                 // The shell drops the capture of the suspended session: ask again.
@@ -1430,6 +1465,7 @@ impl Session {
         let mut cmds = Vec::new();
         live.signalling.stop(&mut cmds);
         self.outputs.extend(cmds.into_iter().map(Output::Socket));
+        self.mic_due = None;
         self.outputs.push_back(Output::Teardown);
         self.phase = Phase::Idle;
         self.release_pending_mic();
@@ -1443,6 +1479,25 @@ impl Session {
             Phase::Live(live) => Ok(live.info.session_id.clone()),
             Phase::Starting(_) => Err(CommandError("Session is not started yet")),
             Phase::Idle => Err(CommandError("Not streaming: start a session first")),
+        }
+    }
+
+    /// Sends each `inbound-rtp` entry as a `remote_rtp_stats` message (§8.7); the other entries
+    /// are not the server's business. Stats are best effort: without an open data channel they
+    /// are dropped without a warning.
+    fn send_rtp_stats(&mut self, entries: &[String]) {
+        if !matches!(&self.phase, Phase::Live(live) if live.data_channel_open) {
+            return;
+        }
+        for text in entries {
+            let Ok(data) = crate::json::parse(text) else {
+                continue;
+            };
+            if data.get("type").and_then(crate::json::Value::as_str) != Some("inbound-rtp") {
+                continue;
+            }
+            let msg = ClientDataMessage::RemoteRtpStats(RemoteRtpStats { data });
+            self.outputs.push_back(Output::SendData(msg.encode()));
         }
     }
 
