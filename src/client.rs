@@ -83,24 +83,7 @@ impl AnamClient {
 
     /// Makes the persona say `content`.
     pub fn talk(&self, content: String) -> Promise {
-        // The request goes out now; the promise only waits for its answer.
-        let sent = self
-            .driver
-            .core()
-            .talk(&content)
-            .map(|call| crate::io::http::post_json_status(&call.url, &call.body));
-        wasm_bindgen_futures::future_to_promise(async move {
-            let status = sent.map_err(|e| plain_error(e.0))?.await.map_err(|e| {
-                plain_error(&format!(
-                    "talk failed: {}",
-                    crate::js::describe_js_error(&e)
-                ))
-            })?;
-            if !(200..300).contains(&status) {
-                return Err(plain_error(&format!("talk failed with HTTP {status}")));
-            }
-            Ok(JsValue::UNDEFINED)
-        })
+        self.driver.talk(&content)
     }
 
     /// Opens a talk stream; a missing or empty id gets a random one.

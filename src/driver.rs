@@ -23,7 +23,7 @@ use web_sys::{AbortController, AbortSignal, HtmlVideoElement, MediaStream};
 
 use crate::autoplay::{start_playback, unmute_and_play, PlayOutcome};
 use crate::errors::{cause_details, client_error, plain_error};
-use crate::io::http::post_json;
+use crate::io::http::{post_json, post_json_status};
 use crate::io::media::{audio_tracks, capture_microphone, set_enabled, stop_all};
 use crate::io::now;
 use crate::io::peer::{attach_input, configuration, Peer, PeerEvent};
@@ -105,7 +105,18 @@ struct Io {
     epoch: u64,
     pending: Vec<Pending>,
     next_pending: u32,
+    /// `talk()` calls by the core's call id: their promise, and their request while it runs.
+    /// They belong to the client, not the session: the server may accept a call that was sent
+    /// just before the session ended.
+    talks: Vec<PendingTalk>,
     session: SessionIo,
+}
+
+struct PendingTalk {
+    call: u32,
+    resolve: Function,
+    reject: Function,
+    request: Option<AbortController>,
 }
 
 /// What one session holds across its resumes; dropped on teardown.
@@ -329,12 +340,35 @@ impl Driver {
     ) where
         F: Future + 'static,
     {
-        let weak = self.this.clone();
         let epoch = self.io.borrow().epoch;
+        self.spawn_checked(fut, Some(epoch), then, stale);
+    }
+
+    /// Spawns `fut`; its result is fed back while the client exists, whatever happened to the
+    /// session meanwhile.
+    fn spawn_for_client<F>(&self, fut: F, map: impl FnOnce(F::Output) -> Input + 'static)
+    where
+        F: Future + 'static,
+    {
+        self.spawn_checked(fut, None, move |d, out| d.input(map(out)), drop);
+    }
+
+    /// The body of [`Driver::spawn_guarded`]: `epoch` is the connection the completion
+    /// belongs to (`None`: the client's).
+    fn spawn_checked<F>(
+        &self,
+        fut: F,
+        epoch: Option<u64>,
+        then: impl FnOnce(&Driver, F::Output) + 'static,
+        stale: impl FnOnce(F::Output) + 'static,
+    ) where
+        F: Future + 'static,
+    {
+        let weak = self.this.clone();
         wasm_bindgen_futures::spawn_local(async move {
             let out = fut.await;
             match weak.upgrade() {
-                Some(d) if d.io.borrow().epoch == epoch => then(&d, out),
+                Some(d) if epoch.is_none_or(|e| d.io.borrow().epoch == e) => then(&d, out),
                 _ => stale(out),
             }
         });
@@ -696,6 +730,27 @@ impl Driver {
             Output::Warn(text) => warn(&text),
             Output::RunToolHandler { stage, event } => self.run_tool_handler(stage, &event),
             Output::CollectRtpStats => self.collect_rtp_stats(),
+            Output::SendTalk { call, url, body } => self.send_talk(call, &url, &body),
+            Output::AbortTalk { call } => {
+                let mut io = self.io.borrow_mut();
+                let talk = io.talks.iter_mut().find(|t| t.call == call);
+                if let Some(request) = talk.and_then(|t| t.request.take()) {
+                    request.abort();
+                }
+            }
+            Output::TalkSettled { call, result } => {
+                let talk = {
+                    let mut io = self.io.borrow_mut();
+                    let i = io.talks.iter().position(|t| t.call == call);
+                    i.map(|i| io.talks.remove(i))
+                };
+                if let Some(t) = talk {
+                    let _ = match result {
+                        Ok(()) => t.resolve.call0(&JsValue::NULL),
+                        Err(message) => t.reject.call1(&JsValue::NULL, &plain_error(&message)),
+                    };
+                }
+            }
         }
     }
 
@@ -767,6 +822,53 @@ impl Driver {
                 }
             });
         }
+    }
+
+    /// `talk(content)`: the core sends the request; the promise settles when it says so.
+    pub fn talk(&self, content: &str) -> Promise {
+        let mut resolvers = None;
+        let promise = Promise::new(&mut |resolve, reject| resolvers = Some((resolve, reject)));
+        let Some((resolve, reject)) = resolvers else {
+            return promise;
+        };
+        // Registered before the core runs: its request goes out during this command.
+        let call = self.core.borrow().next_talk_call();
+        self.io.borrow_mut().talks.push(PendingTalk {
+            call,
+            resolve,
+            reject,
+            request: None,
+        });
+        if let Err(e) = self.command(|s| s.talk(now(), content)) {
+            let mut io = self.io.borrow_mut();
+            if let Some(t) = io.talks.pop() {
+                let _ = t.reject.call1(&JsValue::NULL, &plain_error(e.0));
+            }
+        }
+        promise
+    }
+
+    fn send_talk(&self, call: u32, url: &str, body: &str) {
+        let controller = AbortController::new().ok();
+        let signal = controller.as_ref().map(AbortController::signal);
+        // Sent now; only the status is read (see post_json_status).
+        let answer = post_json_status(url, body, signal.as_ref());
+        if let Some(t) = self
+            .io
+            .borrow_mut()
+            .talks
+            .iter_mut()
+            .find(|t| t.call == call)
+        {
+            t.request = controller;
+        }
+        self.spawn_for_client(answer, move |answer| match answer {
+            Ok(status) => Input::TalkAnswered { call, status },
+            Err(e) => Input::TalkUnreachable {
+                call,
+                detail: describe_js_error(&e),
+            },
+        });
     }
 
     /// Hands the peer connection's stats to the core as JSON texts (§8.7).

@@ -34,8 +34,12 @@ pub fn post_json(
 /// answer does not wait for the body to come through the browser's network process
 /// (`bench/run.mjs --only talk`: `talk()` resolved in 5.3 ms instead of 7.1, the median of two
 /// runs each, level with the official client's).
-pub fn post_json_status(url: &str, body: &str) -> impl Future<Output = Result<u16, JsValue>> {
-    let sent = send_post(url, body, None, None);
+pub fn post_json_status(
+    url: &str,
+    body: &str,
+    signal: Option<&AbortSignal>,
+) -> impl Future<Output = Result<u16, JsValue>> {
+    let sent = send_post(url, body, None, signal);
     async move {
         let response: Response = JsFuture::from(sent?).await?.dyn_into()?;
         Ok(response.status())

@@ -168,6 +168,9 @@ pub struct Session {
     /// Agent-audio streams by handle (a list: apps open one or two).
     agent_audio: Vec<(u32, conversation::AgentAudioStream)>,
     next_agent_audio: u32,
+    /// `talk()` calls waiting for their answer, with the instant they give up (if any).
+    talks: Vec<(u32, Option<Millis>)>,
+    next_talk: u32,
     outputs: VecDeque<Output>,
     /// Generation whose session has already reported its end (so it reports it only once).
     ended_generation: Option<u64>,
@@ -195,6 +198,8 @@ impl Session {
             persona_config: None,
             agent_audio: Vec::new(),
             next_agent_audio: 0,
+            talks: Vec::new(),
+            next_talk: 0,
             outputs: VecDeque::new(),
             ended_generation: None,
         }
@@ -264,7 +269,8 @@ impl Session {
             .flatten()
             .min(),
         };
-        phase.into_iter().chain(self.mic_due).min()
+        let talks = self.talks.iter().filter_map(|(_, due)| *due);
+        phase.into_iter().chain(self.mic_due).chain(talks).min()
     }
 
     // -----------------------------------------------------------------------------------------
@@ -342,20 +348,65 @@ impl Session {
         }
     }
 
-    /// `talk(content)`: the `/talk` request to send.
-    pub fn talk(&self, content: &str) -> Result<TalkCall, CommandError> {
-        match &self.phase {
-            Phase::Live(live) => Ok(TalkCall {
-                url: live.info.talk_url(),
-                body: TalkRequest {
-                    content: content.to_owned(),
-                }
-                .to_json()
-                .into_value()
-                .to_json(),
-            }),
-            Phase::Starting(_) => Err(CommandError("Session is not started yet")),
-            Phase::Idle => Err(CommandError("Not streaming: start a session first")),
+    /// `talk(content)`: sends the `/talk` request ([`Output::SendTalk`]) and returns the call's
+    /// id; its promise settles with [`Output::TalkSettled`] when the answer comes, or after the
+    /// API request timeout. A call outlives the session it was made in: the server may still
+    /// have accepted it.
+    pub fn talk(&mut self, now: Millis, content: &str) -> Result<u32, CommandError> {
+        self.now = now;
+        let url = match &self.phase {
+            Phase::Live(live) => live.info.talk_url(),
+            Phase::Starting(_) => return Err(CommandError("Session is not started yet")),
+            Phase::Idle => return Err(CommandError("Not streaming: start a session first")),
+        };
+        let body = TalkRequest {
+            content: content.to_owned(),
+        }
+        .to_json()
+        .into_value()
+        .to_json();
+        self.next_talk = self.next_talk.wrapping_add(1);
+        let call = self.next_talk;
+        let timeout = self.config.retry.request_timeout_ms;
+        let deadline = (timeout > 0).then(|| now.saturating_add(timeout));
+        self.talks.push((call, deadline));
+        self.outputs.push_back(Output::SendTalk { call, url, body });
+        Ok(call)
+    }
+
+    /// The id the next `talk()` call will get (so the shell can file its promise first).
+    pub fn next_talk_call(&self) -> u32 {
+        self.next_talk.wrapping_add(1)
+    }
+
+    /// The answer to `talk()` call `call`; nothing once the call gave up.
+    fn talk_answered(&mut self, call: u32, result: Result<u16, String>) {
+        let Some(i) = self.talks.iter().position(|(c, _)| *c == call) else {
+            return;
+        };
+        self.talks.remove(i);
+        let result = match result {
+            Ok(status) if (200..300).contains(&status) => Ok(()),
+            Ok(status) => Err(format!("talk failed with HTTP {status}")),
+            Err(detail) => Err(format!("talk failed: {detail}")),
+        };
+        self.outputs.push_back(Output::TalkSettled { call, result });
+    }
+
+    /// Gives up on the `talk()` calls whose deadline passed.
+    fn expire_talks(&mut self) {
+        let now = self.now;
+        let timeout = self.config.retry.request_timeout_ms;
+        let (expired, waiting) = std::mem::take(&mut self.talks)
+            .into_iter()
+            .partition(|(_, due)| due.is_some_and(|at| now >= at));
+        self.talks = waiting;
+        for (call, _) in expired {
+            self.outputs.push_back(Output::AbortTalk { call });
+            self.outputs.push_back(Output::TalkSettled {
+                call,
+                result: Err(format!("talk failed: no answer within {timeout} ms")),
+            });
         }
     }
 
@@ -565,6 +616,8 @@ impl Session {
                 outcome,
             } => self.tool_start_handled(&tool_call_id, outcome),
             Input::RtpStats(entries) => self.send_rtp_stats(&entries),
+            Input::TalkAnswered { call, status } => self.talk_answered(call, Ok(status)),
+            Input::TalkUnreachable { call, detail } => self.talk_answered(call, Err(detail)),
             other => self.with_live(|s, live| s.on_live_input(live, other)),
         }
     }

@@ -242,6 +242,7 @@ impl Session {
         if self.mic_due.is_some_and(|at| now >= at) {
             self.release_mic();
         }
+        self.expire_talks();
         if let Phase::Starting(s) = &mut self.phase {
             match s.wait {
                 Wait::Backoff(at) if now >= at => self.next_attempt(),

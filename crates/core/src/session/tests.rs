@@ -227,8 +227,12 @@ fn happy_path_requests_events_and_ordering() {
     assert!(out.contains(&Output::CreateOffer { ice_restart: false }));
     assert_eq!(h.s.session_id(), Some(SID));
     assert!(
-        h.s.talk("hi").is_ok(),
+        h.s.talk(h.now, "hi").is_ok(),
         "talk works as soon as the session started"
+    );
+    assert!(
+        matches!(&h.drain()[..], [Output::SendTalk { call: 1, url, .. }]
+        if url == &format!("http://127.0.0.1:9/talk?session_id={SID}"))
     );
 
     // The offer is ready before the socket: it waits in the queue, with its candidates.
@@ -855,3 +859,4 @@ fn a_peer_connection_that_cannot_be_created_ends_the_start() {
 }
 mod lifecycle;
 mod microphone;
+mod talk_calls;

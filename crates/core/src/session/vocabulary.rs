@@ -74,6 +74,16 @@ pub enum Input {
     },
     /// The stats asked for by [`Output::CollectRtpStats`]: each entry as the browser's JSON.
     RtpStats(Vec<String>),
+    /// The `/talk` request `call` (see [`Output::SendTalk`]) was answered with `status`.
+    TalkAnswered {
+        call: u32,
+        status: u16,
+    },
+    /// The `/talk` request `call` got no answer (network failure, CORS, abort).
+    TalkUnreachable {
+        call: u32,
+        detail: String,
+    },
 }
 
 /// Why a session could not start.
@@ -205,6 +215,22 @@ pub enum Output {
     },
     /// Collect the peer connection's stats and report them with [`Input::RtpStats`] (§8.7).
     CollectRtpStats,
+    /// POST `body` to `url` for `talk()` call `call` now; report the status with
+    /// [`Input::TalkAnswered`] (the body is not needed) or [`Input::TalkUnreachable`].
+    SendTalk {
+        call: u32,
+        url: String,
+        body: String,
+    },
+    /// Call `call` had no answer in time: abort its request (its promise is already settled).
+    AbortTalk {
+        call: u32,
+    },
+    /// Settle the promise of `talk()` call `call`: `Err` holds the message of its `Error`.
+    TalkSettled {
+        call: u32,
+        result: Result<(), String>,
+    },
 }
 
 /// `InputAudioState` of §10.9, serialized with camelCase keys.
@@ -226,10 +252,3 @@ impl std::fmt::Display for CommandError {
 }
 
 impl std::error::Error for CommandError {}
-
-/// A `/talk` request for the shell to send.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TalkCall {
-    pub url: String,
-    pub body: String,
-}
