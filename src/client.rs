@@ -2,7 +2,6 @@
 
 use std::rc::Rc;
 
-use anam_core::claims::TokenClaims;
 use anam_core::json::Number;
 use anam_core::session::conversation::CueTiming;
 use anam_core::session::{Session, TokenSource};
@@ -25,12 +24,8 @@ pub fn create_client(token_or_provider: JsValue, options: JsValue) -> Result<Ana
     let (source, provider) = if let Some(f) = token_or_provider.dyn_ref::<Function>() {
         (TokenSource::Provider, Some(f.clone()))
     } else if let Some(token) = token_or_provider.as_string() {
-        let claims = TokenClaims::decode(&token)
-            .map_err(|e| configuration_error(&format!("Invalid session token: {e}")))?;
-        claims
-            .validate_for_client()
-            .map_err(|e| configuration_error(&format!("Invalid session token: {e}")))?;
-        (TokenSource::Fixed(token), None)
+        let source = TokenSource::fixed(token).map_err(|e| configuration_error(&e.0))?;
+        (source, None)
     } else {
         return Err(configuration_error(
             "createClient needs a session token or a function that returns one",

@@ -29,9 +29,10 @@ use crate::io::now;
 use crate::io::peer::{attach_input, configuration, Peer, PeerEvent};
 use crate::io::socket::{Socket, SocketEvent};
 use crate::js::{describe_js_error, get, to_js};
-use crate::options::{ShellOptions, StatsReportFormat};
+use crate::options::ShellOptions;
 use crate::state::StateStore;
 use crate::tool_handlers::{handler_outcome, ToolHandlers};
+use anam_core::session::StatsReportFormat;
 use gloo_events::EventListener;
 use gloo_timers::callback::Timeout;
 
@@ -956,7 +957,7 @@ impl Driver {
             // `changeAudioInputDevice` captured a device meanwhile: that capture stands.
             return self.input(Input::MicGranted);
         }
-        let device = self.io.borrow().shell.audio_device_id.clone();
+        let device = self.io.borrow().shell.config.audio_device_id.clone();
         let capture = async move { capture_microphone(device.as_deref()).await };
         // The session this capture was for is gone: release the device.
         let release = |result: Result<MediaStream, JsValue>| {
@@ -1206,7 +1207,10 @@ impl Driver {
         let (old, stats_report) = {
             let mut io = self.io.borrow_mut();
             io.epoch += 1;
-            (std::mem::take(&mut io.session), io.shell.stats_report)
+            (
+                std::mem::take(&mut io.session),
+                io.shell.config.stats_report,
+            )
         };
         if let (Some(p), Some(format)) = (old.conn.peer.as_ref(), stats_report) {
             // Asked before the connection closes; the report prints when the browser answers.
