@@ -10,11 +10,12 @@ use wasm_bindgen::prelude::*;
 use web_sys::{AbortSignal, HtmlVideoElement, MediaStream};
 
 use crate::agent_audio::AgentAudioInputStream;
-use crate::driver::{Driver, PendingKind, StartArgs};
+use crate::driver::{Driver, StartArgs};
 use crate::errors::{configuration_error, plain_error};
 use crate::io::now;
 use crate::js::to_js;
 use crate::options;
+use anam_core::session::CallKind;
 
 /// Creates a client from a session token or a token provider (a function returning
 /// `Promise<string>`, called for each new session and once more when a token is expired).
@@ -51,7 +52,7 @@ impl AnamClient {
     /// `MediaStream`, or `{signal?, userAudio?}` (an extension: an aborted signal cancels).
     pub fn stream(&self, last: JsValue) -> Promise {
         match start_args(&last) {
-            Ok(args) => self.driver.start(PendingKind::Streams, None, args),
+            Ok(args) => self.driver.start(CallKind::Media, None, args),
             Err(e) => Promise::reject(&e),
         }
     }
@@ -69,7 +70,7 @@ impl AnamClient {
             .and_then(|d| d.get_element_by_id(&video_element_id))
             .and_then(|e| e.dyn_into::<HtmlVideoElement>().ok());
         match element {
-            Some(video) => self.driver.start(PendingKind::Element, Some(video), args),
+            Some(video) => self.driver.start(CallKind::Started, Some(video), args),
             None => Promise::reject(&plain_error(&format!(
                 "No video element with id \"{video_element_id}\""
             ))),

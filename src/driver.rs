@@ -14,7 +14,10 @@ use anam_core::errors::ErrorCode;
 use anam_core::session::events::Event;
 use anam_core::session::signalling::SocketCommand;
 use anam_core::session::tools::{ToolCallEvent, ToolStage};
-use anam_core::session::{Input, Output, Session, StartFailure, StartOutcome, TrackKind};
+use anam_core::session::{
+    CallKind, CallRefusal, CallRequest, CallSettlement, Input, Output, Session, StartFailure,
+    TrackKind,
+};
 use js_sys::{Array, Function, Promise};
 use serde::Serialize;
 use wasm_bindgen::closure::Closure;
@@ -36,19 +39,18 @@ use anam_core::session::StatsReportFormat;
 use gloo_events::EventListener;
 use gloo_timers::callback::Timeout;
 
-/// Which promise a pending `stream…()` call returned.
+/// Which API call a pending promise belongs to, by the core's id for it.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum PendingKind {
-    /// `streamToVideoElement`: resolves when the session has started.
-    Element,
-    /// `stream`: resolves with the remote streams once video and audio arrived.
-    Streams,
+enum PromiseOf {
+    /// `stream()` / `streamToVideoElement()`.
+    Call(u32),
+    /// `talk()`.
+    Talk(u32),
 }
 
+/// A promise handed to the app, settled when the core says so.
 struct Pending {
-    /// Identifies the call for its abort signal.
-    id: u32,
-    kind: PendingKind,
+    of: PromiseOf,
     resolve: Function,
     reject: Function,
 }
@@ -104,20 +106,12 @@ struct Io {
     /// completions started in an older epoch are stale. (The core's session counter does not
     /// move on a teardown, so it cannot tell a late completion from a current one.)
     epoch: u64,
+    /// The promises of calls and talks. They belong to the client, not the session: the server
+    /// may accept a `talk()` sent just before the session ended.
     pending: Vec<Pending>,
-    next_pending: u32,
-    /// `talk()` calls by the core's call id: their promise, and their request while it runs.
-    /// They belong to the client, not the session: the server may accept a call that was sent
-    /// just before the session ended.
-    talks: Vec<PendingTalk>,
+    /// The `/talk` requests in flight, by the core's call id.
+    talk_requests: Vec<(u32, AbortController)>,
     session: SessionIo,
-}
-
-struct PendingTalk {
-    call: u32,
-    resolve: Function,
-    reject: Function,
-    request: Option<AbortController>,
 }
 
 /// What one session holds across its resumes; dropped on teardown.
@@ -378,74 +372,72 @@ impl Driver {
     // -----------------------------------------------------------------------------------------
     // App calls
 
-    /// Starts a session for `stream()` (`kind = Streams`) or `streamToVideoElement()`, or
-    /// joins the one already starting or live.
+    /// `stream()` / `streamToVideoElement()`: the core admits the call (a new session, or the
+    /// one under way) and says when its promise settles.
     pub fn start(
         &self,
-        kind: PendingKind,
+        kind: CallKind,
         element: Option<HtmlVideoElement>,
         args: StartArgs,
     ) -> Promise {
-        if args.signal.as_ref().is_some_and(AbortSignal::aborted) {
-            // Aborted before the call: no token, no request, nothing to undo.
-            return Promise::reject(&abort_error());
-        }
-        let disable = self.io.borrow().disable_input_audio;
-        let user_audio = match args.user_audio {
-            Some(_) if disable => {
-                warn("disableInputAudio is set: the provided input stream is ignored");
-                None
-            }
-            Some(s) if audio_tracks(&s).is_empty() => {
+        let request = CallRequest {
+            kind,
+            user_audio: args
+                .user_audio
+                .as_ref()
+                .map(|s| !audio_tracks(s).is_empty()),
+            shows_video: element.is_some(),
+            aborted: args.signal.as_ref().is_some_and(AbortSignal::aborted),
+        };
+        // Not pumped yet: the call's promise is filed before any of its outputs run.
+        let call = match self.core.borrow_mut().start_call(now(), request) {
+            Ok(call) => call,
+            Err(CallRefusal::Aborted) => return Promise::reject(&abort_error()),
+            Err(CallRefusal::NoAudioTrack) => {
                 return Promise::reject(&plain_error(
                     "The provided input stream has no audio track",
+                ))
+            }
+        };
+        let mut resolvers = None;
+        let promise = Promise::new(&mut |resolve, reject| resolvers = Some((resolve, reject)));
+        if let Some((resolve, reject)) = resolvers {
+            self.io.borrow_mut().pending.push(Pending {
+                of: PromiseOf::Call(call.id),
+                resolve,
+                reject,
+            });
+        }
+        if call.joined {
+            self.join(element);
+        } else {
+            self.store.borrow_mut().on_start();
+            let mut io = self.io.borrow_mut();
+            io.session.video_element = element;
+            io.session.user_audio = args.user_audio.filter(|_| call.uses_own_audio);
+            io.provider_error = None;
+            io.session.session_listeners.clear();
+            if let Some(window) = web_sys::window() {
+                let weak = self.this.clone();
+                // The server session must not outlive the page: close socket and peer
+                // connection while the page can still run code (see README, pagehide).
+                io.session.session_listeners.push(EventListener::new(
+                    &window,
+                    "pagehide",
+                    move |_| {
+                        if let Some(d) = weak.upgrade() {
+                            d.command(|s| s.stop(now()));
+                        }
+                    },
                 ));
             }
-            other => other,
-        };
-        let outcome = self
-            .core
-            .borrow_mut()
-            .start(now(), user_audio.is_some(), element.is_some());
-        if outcome == StartOutcome::Started {
-            self.store.borrow_mut().on_start();
-        }
-        let mut resolve_reject = None;
-        let promise = Promise::new(&mut |resolve, reject| resolve_reject = Some((resolve, reject)));
-        let id = {
-            let mut io = self.io.borrow_mut();
-            io.next_pending += 1;
-            io.next_pending
-        };
-        match outcome {
-            StartOutcome::Started => {
-                let mut io = self.io.borrow_mut();
-                io.session.video_element = element;
-                io.session.user_audio = user_audio;
-                io.provider_error = None;
-                io.session.session_listeners.clear();
-                if let Some(window) = web_sys::window() {
-                    let weak = self.this.clone();
-                    // The server session must not outlive the page: close socket and peer
-                    // connection while the page can still run code (see README, pagehide).
-                    io.session.session_listeners.push(EventListener::new(
-                        &window,
-                        "pagehide",
-                        move |_| {
-                            if let Some(d) = weak.upgrade() {
-                                d.command(|s| s.stop(now()));
-                            }
-                        },
-                    ));
-                }
-            }
-            StartOutcome::Joined => self.join(element, user_audio.is_some()),
         }
         if let Some(signal) = &args.signal {
             let weak = self.this.clone();
+            let id = call.id;
             let listener = EventListener::new(signal, "abort", move |_| {
                 if let Some(d) = weak.upgrade() {
-                    d.on_abort(id);
+                    d.command(|s| s.abort_call(now(), id));
                 }
             });
             self.io
@@ -454,40 +446,13 @@ impl Driver {
                 .session_listeners
                 .push(listener);
         }
-        if let Some((resolve, reject)) = resolve_reject {
-            self.io.borrow_mut().pending.push(Pending {
-                id,
-                kind,
-                resolve,
-                reject,
-            });
-        }
-        if outcome == StartOutcome::Joined {
-            // The shared session may already be where this call resolves.
-            let core = self.core.borrow();
-            let ready = match kind {
-                PendingKind::Element => core.session_id().is_some(),
-                PendingKind::Streams => core.media_ready(),
-            };
-            drop(core);
-            if ready {
-                let value = match kind {
-                    PendingKind::Element => JsValue::UNDEFINED,
-                    PendingKind::Streams => self.remote_streams(),
-                };
-                self.settle(kind, Ok(value));
-            }
-        }
         self.pump();
         promise
     }
 
     /// A call that shares the session under way: it may bring the `<video>` the first call
-    /// (a `stream()`) did not have; its own input stream cannot replace the one in use.
-    fn join(&self, element: Option<HtmlVideoElement>, has_user_audio: bool) {
-        if has_user_audio {
-            warn("a session is already starting or live: the provided input stream is ignored");
-        }
+    /// (a `stream()`) did not have.
+    fn join(&self, element: Option<HtmlVideoElement>) {
         let adopted = {
             let mut io = self.io.borrow_mut();
             match (&io.session.video_element, element) {
@@ -504,27 +469,6 @@ impl Driver {
         };
         if adopted {
             self.show_video();
-        }
-    }
-
-    /// The abort signal of call `id` fired. While other calls still wait for the shared
-    /// session, only this call gives up; otherwise the session ends (in any state).
-    fn on_abort(&self, id: u32) {
-        let (mine, others_wait) = {
-            let mut io = self.io.borrow_mut();
-            let mine = io
-                .pending
-                .iter()
-                .position(|p| p.id == id)
-                .map(|i| io.pending.remove(i));
-            (mine, !io.pending.is_empty())
-        };
-        let waiting = mine.is_some();
-        if let Some(p) = mine {
-            let _ = p.reject.call1(&JsValue::NULL, &abort_error());
-        }
-        if !(waiting && others_wait) {
-            self.command(|s| s.stop(now()));
         }
     }
 
@@ -631,16 +575,16 @@ impl Driver {
             Output::AbortStartSession { attempt } => drop(self.take_start_request(attempt)),
             Output::SessionStarted { .. } => {
                 self.io.borrow_mut().session.conn.start_request = None;
-                self.settle(PendingKind::Element, Ok(JsValue::UNDEFINED));
             }
-            Output::MediaReady => {
-                let streams = self.remote_streams();
-                self.settle(PendingKind::Streams, Ok(streams));
-            }
-            Output::StartFailed(failure) => {
-                let error = self.start_error(&failure);
-                self.settle(PendingKind::Element, Err(error.clone()));
-                self.settle(PendingKind::Streams, Err(error));
+            Output::MediaReady | Output::StartFailed(_) => {}
+            Output::SettleCall { call, settlement } => {
+                let result = match settlement {
+                    CallSettlement::Started => Ok(JsValue::UNDEFINED),
+                    CallSettlement::Media => Ok(self.remote_streams()),
+                    CallSettlement::Failed(failure) => Err(self.start_error(&failure)),
+                    CallSettlement::Aborted => Err(abort_error()),
+                };
+                self.settle(PromiseOf::Call(call), result);
             }
             Output::RequestMic => self.request_mic(),
             Output::CreatePeerConnection {
@@ -734,23 +678,20 @@ impl Driver {
             Output::SendTalk { call, url, body } => self.send_talk(call, &url, &body),
             Output::AbortTalk { call } => {
                 let mut io = self.io.borrow_mut();
-                let talk = io.talks.iter_mut().find(|t| t.call == call);
-                if let Some(request) = talk.and_then(|t| t.request.take()) {
+                let i = io.talk_requests.iter().position(|(c, _)| *c == call);
+                if let Some((_, request)) = i.map(|i| io.talk_requests.remove(i)) {
                     request.abort();
                 }
             }
             Output::TalkSettled { call, result } => {
-                let talk = {
-                    let mut io = self.io.borrow_mut();
-                    let i = io.talks.iter().position(|t| t.call == call);
-                    i.map(|i| io.talks.remove(i))
-                };
-                if let Some(t) = talk {
-                    let _ = match result {
-                        Ok(()) => t.resolve.call0(&JsValue::NULL),
-                        Err(message) => t.reject.call1(&JsValue::NULL, &plain_error(&message)),
-                    };
-                }
+                self.io
+                    .borrow_mut()
+                    .talk_requests
+                    .retain(|(c, _)| *c != call);
+                let result = result
+                    .map(|()| JsValue::UNDEFINED)
+                    .map_err(|message| plain_error(&message));
+                self.settle(PromiseOf::Talk(call), result);
             }
         }
     }
@@ -834,17 +775,13 @@ impl Driver {
         };
         // Registered before the core runs: its request goes out during this command.
         let call = self.core.borrow().next_talk_call();
-        self.io.borrow_mut().talks.push(PendingTalk {
-            call,
+        self.io.borrow_mut().pending.push(Pending {
+            of: PromiseOf::Talk(call),
             resolve,
             reject,
-            request: None,
         });
         if let Err(e) = self.command(|s| s.talk(now(), content)) {
-            let mut io = self.io.borrow_mut();
-            if let Some(t) = io.talks.pop() {
-                let _ = t.reject.call1(&JsValue::NULL, &plain_error(e.0));
-            }
+            self.settle(PromiseOf::Talk(call), Err(plain_error(e.0)));
         }
         promise
     }
@@ -854,14 +791,8 @@ impl Driver {
         let signal = controller.as_ref().map(AbortController::signal);
         // Sent now; only the status is read (see post_json_status).
         let answer = post_json_status(url, body, signal.as_ref());
-        if let Some(t) = self
-            .io
-            .borrow_mut()
-            .talks
-            .iter_mut()
-            .find(|t| t.call == call)
-        {
-            t.request = controller;
+        if let Some(controller) = controller {
+            self.io.borrow_mut().talk_requests.push((call, controller));
         }
         self.spawn_for_client(answer, move |answer| match answer {
             Ok(status) => Input::TalkAnswered { call, status },
@@ -887,19 +818,16 @@ impl Driver {
         });
     }
 
-    fn settle(&self, kind: PendingKind, result: Result<JsValue, JsValue>) {
-        let settled: Vec<Pending> = {
+    fn settle(&self, of: PromiseOf, result: Result<JsValue, JsValue>) {
+        let pending = {
             let mut io = self.io.borrow_mut();
-            let (done, keep) = std::mem::take(&mut io.pending)
-                .into_iter()
-                .partition(|p| p.kind == kind);
-            io.pending = keep;
-            done
+            let i = io.pending.iter().position(|p| p.of == of);
+            i.map(|i| io.pending.remove(i))
         };
-        for p in settled {
-            let _ = match &result {
-                Ok(v) => p.resolve.call1(&JsValue::NULL, v),
-                Err(e) => p.reject.call1(&JsValue::NULL, e),
+        if let Some(p) = pending {
+            let _ = match result {
+                Ok(v) => p.resolve.call1(&JsValue::NULL, &v),
+                Err(e) => p.reject.call1(&JsValue::NULL, &e),
             };
         }
     }
@@ -907,7 +835,8 @@ impl Driver {
     fn start_error(&self, failure: &StartFailure) -> JsValue {
         match failure {
             StartFailure::TokenProvider => {
-                if let Some(e) = self.io.borrow_mut().provider_error.take() {
+                // Every call the failure settles rejects with the provider's own error.
+                if let Some(e) = self.io.borrow().provider_error.clone() {
                     return e;
                 }
             }

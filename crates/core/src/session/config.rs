@@ -142,12 +142,13 @@ pub struct ShellConfig {
 impl TokenSource {
     /// A token given to `createClient`: it must decode, and be usable by a browser client.
     pub fn fixed(token: String) -> Result<TokenSource, OptionError> {
-        let claims = crate::claims::TokenClaims::decode(&token)
-            .map_err(|e| OptionError(format!("Invalid session token: {e}")))?;
-        claims
-            .validate_for_client()
-            .map_err(|e| OptionError(format!("Invalid session token: {e}")))?;
-        Ok(TokenSource::Fixed(token))
+        let checked = crate::claims::TokenClaims::decode(&token)
+            .map_err(|e| e.to_string())
+            .and_then(|claims| claims.validate_for_client().map_err(|e| e.to_string()));
+        match checked {
+            Ok(()) => Ok(TokenSource::Fixed(token)),
+            Err(e) => Err(OptionError(format!("Invalid session token: {e}"))),
+        }
     }
 }
 

@@ -12,6 +12,7 @@
 //! sees; this file holds the machine's state, its queries and the app's commands; `starting`
 //! decides the way to a live session, `live` everything after it.
 
+mod calls;
 mod config;
 pub mod conversation;
 pub mod events;
@@ -68,6 +69,7 @@ pub const MIC_DEFERRAL_MS: Millis = 2_000;
 /// Interval of the `remote_rtp_stats` reports (§8.7, §12).
 const STATS_INTERVAL_MS: Millis = 5000;
 
+pub use calls::{Call, CallKind, CallRefusal, CallRequest, CallSettlement};
 pub use config::*;
 pub use vocabulary::*;
 
@@ -171,6 +173,7 @@ pub struct Session {
     /// `talk()` calls waiting for their answer, with the instant they give up (if any).
     talks: Vec<(u32, Option<Millis>)>,
     next_talk: u32,
+    calls: calls::Calls,
     outputs: VecDeque<Output>,
     /// Generation whose session has already reported its end (so it reports it only once).
     ended_generation: Option<u64>,
@@ -200,6 +203,7 @@ impl Session {
             next_agent_audio: 0,
             talks: Vec::new(),
             next_talk: 0,
+            calls: calls::Calls::default(),
             outputs: VecDeque::new(),
             ended_generation: None,
         }
@@ -248,7 +252,9 @@ impl Session {
 
     /// The next output to execute, in order.
     pub fn poll_output(&mut self) -> Option<Output> {
-        self.outputs.pop_front()
+        let output = self.outputs.pop_front()?;
+        self.settle_calls(&output);
+        Some(output)
     }
 
     /// When the machine next needs [`Input::Tick`].
@@ -397,11 +403,15 @@ impl Session {
     fn expire_talks(&mut self) {
         let now = self.now;
         let timeout = self.config.retry.request_timeout_ms;
-        let (expired, waiting) = std::mem::take(&mut self.talks)
-            .into_iter()
-            .partition(|(_, due)| due.is_some_and(|at| now >= at));
-        self.talks = waiting;
-        for (call, _) in expired {
+        let mut expired = Vec::new();
+        self.talks.retain(|&(call, due)| {
+            let over = due.is_some_and(|at| now >= at);
+            if over {
+                expired.push(call);
+            }
+            !over
+        });
+        for call in expired {
             self.outputs.push_back(Output::AbortTalk { call });
             self.outputs.push_back(Output::TalkSettled {
                 call,

@@ -857,6 +857,7 @@ fn a_peer_connection_that_cannot_be_created_ends_the_start() {
     assert!(out.contains(&Output::Teardown));
     assert!(!h.s.is_streaming());
 }
+mod calls;
 mod lifecycle;
 mod microphone;
 mod talk_calls;

@@ -226,6 +226,11 @@ pub enum Output {
     AbortTalk {
         call: u32,
     },
+    /// Settle the promise of `stream…()` call `call` (see [`Session::start_call`]).
+    SettleCall {
+        call: u32,
+        settlement: CallSettlement,
+    },
     /// Settle the promise of `talk()` call `call`: `Err` holds the message of its `Error`.
     TalkSettled {
         call: u32,
