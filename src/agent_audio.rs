@@ -9,28 +9,17 @@ use wasm_bindgen::prelude::*;
 
 use crate::driver::Driver;
 use crate::errors::plain_error;
-use crate::io::http::{get, set};
 use crate::io::now;
+use crate::js::{get, set};
 
-/// Reads `{encoding, sampleRate, channels}`; only 16-bit little-endian PCM exists in the protocol.
+/// Reads `{encoding?, sampleRate, channels}`; the core checks the values.
 pub fn parse_config(config: &JsValue) -> Result<AgentAudioConfig, JsValue> {
-    let encoding = get(config, "encoding")
-        .as_string()
-        .unwrap_or_else(|| "pcm_s16le".to_owned());
-    if encoding != "pcm_s16le" {
-        return Err(plain_error("agent audio encoding must be 'pcm_s16le'"));
-    }
-    let positive = |key: &str, max: f64| {
-        get(config, key)
-            .as_f64()
-            .filter(|v| v.fract() == 0.0 && *v >= 1.0 && *v <= max)
-            .ok_or_else(|| plain_error(&format!("agent audio {key} must be a positive integer")))
-    };
-    Ok(AgentAudioConfig {
-        encoding,
-        sample_rate: positive("sampleRate", 384_000.0)? as u32,
-        channels: positive("channels", 32.0)? as u16,
-    })
+    AgentAudioConfig::from_raw(
+        get(config, "encoding").as_string(),
+        get(config, "sampleRate").as_f64(),
+        get(config, "channels").as_f64(),
+    )
+    .map_err(|e| plain_error(&e))
 }
 
 #[wasm_bindgen(skip_typescript)]

@@ -9,7 +9,7 @@ use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::HtmlVideoElement;
 
-use crate::io::http::get;
+use crate::js::get;
 
 /// How a playback request ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,7 +2,6 @@
 
 use std::rc::Rc;
 
-use anam_core::claims::TokenClaims;
 use anam_core::json::Number;
 use anam_core::session::conversation::CueTiming;
 use anam_core::session::{Session, TokenSource};
@@ -11,10 +10,12 @@ use wasm_bindgen::prelude::*;
 use web_sys::{AbortSignal, HtmlVideoElement, MediaStream};
 
 use crate::agent_audio::AgentAudioInputStream;
-use crate::driver::{input_audio_state_js, Driver, PendingKind, StartArgs};
+use crate::driver::{Driver, StartArgs};
 use crate::errors::{configuration_error, plain_error};
 use crate::io::now;
+use crate::js::to_js;
 use crate::options;
+use anam_core::session::CallKind;
 
 /// Creates a client from a session token or a token provider (a function returning
 /// `Promise<string>`, called for each new session and once more when a token is expired).
@@ -24,12 +25,8 @@ pub fn create_client(token_or_provider: JsValue, options: JsValue) -> Result<Ana
     let (source, provider) = if let Some(f) = token_or_provider.dyn_ref::<Function>() {
         (TokenSource::Provider, Some(f.clone()))
     } else if let Some(token) = token_or_provider.as_string() {
-        let claims = TokenClaims::decode(&token)
-            .map_err(|e| configuration_error(&format!("Invalid session token: {e}")))?;
-        claims
-            .validate_for_client()
-            .map_err(|e| configuration_error(&format!("Invalid session token: {e}")))?;
-        (TokenSource::Fixed(token), None)
+        let source = TokenSource::fixed(token).map_err(|e| configuration_error(&e.0))?;
+        (source, None)
     } else {
         return Err(configuration_error(
             "createClient needs a session token or a function that returns one",
@@ -55,7 +52,7 @@ impl AnamClient {
     /// `MediaStream`, or `{signal?, userAudio?}` (an extension: an aborted signal cancels).
     pub fn stream(&self, last: JsValue) -> Promise {
         match start_args(&last) {
-            Ok(args) => self.driver.start(PendingKind::Streams, None, args),
+            Ok(args) => self.driver.start(CallKind::Media, None, args),
             Err(e) => Promise::reject(&e),
         }
     }
@@ -73,7 +70,7 @@ impl AnamClient {
             .and_then(|d| d.get_element_by_id(&video_element_id))
             .and_then(|e| e.dyn_into::<HtmlVideoElement>().ok());
         match element {
-            Some(video) => self.driver.start(PendingKind::Element, Some(video), args),
+            Some(video) => self.driver.start(CallKind::Started, Some(video), args),
             None => Promise::reject(&plain_error(&format!(
                 "No video element with id \"{video_element_id}\""
             ))),
@@ -82,24 +79,7 @@ impl AnamClient {
 
     /// Makes the persona say `content`.
     pub fn talk(&self, content: String) -> Promise {
-        // The request goes out now; the promise only waits for its answer.
-        let sent = self
-            .driver
-            .core()
-            .talk(&content)
-            .map(|call| crate::io::http::post_json_status(&call.url, &call.body));
-        wasm_bindgen_futures::future_to_promise(async move {
-            let status = sent.map_err(|e| plain_error(e.0))?.await.map_err(|e| {
-                plain_error(&format!(
-                    "talk failed: {}",
-                    crate::io::http::describe_js_error(&e)
-                ))
-            })?;
-            if !(200..300).contains(&status) {
-                return Err(plain_error(&format!("talk failed with HTTP {status}")));
-            }
-            Ok(JsValue::UNDEFINED)
-        })
+        self.driver.talk(&content)
     }
 
     /// Opens a talk stream; a missing or empty id gets a random one.
@@ -185,7 +165,7 @@ impl AnamClient {
         self.driver
             .core()
             .persona_config()
-            .map(crate::driver::json_to_js)
+            .map(|config| to_js(&anam_core::json::ForJs(config)))
             .unwrap_or(JsValue::UNDEFINED)
     }
 
@@ -226,17 +206,17 @@ impl AnamClient {
 
     #[wasm_bindgen(js_name = muteInputAudio)]
     pub fn mute_input_audio(&self) -> JsValue {
-        input_audio_state_js(self.driver.command(|s| s.set_muted(true)))
+        to_js(&self.driver.command(|s| s.set_muted(true)))
     }
 
     #[wasm_bindgen(js_name = unmuteInputAudio)]
     pub fn unmute_input_audio(&self) -> JsValue {
-        input_audio_state_js(self.driver.command(|s| s.set_muted(false)))
+        to_js(&self.driver.command(|s| s.set_muted(false)))
     }
 
     #[wasm_bindgen(js_name = getInputAudioState)]
     pub fn get_input_audio_state(&self) -> JsValue {
-        input_audio_state_js(self.driver.core().input_audio_state())
+        to_js(&self.driver.core().input_audio_state())
     }
 
     /// Switches the microphone to `deviceId`.
@@ -312,6 +292,19 @@ impl AnamClient {
     #[wasm_bindgen(js_name = removeListener)]
     pub fn remove_listener(&self, event: String, callback: Function) {
         self.driver.remove_listener(&event, &callback);
+    }
+}
+
+impl Drop for AnamClient {
+    fn drop(&mut self) {
+        self.driver.release();
+    }
+}
+
+impl AnamClient {
+    /// The registered tool handlers (for tests of their bookkeeping).
+    pub fn tool_handlers(&self) -> &crate::tool_handlers::ToolHandlers {
+        &self.driver.tool_handlers
     }
 }
 
@@ -405,7 +398,7 @@ fn start_args(last: &JsValue) -> Result<StartArgs, JsValue> {
         ));
     }
     let field = |key: &str| {
-        let v = crate::io::http::get(last, key);
+        let v = crate::js::get(last, key);
         (!v.is_undefined() && !v.is_null()).then_some(v)
     };
     let signal = match field("signal") {
@@ -428,7 +421,7 @@ fn start_args(last: &JsValue) -> Result<StartArgs, JsValue> {
 /// The timing of `sendDirectorNoteCue(tag, options)`: `{inSeconds}` or `{atSeconds}`, not both.
 fn cue_timing(options: &JsValue) -> Result<CueTiming, JsValue> {
     let read = |key: &str| -> Result<Option<Number>, JsValue> {
-        let v = crate::io::http::get(options, key);
+        let v = crate::js::get(options, key);
         if v.is_undefined() {
             return Ok(None);
         }

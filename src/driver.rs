@@ -12,41 +12,45 @@ use std::rc::{Rc, Weak};
 
 use anam_core::errors::ErrorCode;
 use anam_core::session::events::Event;
-use anam_core::session::history::Message;
 use anam_core::session::signalling::SocketCommand;
 use anam_core::session::tools::{ToolCallEvent, ToolStage};
-use anam_core::session::{Input, Output, Session, StartFailure, StartOutcome, TrackKind};
-use js_sys::{Array, Function, Object, Promise};
+use anam_core::session::{
+    CallKind, CallRefusal, CallRequest, CallSettlement, Input, Output, Session, StartFailure,
+    TrackKind,
+};
+use js_sys::{Array, Function, Promise};
+use serde::Serialize;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{AbortController, AbortSignal, HtmlVideoElement, MediaStream};
 
 use crate::autoplay::{start_playback, unmute_and_play, PlayOutcome};
 use crate::errors::{cause_details, client_error, plain_error};
-use crate::io::http::{describe_js_error, get, post_json, set};
-use crate::io::listener::Listener;
+use crate::io::http::{post_json, post_json_status};
 use crate::io::media::{audio_tracks, capture_microphone, set_enabled, stop_all};
 use crate::io::now;
 use crate::io::peer::{attach_input, configuration, Peer, PeerEvent};
 use crate::io::socket::{Socket, SocketEvent};
-use crate::io::timer::Timeout;
-use crate::options::{ShellOptions, StatsReportFormat};
+use crate::js::{describe_js_error, get, to_js};
+use crate::options::ShellOptions;
 use crate::state::StateStore;
-use crate::tool_handlers::{start_outcome, ToolHandlers};
+use crate::tool_handlers::{handler_outcome, ToolHandlers};
+use anam_core::session::StatsReportFormat;
+use gloo_events::EventListener;
+use gloo_timers::callback::Timeout;
 
-/// Which promise a pending `stream…()` call returned.
+/// Which API call a pending promise belongs to, by the core's id for it.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum PendingKind {
-    /// `streamToVideoElement`: resolves when the session has started.
-    Element,
-    /// `stream`: resolves with the remote streams once video and audio arrived.
-    Streams,
+enum PromiseOf {
+    /// `stream()` / `streamToVideoElement()`.
+    Call(u32),
+    /// `talk()`.
+    Talk(u32),
 }
 
+/// A promise handed to the app, settled when the core says so.
 struct Pending {
-    /// Identifies the call for its abort signal.
-    id: u32,
-    kind: PendingKind,
+    of: PromiseOf,
     resolve: Function,
     reject: Function,
 }
@@ -58,9 +62,21 @@ pub struct StartArgs {
     pub signal: Option<AbortSignal>,
 }
 
-/// How long a microphone request waits for the first frame at most (see
-/// `Driver::request_mic_after_first_frame`).
-const MIC_FALLBACK_MS: u32 = 2_000;
+/// A start-session request in flight; dropping it aborts the request.
+struct StartRequest {
+    attempt: u32,
+    abort: Option<AbortController>,
+    /// Set when the session no longer wants the answer: a session it created is then ended.
+    abandoned: Rc<Cell<bool>>,
+}
+
+impl Drop for StartRequest {
+    fn drop(&mut self) {
+        if let Some(c) = self.abort.take() {
+            c.abort();
+        }
+    }
+}
 
 /// `requestVideoFrameCallback` registration, cancelled when dropped.
 struct FrameCallback {
@@ -77,34 +93,65 @@ impl Drop for FrameCallback {
     }
 }
 
-/// Every browser handle of the client. Per-session parts are dropped on teardown.
+/// The browser handles of the client, by lifetime: the client's own, then one session's (which
+/// may span several connections when it resumes), then one connection's. Dropping a part
+/// releases everything in it.
 #[derive(Default)]
 struct Io {
     provider: Option<Function>,
     provider_error: Option<JsValue>,
     shell: ShellOptions,
     disable_input_audio: bool,
-    /// Bumped on every teardown; async completions of older generations are dropped.
-    generation: u64,
-    start_abort: Option<(u32, AbortController)>,
-    /// Numbers the start-session requests, so an abandoned one is recognised when it ends.
-    start_request: u64,
-    abandoned_request: u64,
+    /// Bumped whenever a connection is dropped (teardown or suspend for a resume): async
+    /// completions started in an older epoch are stale. (The core's session counter does not
+    /// move on a teardown, so it cannot tell a late completion from a current one.)
+    epoch: u64,
+    /// The promises of calls and talks. They belong to the client, not the session: the server
+    /// may accept a `talk()` sent just before the session ended.
     pending: Vec<Pending>,
-    next_pending: u32,
+    /// The `/talk` requests in flight, by the core's call id.
+    talk_requests: Vec<(u32, AbortController)>,
+    session: SessionIo,
+}
+
+/// What one session holds across its resumes; dropped on teardown.
+#[derive(Default)]
+struct SessionIo {
+    /// The current connection: dropped first (see `Drop`).
+    conn: Connection,
     /// `abort` listeners of the calls' signals and the window's `pagehide` listener: they live
     /// as long as the session (a resume keeps them), so an abort after streaming ends it too.
-    session_listeners: Vec<Listener>,
+    session_listeners: Vec<EventListener>,
     video_element: Option<HtmlVideoElement>,
     user_audio: Option<MediaStream>,
     mic: Option<MediaStream>,
+}
+
+impl Drop for SessionIo {
+    fn drop(&mut self) {
+        self.session_listeners.clear();
+        // The connection goes before the devices, so nothing is sent from a stopped track.
+        self.conn = Connection::default();
+        if let Some(mic) = self.mic.take() {
+            stop_all(&mic);
+        }
+        if let Some(v) = self.video_element.take() {
+            v.set_src_object(None);
+        }
+    }
+}
+
+/// What one connection attempt holds; dropped on teardown and when the session suspends for a
+/// resume. Fields drop in this order: the request is aborted before the transport closes.
+#[derive(Default)]
+struct Connection {
+    /// The start-session request under way.
+    start_request: Option<StartRequest>,
+    frame_callback: Option<FrameCallback>,
+    socket: Option<Socket>,
+    peer: Option<Peer>,
     /// Remote streams in track arrival order.
     remote: Vec<(TrackKind, MediaStream)>,
-    peer: Option<Peer>,
-    socket: Option<Socket>,
-    frame_callback: Option<FrameCallback>,
-    /// Set while the microphone request waits for the first frame; holds its fallback timer.
-    mic_waiting: Option<Timeout>,
 }
 
 pub struct Driver {
@@ -245,10 +292,9 @@ impl Driver {
 
     fn rearm_timer(&self) {
         let deadline = self.core.borrow().poll_timeout();
-        let timer = deadline.and_then(|at| {
-            let delay = at.saturating_sub(now());
+        let timer = deadline.map(|at| {
             let weak = self.this.clone();
-            Timeout::new(u32::try_from(delay).unwrap_or(u32::MAX), move || {
+            Timeout::new(timeout_ms(at.saturating_sub(now())), move || {
                 if let Some(d) = weak.upgrade() {
                     d.input(Input::Tick);
                 }
@@ -257,7 +303,7 @@ impl Driver {
         *self.timer.borrow_mut() = timer;
     }
 
-    /// Spawns `fut`; its result is fed back only if the session generation did not change.
+    /// Spawns `fut`; its result is fed back only if the connection epoch did not change.
     fn spawn_for_session<F>(&self, fut: F, map: impl FnOnce(F::Output) -> Option<Input> + 'static)
     where
         F: Future + 'static,
@@ -269,132 +315,149 @@ impl Driver {
         });
     }
 
-    /// Spawns `fut`, then runs `then` with its result only if the session generation did not
+    /// Spawns `fut`, then runs `then` with its result only if the connection epoch did not
     /// change meanwhile.
     fn spawn_then<F>(&self, fut: F, then: impl FnOnce(&Driver, F::Output) + 'static)
     where
         F: Future + 'static,
     {
+        self.spawn_guarded(fut, then, drop);
+    }
+
+    /// The one way an async completion reaches the driver: `then` runs with `fut`'s result if
+    /// the client still exists and its connection epoch did not change meanwhile;
+    /// otherwise `stale` gets the result, to release what it holds.
+    fn spawn_guarded<F>(
+        &self,
+        fut: F,
+        then: impl FnOnce(&Driver, F::Output) + 'static,
+        stale: impl FnOnce(F::Output) + 'static,
+    ) where
+        F: Future + 'static,
+    {
+        let epoch = self.io.borrow().epoch;
+        self.spawn_checked(fut, Some(epoch), then, stale);
+    }
+
+    /// Spawns `fut`; its result is fed back while the client exists, whatever happened to the
+    /// session meanwhile.
+    fn spawn_for_client<F>(&self, fut: F, map: impl FnOnce(F::Output) -> Input + 'static)
+    where
+        F: Future + 'static,
+    {
+        self.spawn_checked(fut, None, move |d, out| d.input(map(out)), drop);
+    }
+
+    /// The body of [`Driver::spawn_guarded`]: `epoch` is the connection the completion
+    /// belongs to (`None`: the client's).
+    fn spawn_checked<F>(
+        &self,
+        fut: F,
+        epoch: Option<u64>,
+        then: impl FnOnce(&Driver, F::Output) + 'static,
+        stale: impl FnOnce(F::Output) + 'static,
+    ) where
+        F: Future + 'static,
+    {
         let weak = self.this.clone();
-        let generation = self.io.borrow().generation;
         wasm_bindgen_futures::spawn_local(async move {
             let out = fut.await;
-            let Some(d) = weak.upgrade() else { return };
-            if d.io.borrow().generation != generation {
-                return;
+            match weak.upgrade() {
+                Some(d) if epoch.is_none_or(|e| d.io.borrow().epoch == e) => then(&d, out),
+                _ => stale(out),
             }
-            then(&d, out);
         });
     }
 
     // -----------------------------------------------------------------------------------------
     // App calls
 
-    /// Starts a session for `stream()` (`kind = Streams`) or `streamToVideoElement()`, or
-    /// joins the one already starting or live.
+    /// `stream()` / `streamToVideoElement()`: the core admits the call (a new session, or the
+    /// one under way) and says when its promise settles.
     pub fn start(
         &self,
-        kind: PendingKind,
+        kind: CallKind,
         element: Option<HtmlVideoElement>,
         args: StartArgs,
     ) -> Promise {
-        if args.signal.as_ref().is_some_and(AbortSignal::aborted) {
-            // Aborted before the call: no token, no request, nothing to undo.
-            return Promise::reject(&abort_error());
-        }
-        let disable = self.io.borrow().disable_input_audio;
-        let user_audio = match args.user_audio {
-            Some(_) if disable => {
-                warn("disableInputAudio is set: the provided input stream is ignored");
-                None
-            }
-            Some(s) if audio_tracks(&s).is_empty() => {
+        let request = CallRequest {
+            kind,
+            user_audio: args
+                .user_audio
+                .as_ref()
+                .map(|s| !audio_tracks(s).is_empty()),
+            shows_video: element.is_some(),
+            aborted: args.signal.as_ref().is_some_and(AbortSignal::aborted),
+        };
+        // Not pumped yet: the call's promise is filed before any of its outputs run.
+        let call = match self.core.borrow_mut().start_call(now(), request) {
+            Ok(call) => call,
+            Err(CallRefusal::Aborted) => return Promise::reject(&abort_error()),
+            Err(CallRefusal::NoAudioTrack) => {
                 return Promise::reject(&plain_error(
                     "The provided input stream has no audio track",
-                ));
+                ))
             }
-            other => other,
         };
-        let outcome = self.core.borrow_mut().start(now(), user_audio.is_some());
-        if outcome == StartOutcome::Started {
-            self.store.borrow_mut().on_start();
-        }
-        let mut resolve_reject = None;
-        let promise = Promise::new(&mut |resolve, reject| resolve_reject = Some((resolve, reject)));
-        let id = {
-            let mut io = self.io.borrow_mut();
-            io.next_pending += 1;
-            io.next_pending
-        };
-        match outcome {
-            StartOutcome::Started => {
-                let mut io = self.io.borrow_mut();
-                io.video_element = element;
-                io.user_audio = user_audio;
-                io.provider_error = None;
-                io.session_listeners.clear();
-                if let Some(window) = web_sys::window() {
-                    let weak = self.this.clone();
-                    // The server session must not outlive the page: close socket and peer
-                    // connection while the page can still run code (see README, pagehide).
-                    io.session_listeners
-                        .push(Listener::new(&window, "pagehide", move |_| {
-                            if let Some(d) = weak.upgrade() {
-                                d.command(|s| s.stop(now()));
-                            }
-                        }));
-                }
-            }
-            StartOutcome::Joined => self.join(element, user_audio.is_some()),
-        }
-        if let Some(signal) = &args.signal {
-            let weak = self.this.clone();
-            let listener = Listener::new(signal, "abort", move |_| {
-                if let Some(d) = weak.upgrade() {
-                    d.on_abort(id);
-                }
-            });
-            self.io.borrow_mut().session_listeners.push(listener);
-        }
-        if let Some((resolve, reject)) = resolve_reject {
+        let mut resolvers = None;
+        let promise = Promise::new(&mut |resolve, reject| resolvers = Some((resolve, reject)));
+        if let Some((resolve, reject)) = resolvers {
             self.io.borrow_mut().pending.push(Pending {
-                id,
-                kind,
+                of: PromiseOf::Call(call.id),
                 resolve,
                 reject,
             });
         }
-        if outcome == StartOutcome::Joined {
-            // The shared session may already be where this call resolves.
-            let core = self.core.borrow();
-            let ready = match kind {
-                PendingKind::Element => core.session_id().is_some(),
-                PendingKind::Streams => core.media_ready(),
-            };
-            drop(core);
-            if ready {
-                let value = match kind {
-                    PendingKind::Element => JsValue::UNDEFINED,
-                    PendingKind::Streams => self.remote_streams(),
-                };
-                self.settle(kind, Ok(value));
+        if call.joined {
+            self.join(element);
+        } else {
+            self.store.borrow_mut().on_start();
+            let mut io = self.io.borrow_mut();
+            io.session.video_element = element;
+            io.session.user_audio = args.user_audio.filter(|_| call.uses_own_audio);
+            io.provider_error = None;
+            io.session.session_listeners.clear();
+            if let Some(window) = web_sys::window() {
+                let weak = self.this.clone();
+                // The server session must not outlive the page: close socket and peer
+                // connection while the page can still run code (see README, pagehide).
+                io.session.session_listeners.push(EventListener::new(
+                    &window,
+                    "pagehide",
+                    move |_| {
+                        if let Some(d) = weak.upgrade() {
+                            d.command(|s| s.stop(now()));
+                        }
+                    },
+                ));
             }
+        }
+        if let Some(signal) = &args.signal {
+            let weak = self.this.clone();
+            let id = call.id;
+            let listener = EventListener::new(signal, "abort", move |_| {
+                if let Some(d) = weak.upgrade() {
+                    d.command(|s| s.abort_call(now(), id));
+                }
+            });
+            self.io
+                .borrow_mut()
+                .session
+                .session_listeners
+                .push(listener);
         }
         self.pump();
         promise
     }
 
     /// A call that shares the session under way: it may bring the `<video>` the first call
-    /// (a `stream()`) did not have; its own input stream cannot replace the one in use.
-    fn join(&self, element: Option<HtmlVideoElement>, has_user_audio: bool) {
-        if has_user_audio {
-            warn("a session is already starting or live: the provided input stream is ignored");
-        }
+    /// (a `stream()`) did not have.
+    fn join(&self, element: Option<HtmlVideoElement>) {
         let adopted = {
             let mut io = self.io.borrow_mut();
-            match (&io.video_element, element) {
+            match (&io.session.video_element, element) {
                 (None, Some(video)) => {
-                    io.video_element = Some(video);
+                    io.session.video_element = Some(video);
                     true
                 }
                 (Some(current), Some(other)) if current != &other => {
@@ -409,31 +472,12 @@ impl Driver {
         }
     }
 
-    /// The abort signal of call `id` fired. While other calls still wait for the shared
-    /// session, only this call gives up; otherwise the session ends (in any state).
-    fn on_abort(&self, id: u32) {
-        let (mine, others_wait) = {
-            let mut io = self.io.borrow_mut();
-            let mine = io
-                .pending
-                .iter()
-                .position(|p| p.id == id)
-                .map(|i| io.pending.remove(i));
-            (mine, !io.pending.is_empty())
-        };
-        let waiting = mine.is_some();
-        if let Some(p) = mine {
-            let _ = p.reject.call1(&JsValue::NULL, &abort_error());
-        }
-        if !(waiting && others_wait) {
-            self.command(|s| s.stop(now()));
-        }
-    }
-
     fn remote_streams(&self) -> JsValue {
         let streams: Array = self
             .io
             .borrow()
+            .session
+            .conn
             .remote
             .iter()
             .map(|(_, s)| JsValue::from(s))
@@ -454,6 +498,15 @@ impl Driver {
         }
     }
 
+    /// The app dropped its client (`client.free()`): ends the session in any state, so no
+    /// microphone, socket or peer connection outlives it, even while a talk stream or an
+    /// agent-audio stream still holds the driver. The app's listeners are not called for a
+    /// client it already freed; its pending `stream…()` promises reject with an `AbortError`.
+    pub fn release(&self) {
+        self.listeners.borrow_mut().clear();
+        self.command(|s| s.stop(now()));
+    }
+
     pub fn remove_listener(&self, event: &str, callback: &Function) {
         if let Some((_, list)) = self
             .listeners
@@ -467,7 +520,7 @@ impl Driver {
 
     /// `changeAudioInputDevice`: captures `device_id` and swaps it onto the sender.
     pub async fn change_input_device(self: Rc<Self>, device_id: String) -> Result<(), JsValue> {
-        let generation = self.io.borrow().generation;
+        let epoch = self.io.borrow().epoch;
         let stream = capture_microphone(Some(&device_id)).await.map_err(|e| {
             plain_error(&format!(
                 "Failed to change the audio input device: {}",
@@ -478,15 +531,15 @@ impl Driver {
         set_enabled(&stream, !muted);
         let sender = {
             let mut io = self.io.borrow_mut();
-            if io.generation != generation {
+            if io.epoch != epoch {
                 stop_all(&stream);
                 return Err(plain_error("The session ended during the device change"));
             }
             // Not a copy of the tracks (see clippy.toml on `MediaStream::clone`).
-            if let Some(old) = io.mic.replace(Clone::clone(&stream)) {
+            if let Some(old) = io.session.mic.replace(Clone::clone(&stream)) {
                 stop_all(&old);
             }
-            io.peer.as_ref().map(Peer::audio_sender)
+            io.session.conn.peer.as_ref().map(Peer::audio_sender)
         };
         if let (Some(sender), Some(track)) = (sender, audio_tracks(&stream).into_iter().next()) {
             attach_input(sender, track).await.map_err(|e| {
@@ -513,43 +566,33 @@ impl Driver {
                 body,
             } => self.start_session_request(attempt, url, token, body),
             Output::AbandonStartSession { attempt } => {
-                let mut io = self.io.borrow_mut();
-                if io.start_abort.as_ref().is_some_and(|(a, _)| *a == attempt) {
+                if let Some(mut r) = self.take_start_request(attempt) {
                     // Not aborted: the request finishes and `end_abandoned` ends its session.
-                    io.start_abort = None;
-                    io.abandoned_request = io.start_request;
+                    r.abandoned.set(true);
+                    r.abort = None;
                 }
             }
-            Output::AbortStartSession { attempt } => {
-                let mut io = self.io.borrow_mut();
-                if let Some((a, c)) = io.start_abort.take() {
-                    if a == attempt {
-                        c.abort();
-                    } else {
-                        io.start_abort = Some((a, c));
-                    }
-                }
-            }
+            Output::AbortStartSession { attempt } => drop(self.take_start_request(attempt)),
             Output::SessionStarted { .. } => {
-                self.io.borrow_mut().start_abort = None;
-                self.settle(PendingKind::Element, Ok(JsValue::UNDEFINED));
+                self.io.borrow_mut().session.conn.start_request = None;
             }
-            Output::MediaReady => {
-                let streams = self.remote_streams();
-                self.settle(PendingKind::Streams, Ok(streams));
+            Output::MediaReady | Output::StartFailed(_) => {}
+            Output::SettleCall { call, settlement } => {
+                let result = match settlement {
+                    CallSettlement::Started => Ok(JsValue::UNDEFINED),
+                    CallSettlement::Media => Ok(self.remote_streams()),
+                    CallSettlement::Failed(failure) => Err(self.start_error(&failure)),
+                    CallSettlement::Aborted => Err(abort_error()),
+                };
+                self.settle(PromiseOf::Call(call), result);
             }
-            Output::StartFailed(failure) => {
-                let error = self.start_error(&failure);
-                self.settle(PendingKind::Element, Err(error.clone()));
-                self.settle(PendingKind::Streams, Err(error));
-            }
-            Output::RequestMic => self.request_mic_after_first_frame(),
+            Output::RequestMic => self.request_mic(),
             Output::CreatePeerConnection {
                 ice_servers_json,
                 ice_transport_policy,
             } => self.create_peer(&ice_servers_json, ice_transport_policy.as_deref()),
             Output::CreateOffer { ice_restart } => {
-                let fut = self.io.borrow().peer.as_ref().map(|p| {
+                let fut = self.io.borrow().session.conn.peer.as_ref().map(|p| {
                     // Setting the `<video>` up takes the main thread several ms. Done while
                     // the browser creates the offer, it no longer delays the handling of the
                     // answer (interleaved runs: the first frame 3 and 8 ms sooner), and the
@@ -572,7 +615,14 @@ impl Driver {
                 }
             }
             Output::ApplyAnswer { sdp } => {
-                let fut = self.io.borrow().peer.as_ref().map(|p| p.apply_answer(&sdp));
+                let fut = self
+                    .io
+                    .borrow()
+                    .session
+                    .conn
+                    .peer
+                    .as_ref()
+                    .map(|p| p.apply_answer(&sdp));
                 if let Some(fut) = fut {
                     self.spawn_for_session(fut, |r| {
                         Some(match r {
@@ -586,6 +636,8 @@ impl Driver {
                 let fut = self
                     .io
                     .borrow()
+                    .session
+                    .conn
                     .peer
                     .as_ref()
                     .map(|p| p.add_remote_candidate(&c));
@@ -604,13 +656,16 @@ impl Driver {
             }
             Output::Socket(cmd) => self.socket_command(cmd),
             Output::SendData(text) => {
-                if let Some(p) = self.io.borrow().peer.as_ref() {
+                if let Some(p) = self.io.borrow().session.conn.peer.as_ref() {
                     p.send_data(&text);
                 }
             }
             Output::ApplyMute(muted) => {
                 let io = self.io.borrow();
-                for s in [&io.mic, &io.user_audio].into_iter().flatten() {
+                for s in [&io.session.mic, &io.session.user_audio]
+                    .into_iter()
+                    .flatten()
+                {
                     set_enabled(s, !muted);
                 }
             }
@@ -619,37 +674,60 @@ impl Driver {
             Output::Emit(event) => self.emit(event),
             Output::Warn(text) => warn(&text),
             Output::RunToolHandler { stage, event } => self.run_tool_handler(stage, &event),
-            Output::SendRtpStats => self.send_rtp_stats(),
+            Output::CollectRtpStats => self.collect_rtp_stats(),
+            Output::SendTalk { call, url, body } => self.send_talk(call, &url, &body),
+            Output::AbortTalk { call } => {
+                let mut io = self.io.borrow_mut();
+                let i = io.talk_requests.iter().position(|(c, _)| *c == call);
+                if let Some((_, request)) = i.map(|i| io.talk_requests.remove(i)) {
+                    request.abort();
+                }
+            }
+            Output::TalkSettled { call, result } => {
+                self.io
+                    .borrow_mut()
+                    .talk_requests
+                    .retain(|(c, _)| *c != call);
+                let result = result
+                    .map(|()| JsValue::UNDEFINED)
+                    .map_err(|message| plain_error(&message));
+                self.settle(PromiseOf::Talk(call), result);
+            }
         }
+    }
+
+    /// The start-session request of `attempt`, if it is the one under way.
+    fn take_start_request(&self, attempt: u32) -> Option<StartRequest> {
+        let mut io = self.io.borrow_mut();
+        let slot = &mut io.session.conn.start_request;
+        slot.take_if(|r| r.attempt == attempt)
     }
 
     fn start_session_request(&self, attempt: u32, url: String, token: String, body: String) {
         let controller = AbortController::new().ok();
         let signal = controller.as_ref().map(AbortController::signal);
-        let (request, generation) = {
-            let mut io = self.io.borrow_mut();
-            io.start_request += 1;
-            if let Some(c) = controller {
-                io.start_abort = Some((attempt, c));
-            }
-            (io.start_request, io.generation)
-        };
-        let weak = self.this.clone();
+        let abandoned = Rc::new(Cell::new(false));
+        self.io.borrow_mut().session.conn.start_request = Some(StartRequest {
+            attempt,
+            abort: controller,
+            abandoned: abandoned.clone(),
+        });
         // Sent now, not when first polled (see post_json).
         let answer = post_json(&url, &body, Some(&token), signal.as_ref());
-        wasm_bindgen_futures::spawn_local(async move {
+        // The abandoned check lives in the future itself, so the server session a late answer
+        // created is ended even when the client or its session is gone by then.
+        let answer = async move {
             let result = answer.await;
-            let Some(d) = weak.upgrade() else { return };
-            if d.io.borrow().abandoned_request == request {
-                if let Ok(answer) = result {
+            if abandoned.get() {
+                if let Ok(answer) = &result {
                     end_abandoned(answer.status, &answer.body);
                 }
-                return;
+                return None;
             }
-            if d.io.borrow().generation != generation {
-                return;
-            }
-            d.input(match result {
+            Some(result)
+        };
+        self.spawn_for_session(answer, move |result| {
+            Some(match result? {
                 Ok(answer) => Input::StartSessionAnswered {
                     attempt,
                     status: answer.status,
@@ -659,16 +737,15 @@ impl Driver {
                     attempt,
                     detail: describe_js_error(&e),
                 },
-            });
+            })
         });
     }
 
     fn run_tool_handler(&self, stage: ToolStage, event: &ToolCallEvent) {
-        let Some(settled) = self.tool_handlers.call(
-            &event.tool_name,
-            stage.handler_key(),
-            &json_to_js(&event.to_json()),
-        ) else {
+        let Some(settled) =
+            self.tool_handlers
+                .call(&event.tool_name, stage.handler_key(), &to_js(event))
+        else {
             return;
         };
         if stage == ToolStage::Start {
@@ -676,7 +753,7 @@ impl Driver {
             self.spawn_for_session(settled, move |result| {
                 Some(Input::ToolStartHandled {
                     tool_call_id,
-                    outcome: start_outcome(result),
+                    outcome: handler_outcome(result),
                 })
             });
         } else {
@@ -689,45 +766,68 @@ impl Driver {
         }
     }
 
-    /// Sends each `inbound-rtp` stats entry as a `remote_rtp_stats` message (§8.7).
-    fn send_rtp_stats(&self) {
-        let Some(stats) = self.io.borrow().peer.as_ref().map(Peer::stats) else {
-            return;
+    /// `talk(content)`: the core sends the request; the promise settles when it says so.
+    pub fn talk(&self, content: &str) -> Promise {
+        let mut resolvers = None;
+        let promise = Promise::new(&mut |resolve, reject| resolvers = Some((resolve, reject)));
+        let Some((resolve, reject)) = resolvers else {
+            return promise;
         };
-        self.spawn_then(stats, |d, stats| {
-            let io = d.io.borrow();
-            let (Ok(stats), Some(peer)) = (stats, io.peer.as_ref()) else {
-                return;
-            };
-            for stat in stats {
-                if get(&stat, "type").as_string().as_deref() == Some("inbound-rtp") {
-                    let msg = Object::new();
-                    set(&msg, "message_type", &JsValue::from_str("remote_rtp_stats"));
-                    set(&msg, "data", &stat);
-                    if let Some(text) = js_sys::JSON::stringify(&msg)
-                        .ok()
-                        .and_then(|t| t.as_string())
-                    {
-                        peer.send_data(&text);
-                    }
-                }
-            }
+        // Registered before the core runs: its request goes out during this command.
+        let call = self.core.borrow().next_talk_call();
+        self.io.borrow_mut().pending.push(Pending {
+            of: PromiseOf::Talk(call),
+            resolve,
+            reject,
+        });
+        if let Err(e) = self.command(|s| s.talk(now(), content)) {
+            self.settle(PromiseOf::Talk(call), Err(plain_error(e.0)));
+        }
+        promise
+    }
+
+    fn send_talk(&self, call: u32, url: &str, body: &str) {
+        let controller = AbortController::new().ok();
+        let signal = controller.as_ref().map(AbortController::signal);
+        // Sent now; only the status is read (see post_json_status).
+        let answer = post_json_status(url, body, signal.as_ref());
+        if let Some(controller) = controller {
+            self.io.borrow_mut().talk_requests.push((call, controller));
+        }
+        self.spawn_for_client(answer, move |answer| match answer {
+            Ok(status) => Input::TalkAnswered { call, status },
+            Err(e) => Input::TalkUnreachable {
+                call,
+                detail: describe_js_error(&e),
+            },
         });
     }
 
-    fn settle(&self, kind: PendingKind, result: Result<JsValue, JsValue>) {
-        let settled: Vec<Pending> = {
-            let mut io = self.io.borrow_mut();
-            let (done, keep) = std::mem::take(&mut io.pending)
-                .into_iter()
-                .partition(|p| p.kind == kind);
-            io.pending = keep;
-            done
+    /// Hands the peer connection's stats to the core as JSON texts (§8.7).
+    fn collect_rtp_stats(&self) {
+        let Some(stats) = self.io.borrow().session.conn.peer.as_ref().map(Peer::stats) else {
+            return;
         };
-        for p in settled {
-            let _ = match &result {
-                Ok(v) => p.resolve.call1(&JsValue::NULL, v),
-                Err(e) => p.reject.call1(&JsValue::NULL, e),
+        self.spawn_for_session(stats, |stats| {
+            let entries = stats
+                .ok()?
+                .iter()
+                .filter_map(|s| js_sys::JSON::stringify(s).ok()?.as_string())
+                .collect();
+            Some(Input::RtpStats(entries))
+        });
+    }
+
+    fn settle(&self, of: PromiseOf, result: Result<JsValue, JsValue>) {
+        let pending = {
+            let mut io = self.io.borrow_mut();
+            let i = io.pending.iter().position(|p| p.of == of);
+            i.map(|i| io.pending.remove(i))
+        };
+        if let Some(p) = pending {
+            let _ = match result {
+                Ok(v) => p.resolve.call1(&JsValue::NULL, &v),
+                Err(e) => p.reject.call1(&JsValue::NULL, &e),
             };
         }
     }
@@ -735,7 +835,8 @@ impl Driver {
     fn start_error(&self, failure: &StartFailure) -> JsValue {
         match failure {
             StartFailure::TokenProvider => {
-                if let Some(e) = self.io.borrow_mut().provider_error.take() {
+                // Every call the failure settles rejects with the provider's own error.
+                if let Some(e) = self.io.borrow().provider_error.clone() {
                     return e;
                 }
             }
@@ -753,17 +854,13 @@ impl Driver {
             return self.input(Input::TokenFailed);
         };
         let returned = provider.call0(&JsValue::NULL);
-        let weak = self.this.clone();
-        let generation = self.io.borrow().generation;
-        wasm_bindgen_futures::spawn_local(async move {
-            let settled = match returned {
+        let settled = async move {
+            match returned {
                 Ok(v) => wasm_bindgen_futures::JsFuture::from(Promise::resolve(&v)).await,
                 Err(e) => Err(e),
-            };
-            let Some(d) = weak.upgrade() else { return };
-            if d.io.borrow().generation != generation {
-                return;
             }
+        };
+        self.spawn_then(settled, |d, settled| {
             let input = match settled.map(|v| v.as_string()) {
                 Ok(Some(token)) => Input::Token(token),
                 Ok(None) => {
@@ -784,78 +881,42 @@ impl Driver {
         });
     }
 
-    /// Asks for the microphone once the persona's first frame is shown. The browser's capture
-    /// start-up, run while the connection is being set up, delayed the first frame by 5-12 ms
-    /// in A/B runs; the user cannot talk to a persona not yet on screen anyway. Without a
-    /// `<video>` to watch, it asks at once; if no frame is reported, after `MIC_FALLBACK_MS`.
-    fn request_mic_after_first_frame(&self) {
-        if self.io.borrow().video_element.is_none() {
-            return self.request_mic();
-        }
-        let weak = self.this.clone();
-        let fallback = Timeout::new(MIC_FALLBACK_MS, move || {
-            if let Some(d) = weak.upgrade() {
-                d.release_waiting_mic();
-            }
-        });
-        match fallback {
-            Some(t) => self.io.borrow_mut().mic_waiting = Some(t),
-            None => self.request_mic(),
-        }
-    }
-
-    /// The first frame is shown (or the fallback passed): the waiting request goes out.
-    fn release_waiting_mic(&self) {
-        if self.io.borrow_mut().mic_waiting.take().is_none() {
-            return;
-        }
-        if self.io.borrow().mic.is_some() {
-            // `changeAudioInputDevice` captured a device meanwhile: that capture stands.
-            self.input(Input::MicGranted);
-        } else {
-            self.request_mic();
-        }
-    }
-
     fn request_mic(&self) {
-        let device = self.io.borrow().shell.audio_device_id.clone();
-        let weak = self.this.clone();
-        let generation = self.io.borrow().generation;
-        wasm_bindgen_futures::spawn_local(async move {
-            let result = capture_microphone(device.as_deref()).await;
-            let Some(d) = weak.upgrade() else {
-                if let Ok(s) = &result {
-                    stop_all(s);
-                }
-                return;
-            };
-            if d.io.borrow().generation != generation {
-                // The session this capture was for is gone: release the device.
-                if let Ok(s) = &result {
-                    stop_all(s);
-                }
-                return;
+        if self.io.borrow().session.mic.is_some() {
+            // `changeAudioInputDevice` captured a device meanwhile: that capture stands.
+            return self.input(Input::MicGranted);
+        }
+        let device = self.io.borrow().shell.config.audio_device_id.clone();
+        let capture = async move { capture_microphone(device.as_deref()).await };
+        // The session this capture was for is gone: release the device.
+        let release = |result: Result<MediaStream, JsValue>| {
+            if let Ok(s) = &result {
+                stop_all(s);
             }
-            match result {
+        };
+        self.spawn_guarded(
+            capture,
+            |d, result| match result {
                 Ok(stream) => {
                     let muted = d.core.borrow().input_audio_state().is_muted;
                     set_enabled(&stream, !muted);
-                    d.io.borrow_mut().mic = Some(stream);
+                    d.io.borrow_mut().session.mic = Some(stream);
                     d.input(Input::MicGranted);
                     d.attach_input_audio();
                 }
                 Err(e) => d.input(Input::MicDenied(describe_js_error(&e))),
-            }
-        });
+            },
+            release,
+        );
     }
 
     /// Puts the current input stream (app's or microphone) on the audio sender, if both exist.
     fn attach_input_audio(&self) {
         let (sender, track) = {
             let io = self.io.borrow();
-            let stream = io.user_audio.as_ref().or(io.mic.as_ref());
+            let stream = io.session.user_audio.as_ref().or(io.session.mic.as_ref());
             (
-                io.peer.as_ref().map(Peer::audio_sender),
+                io.session.conn.peer.as_ref().map(Peer::audio_sender),
                 stream.and_then(|s| audio_tracks(s).into_iter().next()),
             )
         };
@@ -895,7 +956,7 @@ impl Driver {
         });
         match Peer::create(&config, send_audio, on) {
             Ok(p) => {
-                self.io.borrow_mut().peer = Some(p);
+                self.io.borrow_mut().session.conn.peer = Some(p);
                 self.attach_input_audio();
             }
             Err(e) => self.input(Input::PeerConnectionFailed(describe_js_error(&e))),
@@ -915,7 +976,12 @@ impl Driver {
                     _ => return,
                 };
                 if let Some(stream) = stream {
-                    self.io.borrow_mut().remote.push((kind, stream));
+                    self.io
+                        .borrow_mut()
+                        .session
+                        .conn
+                        .remote
+                        .push((kind, stream));
                 }
                 Input::RemoteTrack(kind)
             }
@@ -932,9 +998,13 @@ impl Driver {
         let (video, stream) = {
             let io = self.io.borrow();
             (
-                io.video_element.clone(),
+                io.session.video_element.clone(),
                 // Not a copy of the tracks (see clippy.toml on `MediaStream::clone`).
-                io.peer.as_ref().map(|p| Clone::clone(p.remote_stream())),
+                io.session
+                    .conn
+                    .peer
+                    .as_ref()
+                    .map(|p| Clone::clone(p.remote_stream())),
             )
         };
         let (Some(video), Some(stream)) = (video, stream) else {
@@ -952,11 +1022,10 @@ impl Driver {
         let closure = Closure::<dyn FnMut(JsValue, JsValue)>::new(move |_, _| {
             if let Some(d) = weak.upgrade() {
                 d.input(Input::FirstFrame);
-                d.release_waiting_mic();
             }
         });
         if let Ok(handle) = request.call1(&video, closure.as_ref()) {
-            self.io.borrow_mut().frame_callback = Some(FrameCallback {
+            self.io.borrow_mut().session.conn.frame_callback = Some(FrameCallback {
                 video,
                 handle,
                 _closure: closure,
@@ -968,14 +1037,8 @@ impl Driver {
     /// refusal of sound as `AUTOPLAY_BLOCKED`. The event is the shell's alone: the session
     /// machine has no say in playback.
     fn start_playback(&self, video: HtmlVideoElement) {
-        let weak = self.this.clone();
-        let generation = self.io.borrow().generation;
-        wasm_bindgen_futures::spawn_local(async move {
-            let outcome = start_playback(&video).await;
-            let Some(d) = weak.upgrade() else { return };
-            if d.io.borrow().generation != generation {
-                return;
-            }
+        let playing = async move { start_playback(&video).await };
+        self.spawn_then(playing, |d, outcome| {
             let playing_muted = match outcome {
                 PlayOutcome::PlayingMuted => true,
                 PlayOutcome::Blocked => false,
@@ -989,7 +1052,7 @@ impl Driver {
     /// when the client shows no video (before a session, or with `stream()`, whose elements
     /// belong to the app).
     pub fn unlock(&self) -> Promise {
-        let video = self.io.borrow().video_element.clone();
+        let video = self.io.borrow().session.video_element.clone();
         let Some(video) = video else {
             return Promise::resolve(&JsValue::UNDEFINED);
         };
@@ -1017,7 +1080,7 @@ impl Driver {
                     });
                 });
                 match Socket::open(socket, &url, on) {
-                    Ok(s) => self.io.borrow_mut().socket = Some(s),
+                    Ok(s) => self.io.borrow_mut().session.conn.socket = Some(s),
                     Err(e) => self.input(Input::SocketClosed {
                         socket,
                         code: 1006,
@@ -1026,15 +1089,29 @@ impl Driver {
                 }
             }
             SocketCommand::Send { socket, text } => {
-                if let Some(s) = self.io.borrow().socket.as_ref().filter(|s| s.id == socket) {
+                if let Some(s) = self
+                    .io
+                    .borrow()
+                    .session
+                    .conn
+                    .socket
+                    .as_ref()
+                    .filter(|s| s.id == socket)
+                {
                     s.send(&text);
                 }
             }
             SocketCommand::Close { socket } => {
                 let old = {
                     let mut io = self.io.borrow_mut();
-                    if io.socket.as_ref().is_some_and(|s| s.id == socket) {
-                        io.socket.take()
+                    if io
+                        .session
+                        .conn
+                        .socket
+                        .as_ref()
+                        .is_some_and(|s| s.id == socket)
+                    {
+                        io.session.conn.socket.take()
                     } else {
                         None
                     }
@@ -1047,60 +1124,28 @@ impl Driver {
     /// Closes the lost session's connection for a resume; the `<video>`, the input audio (with
     /// its device and mute state) and the session listeners stay for the next session.
     fn suspend_for_resume(&self) {
-        let (peer, socket, frame, abort) = {
+        let old = {
             let mut io = self.io.borrow_mut();
-            io.generation += 1;
-            io.remote.clear();
-            io.mic_waiting = None;
-            (
-                io.peer.take(),
-                io.socket.take(),
-                io.frame_callback.take(),
-                io.start_abort.take(),
-            )
+            io.epoch += 1;
+            std::mem::take(&mut io.session.conn)
         };
-        if let Some((_, c)) = abort {
-            c.abort();
-        }
-        drop(frame);
-        drop(socket);
-        drop(peer);
+        drop(old);
     }
 
     fn teardown(&self) {
-        let (peer, socket, frame, mic, abort, video, listeners) = {
+        let (old, stats_report) = {
             let mut io = self.io.borrow_mut();
-            io.generation += 1;
-            io.remote.clear();
-            io.user_audio = None;
-            io.mic_waiting = None;
+            io.epoch += 1;
             (
-                io.peer.take(),
-                io.socket.take(),
-                io.frame_callback.take(),
-                io.mic.take(),
-                io.start_abort.take(),
-                io.video_element.take(),
-                std::mem::take(&mut io.session_listeners),
+                std::mem::take(&mut io.session),
+                io.shell.config.stats_report,
             )
         };
-        drop(listeners);
-        if let Some((_, c)) = abort {
-            c.abort();
-        }
-        if let Some(mic) = mic {
-            stop_all(&mic);
-        }
-        drop(frame);
-        drop(socket);
-        if let (Some(p), Some(format)) = (peer.as_ref(), self.io.borrow().shell.stats_report) {
+        if let (Some(p), Some(format)) = (old.conn.peer.as_ref(), stats_report) {
             // Asked before the connection closes; the report prints when the browser answers.
             print_stats_report(p.stats(), format);
         }
-        drop(peer);
-        if let Some(v) = video {
-            v.set_src_object(None);
-        }
+        drop(old);
     }
 
     // -----------------------------------------------------------------------------------------
@@ -1125,7 +1170,9 @@ impl Driver {
     fn event_args(&self, event: &Event) -> Array {
         let io = self.io.borrow();
         let last = |kind: TrackKind| {
-            io.remote
+            io.session
+                .conn
+                .remote
                 .iter()
                 .rev()
                 .find(|(k, _)| *k == kind)
@@ -1134,38 +1181,35 @@ impl Driver {
         };
         let text = |s: &str| JsValue::from_str(s);
         let args: Vec<JsValue> = match event {
-            Event::MessageHistoryUpdated(messages) => {
-                vec![json_to_js(&Message::list_to_json(messages))]
+            Event::MessageHistoryUpdated(messages) | Event::ReasoningHistoryUpdated(messages) => {
+                vec![to_js(messages)]
             }
-            Event::MessageStreamEventReceived(e) => vec![json_to_js(&e.to_json())],
-            Event::ReasoningStreamEventReceived(e) => vec![json_to_js(&e.to_json())],
-            Event::ReasoningHistoryUpdated(messages) => {
-                vec![json_to_js(&Message::list_to_json(messages))]
-            }
+            Event::MessageStreamEventReceived(e) => vec![to_js(e)],
+            Event::ReasoningStreamEventReceived(e) => vec![to_js(e)],
+            // The server's own JSON text, handed over as the browser parses it.
             Event::PersonaConfigUpdateApplied(json) => {
                 vec![js_sys::JSON::parse(json).unwrap_or(JsValue::UNDEFINED)]
             }
-            Event::ClientToolEventReceived(e) => vec![json_to_js(&e.to_json())],
+            Event::ClientToolEventReceived(e) => vec![to_js(e)],
             Event::ToolCallStarted(e) | Event::ToolCallCompleted(e) | Event::ToolCallFailed(e) => {
-                vec![json_to_js(&e.to_json())]
+                vec![to_js(e)]
             }
             Event::DirectorNoteCueApplied {
                 cue_tag,
                 correlation_id,
-            } => {
-                let obj = Object::new();
-                set(&obj, "cueTag", &text(cue_tag));
-                set(&obj, "correlationId", &text(correlation_id));
-                vec![obj.into()]
-            }
+            } => vec![to_js(&CueApplied {
+                cue_tag,
+                correlation_id,
+            })],
             Event::ConnectionClosed { code, details } => vec![
                 text(code),
                 details.as_deref().map(text).unwrap_or(JsValue::UNDEFINED),
             ],
             Event::InputAudioStreamStarted => vec![io
+                .session
                 .user_audio
                 .as_ref()
-                .or(io.mic.as_ref())
+                .or(io.session.mic.as_ref())
                 .map(JsValue::from)
                 .unwrap_or(JsValue::UNDEFINED)],
             Event::VideoStreamStarted => vec![last(TrackKind::Video)],
@@ -1177,18 +1221,14 @@ impl Driver {
             | Event::InputAudioDeviceChanged(s)
             | Event::UserSpeechStarted(s)
             | Event::UserSpeechEnded(s) => vec![text(s)],
-            Event::Reconnecting { attempt, reason } => {
-                let info = Object::new();
-                crate::io::http::set(&info, "attempt", &JsValue::from_f64(f64::from(*attempt)));
-                crate::io::http::set(&info, "reason", &text(reason));
-                vec![info.into()]
-            }
+            Event::Reconnecting { attempt, reason } => vec![to_js(&ReconnectingInfo {
+                attempt: *attempt,
+                reason,
+            })],
             Event::Reconnected(id) => vec![text(id)],
-            Event::AutoplayBlocked { playing_muted } => {
-                let info = Object::new();
-                crate::io::http::set(&info, "playingMuted", &JsValue::from_bool(*playing_muted));
-                vec![info.into()]
-            }
+            Event::AutoplayBlocked { playing_muted } => vec![to_js(&AutoplayBlockedInfo {
+                playing_muted: *playing_muted,
+            })],
             Event::ConnectionEstablished
             | Event::DataChannelOpen
             | Event::VideoPlayStarted
@@ -1239,16 +1279,16 @@ fn print_stats_report(
             }
             StatsReportFormat::Json => web_sys::console::log_2(
                 &JsValue::from_str("Anam peer connection stats report"),
-                &json_to_js(&report.to_value()),
+                &to_js(&anam_core::json::ForJs(&report.to_value())),
             ),
         }
     });
 }
 
-/// A JSON value as a fresh JS value: `JSON.parse` of its text is smaller in wasm than building
-/// the objects field by field.
-pub fn json_to_js(value: &anam_core::json::Value) -> JsValue {
-    js_sys::JSON::parse(&value.to_json()).unwrap_or(JsValue::UNDEFINED)
+/// A delay for `setTimeout`, which takes a signed 32-bit count: gloo-timers casts its `u32`
+/// with `as i32`, so anything above `i32::MAX` (24.8 days) would wrap negative and fire at once.
+fn timeout_ms(delay: u64) -> u32 {
+    u32::try_from(delay.min(i32::MAX as u64)).unwrap_or(0)
 }
 
 /// A JS number as a JSON number, through JS's own number-to-text (`JSON.stringify` of a number
@@ -1271,14 +1311,24 @@ pub fn warn(text: &str) {
     web_sys::console::warn_1(&JsValue::from_str(text));
 }
 
-/// An `InputAudioState` object.
-pub fn input_audio_state_js(state: anam_core::session::InputAudioState) -> JsValue {
-    let obj = Object::new();
-    set(&obj, "isMuted", &JsValue::from_bool(state.is_muted));
-    set(
-        &obj,
-        "permissionState",
-        &JsValue::from_str(state.permission_state.as_str()),
-    );
-    obj.into()
+/// The payload of `DIRECTOR_NOTE_CUE_APPLIED`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CueApplied<'a> {
+    cue_tag: &'a str,
+    correlation_id: &'a str,
+}
+
+/// The payload of `RECONNECTING`.
+#[derive(Serialize)]
+struct ReconnectingInfo<'a> {
+    attempt: u32,
+    reason: &'a str,
+}
+
+/// The payload of `AUTOPLAY_BLOCKED`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AutoplayBlockedInfo {
+    playing_muted: bool,
 }

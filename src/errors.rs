@@ -2,36 +2,48 @@
 //! `statusCode`, `details`, §10.8) and plain `Error`s for state checks.
 
 use anam_core::errors::{ApiFailure, ErrorCode};
-use js_sys::Object;
+use serde::Serialize;
 use wasm_bindgen::JsValue;
 
-use crate::io::http::set;
+use crate::js::{set, to_js};
+
+/// A `ClientError`'s `details`: `{cause?, error?, message?, solution?, responseBody?}`.
+#[derive(Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Details<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub solution: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_body: Option<&'a str>,
+}
 
 /// A `ClientError` with `details` as given (`undefined` when `None`).
 pub fn client_error(
     code: ErrorCode,
     status: u16,
     message: &str,
-    details: Option<Object>,
+    details: Option<Details<'_>>,
 ) -> JsValue {
     let error = js_sys::Error::new(message);
     error.set_name("ClientError");
     set(&error, "code", &JsValue::from_str(code.as_str()));
     set(&error, "statusCode", &JsValue::from_f64(f64::from(status)));
-    set(
-        &error,
-        "details",
-        &details.map(JsValue::from).unwrap_or(JsValue::UNDEFINED),
-    );
+    let details = details.map_or(JsValue::UNDEFINED, |d| to_js(&d));
+    set(&error, "details", &details);
     error.into()
 }
 
 /// `details = {cause}` (or no details without a cause).
-pub fn cause_details(cause: Option<&str>) -> Option<Object> {
-    cause.map(|c| {
-        let d = Object::new();
-        set(&d, "cause", &JsValue::from_str(c));
-        d
+pub fn cause_details(cause: Option<&str>) -> Option<Details<'_>> {
+    cause.map(|c| Details {
+        cause: Some(c),
+        ..Details::default()
     })
 }
 

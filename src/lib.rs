@@ -9,6 +9,7 @@ pub mod client;
 pub mod driver;
 pub mod errors;
 pub mod io;
+pub mod js;
 pub mod options;
 pub mod preflight;
 pub mod state;

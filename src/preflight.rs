@@ -3,63 +3,78 @@
 //! judged from the Permissions API and the device list, autoplay from the browser's own policy
 //! answer or a silent playback probe.
 
+use gloo_timers::callback::Timeout;
 use js_sys::{Array, Function, Object, Promise, Reflect};
+use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::HtmlMediaElement;
 
 use crate::autoplay::is_policy_refusal;
-use crate::io::http::{get, set};
+use crate::js::{get, set, to_js};
 
 /// How long one browser query may take before its answer counts as unknown: the report must
 /// arrive even where a query never settles.
-const QUERY_TIMEOUT_MS: i32 = 1500;
+const QUERY_TIMEOUT_MS: u32 = 1500;
 
 /// Resolves with `{secureContext, webrtc, microphone: {supported, permission, devices},
 /// autoplayWithSound}` (see README, "Preflight"). Never rejects.
 #[wasm_bindgen(skip_typescript)]
 pub fn preflight() -> Promise {
-    wasm_bindgen_futures::future_to_promise(async { Ok(report().await.into()) })
+    wasm_bindgen_futures::future_to_promise(async { Ok(report().await) })
 }
 
-async fn report() -> Object {
+/// The preflight report, with the keys of the README.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Report {
+    secure_context: bool,
+    webrtc: bool,
+    microphone: Microphone,
+    /// `true`/`false`, or `"unknown"` when the browser could not tell.
+    autoplay_with_sound: Autoplay,
+}
+
+#[derive(Serialize)]
+struct Microphone {
+    supported: bool,
+    permission: &'static str,
+    devices: Vec<Device>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Device {
+    device_id: String,
+    label: String,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Autoplay {
+    Known(bool),
+    Unknown(&'static str),
+}
+
+async fn report() -> JsValue {
     let global = js_sys::global();
     let navigator = get(&global, "navigator");
     let media_devices = get(&navigator, "mediaDevices");
-
-    let report = Object::new();
-    set(
-        &report,
-        "secureContext",
-        &JsValue::from_bool(get(&global, "isSecureContext").is_truthy()),
-    );
-    set(
-        &report,
-        "webrtc",
-        &JsValue::from_bool(get(&global, "RTCPeerConnection").is_function()),
-    );
-
-    let microphone = Object::new();
-    // Browsers hide mediaDevices outside secure contexts: then no page code can capture.
-    set(
-        &microphone,
-        "supported",
-        &JsValue::from_bool(get(&media_devices, "getUserMedia").is_function()),
-    );
-    set(
-        &microphone,
-        "permission",
-        &JsValue::from_str(microphone_permission(&navigator).await),
-    );
-    set(&microphone, "devices", &audio_inputs(&media_devices).await);
-    set(&report, "microphone", &microphone);
-
-    let autoplay = match autoplay_with_sound(&navigator).await {
-        Some(allowed) => JsValue::from_bool(allowed),
-        None => JsValue::from_str("unknown"),
+    let report = Report {
+        secure_context: get(&global, "isSecureContext").is_truthy(),
+        webrtc: get(&global, "RTCPeerConnection").is_function(),
+        microphone: Microphone {
+            // Browsers hide mediaDevices outside secure contexts: then no page code can capture.
+            supported: get(&media_devices, "getUserMedia").is_function(),
+            permission: microphone_permission(&navigator).await,
+            devices: audio_inputs(&media_devices).await,
+        },
+        autoplay_with_sound: match autoplay_with_sound(&navigator).await {
+            Some(allowed) => Autoplay::Known(allowed),
+            None => Autoplay::Unknown("unknown"),
+        },
     };
-    set(&report, "autoplayWithSound", &autoplay);
-    report
+    to_js(&report)
 }
 
 /// `navigator.permissions.query({name: "microphone"})` without prompting; `"unknown"` where
@@ -85,25 +100,24 @@ async fn microphone_permission(navigator: &JsValue) -> &'static str {
 /// The audio inputs as `{deviceId, label}`. Until the page has microphone permission,
 /// browsers list at most one placeholder whose id and label are empty (it still says that a
 /// microphone exists).
-async fn audio_inputs(media_devices: &JsValue) -> JsValue {
-    let list = Array::new();
+async fn audio_inputs(media_devices: &JsValue) -> Vec<Device> {
     let Ok(pending) = call_method(media_devices, "enumerateDevices", &[]) else {
-        return list.into();
+        return Vec::new();
     };
-    if let Some(Ok(devices)) = settle(pending).await {
-        for device in Array::from(&devices).iter() {
-            if get(&device, "kind").as_string().as_deref() != Some("audioinput") {
-                continue;
+    let Some(Ok(devices)) = settle(pending).await else {
+        return Vec::new();
+    };
+    Array::from(&devices)
+        .iter()
+        .filter(|device| get(device, "kind").as_string().as_deref() == Some("audioinput"))
+        .map(|device| {
+            let text = |key| get(&device, key).as_string().unwrap_or_default();
+            Device {
+                device_id: text("deviceId"),
+                label: text("label"),
             }
-            let entry = Object::new();
-            for key in ["deviceId", "label"] {
-                let value = get(&device, key).as_string().unwrap_or_default();
-                set(&entry, key, &JsValue::from_str(&value));
-            }
-            list.push(&entry);
-        }
-    }
-    list.into()
+        })
+        .collect()
 }
 
 /// Whether media may start with sound now: the browser's own answer where it has one
@@ -187,18 +201,14 @@ fn call_method(obj: &JsValue, name: &str, args: &[JsValue]) -> Result<JsValue, J
 /// did not settle in time.
 async fn settle(value: JsValue) -> Option<Result<JsValue, JsValue>> {
     let marker = Object::new();
-    let timeout = {
+    // Cleared when this function returns (the query settled first), so no timer outlives it.
+    let mut _deadline = None;
+    let timeout = Promise::new(&mut |resolve, _| {
         let marker = marker.clone();
-        Promise::new(&mut move |resolve, _| {
-            let bound: Function = resolve.bind1(&JsValue::NULL, &marker).unchecked_into();
-            if let Some(w) = web_sys::window() {
-                let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(
-                    &bound,
-                    QUERY_TIMEOUT_MS,
-                );
-            }
-        })
-    };
+        _deadline = Some(Timeout::new(QUERY_TIMEOUT_MS, move || {
+            let _ = resolve.call1(&JsValue::NULL, &marker);
+        }));
+    });
     let race = Promise::race(
         &[Promise::resolve(&value), timeout]
             .iter()

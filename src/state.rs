@@ -11,7 +11,7 @@ use anam_core::session::{Output, Session};
 use js_sys::{Array, Function, Object, Set};
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::io::http::{get, set};
+use crate::js::{get, to_js};
 
 pub struct StateStore {
     tracker: StateTracker,
@@ -84,32 +84,10 @@ impl StateStore {
 
 /// `{phase, sessionId, muted, permissionState, lastError}`, frozen (and `lastError` too).
 fn snapshot_js(state: &ClientState) -> JsValue {
-    let obj = Object::new();
-    set(&obj, "phase", &JsValue::from_str(state.phase.as_str()));
-    set(
-        &obj,
-        "sessionId",
-        &state
-            .session_id
-            .as_deref()
-            .map(JsValue::from_str)
-            .unwrap_or(JsValue::NULL),
-    );
-    set(&obj, "muted", &JsValue::from_bool(state.muted));
-    set(
-        &obj,
-        "permissionState",
-        &JsValue::from_str(state.permission_state),
-    );
-    let last_error = match &state.last_error {
-        Some(e) => {
-            let err = Object::new();
-            set(&err, "code", &JsValue::from_str(&e.code));
-            set(&err, "message", &JsValue::from_str(&e.message));
-            Object::freeze(&err).into()
-        }
-        None => JsValue::NULL,
-    };
-    set(&obj, "lastError", &last_error);
-    Object::freeze(&obj).into()
+    let obj = to_js(state);
+    let last_error = get(&obj, "lastError");
+    if last_error.is_object() {
+        Object::freeze(last_error.unchecked_ref::<Object>());
+    }
+    Object::freeze(obj.unchecked_ref::<Object>()).into()
 }

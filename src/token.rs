@@ -5,11 +5,12 @@
 
 use anam_core::errors::{classify_network_failure, classify_session_token, ErrorCode};
 use anam_core::wire::rest::ApiErrorBody;
-use js_sys::{Object, Promise};
+use js_sys::Promise;
 use wasm_bindgen::JsValue;
 
-use crate::errors::{api_error, client_error};
-use crate::io::http::{answer_of, describe_js_error, set};
+use crate::errors::{api_error, client_error, Details};
+use crate::io::http::answer_of;
+use crate::js::describe_js_error;
 
 /// Returns `sessionToken` from the JSON answer of `sent` (the `fetch` promise). A non-2xx
 /// answer becomes a `ClientError` carrying the backend's `error`, `message` and `solution` in
@@ -57,18 +58,13 @@ pub async fn session_token(sent: Promise) -> Result<JsValue, JsValue> {
     }
 }
 
-/// `details = {cause, error?, message?, solution?, responseBody}`.
-fn details(cause: Option<&str>, body: &ApiErrorBody, raw: &str) -> Object {
-    let d = Object::new();
-    let put = |k: &str, v: &Option<String>| {
-        if let Some(v) = v {
-            set(&d, k, &JsValue::from_str(v));
-        }
-    };
-    put("cause", &cause.map(str::to_owned));
-    put("error", &body.error);
-    put("message", &body.message);
-    put("solution", &body.solution);
-    set(&d, "responseBody", &JsValue::from_str(raw));
-    d
+/// `details = {cause?, error?, message?, solution?, responseBody}`.
+fn details<'a>(cause: Option<&'a str>, body: &'a ApiErrorBody, raw: &'a str) -> Details<'a> {
+    Details {
+        cause,
+        error: body.error.as_deref(),
+        message: body.message.as_deref(),
+        solution: body.solution.as_deref(),
+        response_body: Some(raw),
+    }
 }

@@ -3,7 +3,7 @@
 
 use std::future::Future;
 
-use js_sys::{Promise, Reflect};
+use js_sys::Promise;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortSignal, Headers, RequestInit, Response};
@@ -12,15 +12,6 @@ use web_sys::{AbortSignal, Headers, RequestInit, Response};
 pub struct Answer {
     pub status: u16,
     pub body: String,
-}
-
-/// Why no answer came.
-pub fn describe_js_error(e: &JsValue) -> String {
-    if let Some(err) = e.dyn_ref::<js_sys::Error>() {
-        String::from(err.message())
-    } else {
-        e.as_string().unwrap_or_else(|| "unknown error".to_owned())
-    }
 }
 
 fn window() -> Result<web_sys::Window, JsValue> {
@@ -43,8 +34,12 @@ pub fn post_json(
 /// answer does not wait for the body to come through the browser's network process
 /// (`bench/run.mjs --only talk`: `talk()` resolved in 5.3 ms instead of 7.1, the median of two
 /// runs each, level with the official client's).
-pub fn post_json_status(url: &str, body: &str) -> impl Future<Output = Result<u16, JsValue>> {
-    let sent = send_post(url, body, None, None);
+pub fn post_json_status(
+    url: &str,
+    body: &str,
+    signal: Option<&AbortSignal>,
+) -> impl Future<Output = Result<u16, JsValue>> {
+    let sent = send_post(url, body, None, signal);
     async move {
         let response: Response = JsFuture::from(sent?).await?.dyn_into()?;
         Ok(response.status())
@@ -90,18 +85,4 @@ async fn read(response: JsValue) -> Result<Answer, JsValue> {
         status,
         body: text.as_string().unwrap_or_default(),
     })
-}
-
-/// Reads `obj[key]` (undefined when `obj` is not an object).
-pub fn get(obj: &JsValue, key: &str) -> JsValue {
-    if obj.is_object() {
-        Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
-    } else {
-        JsValue::UNDEFINED
-    }
-}
-
-/// Sets `obj[key] = value`, ignoring failures on frozen objects.
-pub fn set(obj: &JsValue, key: &str, value: &JsValue) {
-    let _ = Reflect::set(obj, &JsValue::from_str(key), value);
 }

@@ -5,7 +5,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{MediaStream, MediaStreamConstraints, MediaStreamTrack};
 
-use super::http::set;
+use crate::js::set;
 
 /// Asks for the microphone with the official constraints (§8.4, 4.27), optionally an exact
 /// device.

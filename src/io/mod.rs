@@ -2,11 +2,9 @@
 //! timers and closes what it opened, so a torn-down session leaves nothing behind.
 
 pub mod http;
-pub mod listener;
 pub mod media;
 pub mod peer;
 pub mod socket;
-pub mod timer;
 
 use wasm_bindgen::prelude::wasm_bindgen;
 

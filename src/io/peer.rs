@@ -13,8 +13,8 @@ use web_sys::{
     RtcSdpType, RtcSessionDescriptionInit, RtcSignalingState, RtcTrackEvent,
 };
 
-use super::http::{get, set};
-use super::listener::Listener;
+use crate::js::{get, set};
+use gloo_events::EventListener;
 
 /// What the peer connection reports.
 pub enum PeerEvent {
@@ -36,7 +36,7 @@ pub struct Peer {
     audio_sender: RtcRtpSender,
     /// The receivers' tracks (video, audio), which exist before any media arrives.
     remote_stream: MediaStream,
-    listeners: Vec<Listener>,
+    listeners: Vec<EventListener>,
 }
 
 impl Peer {
@@ -84,7 +84,7 @@ impl Peer {
         let pc2 = pc.clone();
         let pc3 = pc.clone();
         let listeners = vec![
-            Listener::new(pc_target, "icecandidate", move |ev| {
+            EventListener::new(pc_target, "icecandidate", move |ev| {
                 let candidate = ev
                     .dyn_ref::<RtcPeerConnectionIceEvent>()
                     .and_then(|e| e.candidate());
@@ -93,17 +93,17 @@ impl Peer {
                     a(PeerEvent::LocalCandidate(c));
                 }
             }),
-            Listener::new(pc_target, "iceconnectionstatechange", move |_| {
+            EventListener::new(pc_target, "iceconnectionstatechange", move |_| {
                 let state = get(&pc2, "iceConnectionState")
                     .as_string()
                     .unwrap_or_default();
                 b(PeerEvent::IceState(state));
             }),
-            Listener::new(pc_target, "connectionstatechange", move |_| {
+            EventListener::new(pc_target, "connectionstatechange", move |_| {
                 let state = get(&pc3, "connectionState").as_string().unwrap_or_default();
                 c(PeerEvent::ConnectionState(state));
             }),
-            Listener::new(pc_target, "track", move |ev| {
+            EventListener::new(pc_target, "track", move |ev| {
                 if let Some(t) = ev.dyn_ref::<RtcTrackEvent>() {
                     let stream = t.streams().get(0).dyn_into::<MediaStream>().ok();
                     d(PeerEvent::Track {
@@ -112,9 +112,9 @@ impl Peer {
                     });
                 }
             }),
-            Listener::new(dc_target, "open", move |_| e(PeerEvent::DataChannelOpen)),
-            Listener::new(dc_target, "close", move |_| f(PeerEvent::DataChannelClosed)),
-            Listener::new(dc_target, "message", move |ev| {
+            EventListener::new(dc_target, "open", move |_| e(PeerEvent::DataChannelOpen)),
+            EventListener::new(dc_target, "close", move |_| f(PeerEvent::DataChannelClosed)),
+            EventListener::new(dc_target, "message", move |ev| {
                 if let Some(text) = ev
                     .dyn_ref::<MessageEvent>()
                     .and_then(|m| m.data().as_string())

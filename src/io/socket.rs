@@ -6,7 +6,7 @@ use std::rc::Rc;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
-use super::listener::Listener;
+use gloo_events::EventListener;
 
 /// What a socket reports.
 pub enum SocketEvent {
@@ -18,7 +18,7 @@ pub enum SocketEvent {
 pub struct Socket {
     pub id: u32,
     ws: WebSocket,
-    listeners: Vec<Listener>,
+    listeners: Vec<EventListener>,
 }
 
 impl Socket {
@@ -30,15 +30,15 @@ impl Socket {
         let on_close = on.clone();
         let on_message = on;
         let listeners = vec![
-            Listener::new(target, "open", move |_| on_open(SocketEvent::Open)),
-            Listener::new(target, "close", move |e| {
+            EventListener::new(target, "open", move |_| on_open(SocketEvent::Open)),
+            EventListener::new(target, "close", move |e| {
                 let (code, reason) = match e.dyn_ref::<CloseEvent>() {
                     Some(c) => (c.code(), c.reason()),
                     None => (1006, String::new()),
                 };
                 on_close(SocketEvent::Close { code, reason });
             }),
-            Listener::new(target, "message", move |e| {
+            EventListener::new(target, "message", move |e| {
                 // Only text frames carry the protocol; anything else is ignored (§7.2).
                 if let Some(text) = e
                     .dyn_ref::<MessageEvent>()

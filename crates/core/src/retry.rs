@@ -2,7 +2,7 @@
 //! per-attempt timeout. Pure: the random number is an argument, so delays are testable.
 
 /// Defaults of the official client.
-pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
+pub const DEFAULT_START_ATTEMPTS: u32 = 3;
 pub const DEFAULT_INITIAL_BACKOFF_MS: u64 = 250;
 pub const DEFAULT_MAX_BACKOFF_MS: u64 = 2000;
 pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 10_000;
@@ -22,7 +22,7 @@ pub struct RetryPolicy {
 impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
-            max_attempts: DEFAULT_MAX_ATTEMPTS,
+            max_attempts: DEFAULT_START_ATTEMPTS,
             initial_backoff_ms: DEFAULT_INITIAL_BACKOFF_MS,
             max_backoff_ms: DEFAULT_MAX_BACKOFF_MS,
             request_timeout_ms: DEFAULT_REQUEST_TIMEOUT_MS,
@@ -54,7 +54,7 @@ impl RetryPolicy {
     ) -> RetryPolicy {
         let max_attempts = finite(max_attempts)
             .map(|n| n.floor().max(1.0) as u32)
-            .unwrap_or(DEFAULT_MAX_ATTEMPTS);
+            .unwrap_or(DEFAULT_START_ATTEMPTS);
         let initial_backoff_ms = finite(initial_backoff_ms)
             .map(to_ms)
             .unwrap_or(DEFAULT_INITIAL_BACKOFF_MS);

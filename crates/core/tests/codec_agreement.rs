@@ -534,7 +534,10 @@ fn rest_bodies_encode_as_serde_reads_them() {
             }),
             extra,
         }),
-        client_metadata: Some(ClientMetadata::js_sdk("4.27.0")),
+        client_metadata: Some(ClientMetadata {
+            client: "js-sdk".to_owned(),
+            version: "4.27.0".to_owned(),
+        }),
     };
     for request in [StartSessionRequest::default(), full] {
         let text = request.to_json().into_value().to_json();

@@ -120,7 +120,10 @@ fn start_session_requests_round_trip() {
     let token_mode: StartSessionRequest = round_trip("rest_start_session_request_token_mode");
     assert_eq!(
         token_mode.client_metadata,
-        Some(ClientMetadata::js_sdk("4.27.0"))
+        Some(ClientMetadata {
+            client: "js-sdk".to_owned(),
+            version: "4.27.0".to_owned(),
+        })
     );
     assert_eq!(token_mode.persona_config, None);
     let full: StartSessionRequest = round_trip("rest_start_session_request_full");
@@ -137,7 +140,10 @@ fn start_session_requests_round_trip() {
 #[test]
 fn token_mode_start_session_body_matches_the_sdk_bytes() {
     let req = StartSessionRequest {
-        client_metadata: Some(ClientMetadata::js_sdk("4.27.0")),
+        client_metadata: Some(ClientMetadata {
+            client: "js-sdk".to_owned(),
+            version: "4.27.0".to_owned(),
+        }),
         ..Default::default()
     };
     assert_eq!(

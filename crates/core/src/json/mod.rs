@@ -14,6 +14,7 @@ mod write;
 
 pub use access::{decode_with, field_error, Fields};
 pub use parse::{parse, ParseError, MAX_DEPTH};
+pub use serde_impl::{serialize_for_js, serialize_some_for_js, ForJs};
 pub use value::{Number, Object, Value};
 pub use write::{write_string, write_value};
 

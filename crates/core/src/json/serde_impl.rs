@@ -1,6 +1,7 @@
 //! serde support for [`Value`], so that wire types holding untyped JSON keep their derives for
-//! the servers (axum reads and writes them with serde_json). The wasm client never calls these:
-//! it goes through `parse`/`write_value`, and LTO leaves this code out of the bundle.
+//! the servers (axum reads and writes them with serde_json), and the payloads the wasm client
+//! hands to JavaScript serialize through serde-wasm-bindgen. The wasm client never deserializes
+//! through serde (it parses with `parse`), so LTO leaves the `Deserialize` half out of the bundle.
 
 use std::fmt;
 
@@ -30,6 +31,55 @@ impl Serialize for Object {
             map.serialize_entry(k, v)?;
         }
         map.end()
+    }
+}
+
+/// The largest integer a JavaScript number holds exactly.
+const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+
+/// `value` as JavaScript's `JSON.parse` gives it: integers beyond ±2^53 become the nearest
+/// double (serde-wasm-bindgen refuses to turn such an integer into a number).
+pub struct ForJs<'a>(pub &'a Value);
+
+impl Serialize for ForJs<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Value::Number(n) => match n.as_i64() {
+                Some(i) if i.unsigned_abs() <= MAX_SAFE_INTEGER => serializer.serialize_i64(i),
+                _ => serializer.serialize_f64(n.as_f64()),
+            },
+            Value::Array(items) => {
+                let mut seq = serializer.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(&ForJs(item))?;
+                }
+                seq.end()
+            }
+            Value::Object(object) => {
+                let mut map = serializer.serialize_map(Some(object.len()))?;
+                for (k, v) in object.iter() {
+                    map.serialize_entry(k, &ForJs(v))?;
+                }
+                map.end()
+            }
+            other => other.serialize(serializer),
+        }
+    }
+}
+
+/// `serialize_with` for a [`Value`] field of a payload handed to JavaScript.
+pub fn serialize_for_js<S: Serializer>(value: &Value, serializer: S) -> Result<S::Ok, S::Error> {
+    ForJs(value).serialize(serializer)
+}
+
+/// [`serialize_for_js`] for an optional field (with `skip_serializing_if = "Option::is_none"`).
+pub fn serialize_some_for_js<S: Serializer>(
+    value: &Option<Value>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(v) => serializer.serialize_some(&ForJs(v)),
+        None => serializer.serialize_none(),
     }
 }
 
@@ -183,5 +233,20 @@ mod tests {
     fn non_objects_are_not_objects() {
         assert!(serde_json::from_str::<Object>("[1]").is_err());
         assert_eq!(serde_json::from_str::<Object>("{}").unwrap(), Object::new());
+    }
+
+    #[test]
+    fn values_for_javascript_keep_safe_integers_and_turn_larger_ones_into_doubles() {
+        let text = r#"{"small":[9007199254740991,-9007199254740991,0,2.5],
+            "big":[9007199254740993,18446744073709551615,-9223372036854775808],"n":null}"#;
+        let value = super::super::parse(text).unwrap();
+        let js = serde_json::to_value(ForJs(&value)).unwrap();
+        assert_eq!(
+            js,
+            serde_json::json!({"small": [9007199254740991_i64, -9007199254740991_i64, 0, 2.5],
+                "big": [9007199254740992.0, 18446744073709551616.0, -9223372036854775808.0],
+                "n": null})
+        );
+        assert!(js["small"][0].is_i64() && js["big"][0].is_f64());
     }
 }

@@ -29,6 +29,31 @@ pub struct AgentAudioConfig {
     pub channels: u16,
 }
 
+impl AgentAudioConfig {
+    /// Checks the app's `{encoding?, sampleRate, channels}`: only 16-bit little-endian PCM
+    /// exists in the protocol; rate and channel count are whole numbers in a sane range.
+    pub fn from_raw(
+        encoding: Option<String>,
+        sample_rate: Option<f64>,
+        channels: Option<f64>,
+    ) -> Result<AgentAudioConfig, String> {
+        let encoding = encoding.unwrap_or_else(|| "pcm_s16le".to_owned());
+        if encoding != "pcm_s16le" {
+            return Err("agent audio encoding must be 'pcm_s16le'".to_owned());
+        }
+        let positive = |value: Option<f64>, key: &str, max: f64| {
+            value
+                .filter(|v| v.fract() == 0.0 && *v >= 1.0 && *v <= max)
+                .ok_or_else(|| format!("agent audio {key} must be a positive integer"))
+        };
+        Ok(AgentAudioConfig {
+            encoding,
+            sample_rate: positive(sample_rate, "sampleRate", 384_000.0)? as u32,
+            channels: positive(channels, "channels", 32.0)? as u16,
+        })
+    }
+}
+
 /// One `AgentAudioInputStream`: its config and the next sequence number.
 #[derive(Debug)]
 pub(super) struct AgentAudioStream {
@@ -222,5 +247,54 @@ impl Session {
         self.outputs.push_back(super::Output::Warn(
             "agent audio dropped: its session has ended".to_owned(),
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agent_audio_configs_are_pcm_with_whole_positive_numbers() {
+        let ok = AgentAudioConfig::from_raw(None, Some(24_000.0), Some(1.0)).unwrap();
+        assert_eq!(
+            (ok.encoding.as_str(), ok.sample_rate, ok.channels),
+            ("pcm_s16le", 24_000, 1)
+        );
+        for (encoding, rate, channels, message) in [
+            (
+                Some("opus"),
+                Some(24_000.0),
+                Some(1.0),
+                "agent audio encoding must be 'pcm_s16le'",
+            ),
+            (
+                None,
+                None,
+                Some(1.0),
+                "agent audio sampleRate must be a positive integer",
+            ),
+            (
+                None,
+                Some(22_050.5),
+                Some(1.0),
+                "agent audio sampleRate must be a positive integer",
+            ),
+            (
+                None,
+                Some(24_000.0),
+                Some(0.0),
+                "agent audio channels must be a positive integer",
+            ),
+            (
+                None,
+                Some(24_000.0),
+                Some(64.0),
+                "agent audio channels must be a positive integer",
+            ),
+        ] {
+            let e = AgentAudioConfig::from_raw(encoding.map(str::to_owned), rate, channels);
+            assert_eq!(e, Err(message.to_owned()));
+        }
     }
 }

@@ -4,7 +4,7 @@
 
 use super::history::Message;
 use super::tools::{ClientToolEventPayload, ToolCallEvent};
-use crate::json::{Object, Value};
+use serde::Serialize;
 
 /// Every public event name, in the order of §10.6, then this client's extensions. `js/enums.js`
 /// must list exactly these (a test in the root crate checks it).
@@ -41,56 +41,35 @@ pub const EVENT_NAMES: [&str; 29] = [
     "RECONNECTED",
 ];
 
-/// `MessageStreamEvent` of §9.3, serialized with the official camelCase keys.
-#[derive(Debug, Clone, PartialEq)]
+/// `MessageStreamEvent` of §9.3, serialized with the official camelCase keys (absent options
+/// are left out).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct MessageStreamEvent {
     pub id: String,
     pub content: String,
     pub role: String,
     pub end_of_speech: bool,
     pub interrupted: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub content_index: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub correlation_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cue_tag: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub utterance_id: Option<String>,
 }
 
-/// `ReasoningStreamEvent` of §9.3 (one chunk of the persona's visible reasoning).
-#[derive(Debug, Clone, PartialEq)]
+/// `ReasoningStreamEvent` of §9.3 (one chunk of the persona's visible reasoning), serialized
+/// with the official camelCase keys.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ReasoningStreamEvent {
     pub id: String,
     pub content: String,
     pub end_of_thought: bool,
     pub role: String,
-}
-
-impl MessageStreamEvent {
-    /// The event object handed to listeners (the official camelCase keys).
-    pub fn to_json(&self) -> Value {
-        let mut o = Object::new()
-            .with("id", self.id.as_str())
-            .with("content", self.content.as_str())
-            .with("role", self.role.as_str())
-            .with("endOfSpeech", self.end_of_speech)
-            .with("interrupted", self.interrupted);
-        o.insert_some("contentIndex", self.content_index);
-        o.insert_some("correlationId", self.correlation_id.as_deref());
-        o.insert_some("cueTag", self.cue_tag.as_deref());
-        o.insert_some("utteranceId", self.utterance_id.as_deref());
-        o.into_value()
-    }
-}
-
-impl ReasoningStreamEvent {
-    /// The event object handed to listeners (the official camelCase keys).
-    pub fn to_json(&self) -> Value {
-        Object::new()
-            .with("id", self.id.as_str())
-            .with("content", self.content.as_str())
-            .with("endOfThought", self.end_of_thought)
-            .with("role", self.role.as_str())
-            .into_value()
-    }
 }
 
 /// One public event with its arguments.

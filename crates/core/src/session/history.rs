@@ -7,56 +7,29 @@
 
 use super::events::MessageStreamEvent;
 use super::events::ReasoningStreamEvent;
-use crate::json::{Object, Value};
 use crate::wire::datachannel::{ReasoningText, SpeechText};
+use serde::Serialize;
 
-/// One entry of the message history, serialized with the official keys.
-#[derive(Debug, Clone, PartialEq)]
+/// One entry of the message history, serialized with the official keys (absent options are
+/// left out).
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Message {
     pub id: String,
     pub content: String,
     pub role: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub interrupted: Option<bool>,
     /// [4.27] A persona message's chunks grouped by `utterance_id`, in order (only when the
     /// server sends utterance ids).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub utterances: Option<Vec<Utterance>>,
 }
 
 /// One utterance of a persona message.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Utterance {
     pub id: String,
     pub content: String,
-}
-
-impl Message {
-    /// The history entry handed to listeners (the official keys).
-    pub fn to_json(&self) -> Value {
-        let mut o = Object::new()
-            .with("id", self.id.as_str())
-            .with("content", self.content.as_str())
-            .with("role", self.role.as_str());
-        o.insert_some("interrupted", self.interrupted);
-        if let Some(utterances) = &self.utterances {
-            let list: Vec<Value> = utterances.iter().map(Utterance::to_json).collect();
-            o.insert("utterances", Value::Array(list));
-        }
-        o.into_value()
-    }
-
-    /// A whole history as a JSON array.
-    pub fn list_to_json(messages: &[Message]) -> Value {
-        Value::Array(messages.iter().map(Message::to_json).collect())
-    }
-}
-
-impl Utterance {
-    fn to_json(&self) -> Value {
-        Object::new()
-            .with("id", self.id.as_str())
-            .with("content", self.content.as_str())
-            .into_value()
-    }
 }
 
 /// Appends a chunk to the utterance list: consecutive chunks of one utterance id are joined; a
@@ -245,7 +218,7 @@ mod tests {
         assert_eq!(u, [("u1", "Hello there."), ("u2", "Second one.")]);
         // Without utterance ids the key is omitted, as before 4.27.
         h.fold(&chunk("persona", "m2", 0, "Hi", true, false));
-        let json = serde_json::Value::from(h.messages()[1].to_json());
+        let json = serde_json::to_value(&h.messages()[1]).unwrap();
         assert!(json.get("utterances").is_none());
     }
 
@@ -259,7 +232,7 @@ mod tests {
         });
         assert_eq!(e.correlation_id, None);
         assert_eq!(e.cue_tag.as_deref(), Some("happy"));
-        let json = serde_json::Value::from(e.to_json());
+        let json = serde_json::to_value(&e).unwrap();
         assert!(json.get("correlationId").is_none());
         assert_eq!(json["endOfSpeech"], false);
     }

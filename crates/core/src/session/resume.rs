@@ -7,7 +7,7 @@ use super::Millis;
 use crate::errors::ConnectionClosedCode;
 
 /// Tries when `autoResume: true` gives no number.
-pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
+pub const DEFAULT_RESUME_ATTEMPTS: u32 = 3;
 /// Upper bound of `autoResume.maxAttempts`, so a misconfigured app cannot loop for hours.
 pub const MAX_ATTEMPTS_LIMIT: u32 = 10;
 /// Delay before the second try; it doubles for each later one up to [`MAX_BACKOFF_MS`]. The

@@ -8,11 +8,14 @@
 
 use crate::errors::ConnectionClosedCode;
 
+use serde::Serialize;
+
 use super::events::Event;
 use super::{Output, Session, StartFailure};
 
 /// The connection phase, as the snapshot's `phase` string.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ConnectionPhase {
     /// No session was started on this client yet.
     Idle,
@@ -55,14 +58,15 @@ impl ConnectionPhase {
 
 /// Why the last session failed: `code` is an `ErrorCode` value when it could not start, a
 /// `ConnectionClosedCode` value when a running session ended abnormally.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LastError {
     pub code: String,
     pub message: String,
 }
 
-/// One snapshot of the client's state.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One snapshot of the client's state, serialized with camelCase keys (`None` as `null`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ClientState {
     pub phase: ConnectionPhase,
     /// The live session's id (`getActiveSessionId()`), `None` outside a live session.
@@ -421,7 +425,10 @@ mod tests {
         assert!(t.sync(&session));
         assert!(t.state().muted);
         assert!(!t.sync(&session), "no change, no notification");
-        assert_eq!(session.start(0, false), super::super::StartOutcome::Started);
+        assert_eq!(
+            session.start(0, false, false),
+            super::super::StartOutcome::Started
+        );
         // Starting asks for the microphone at once (fast start): the permission is pending.
         assert!(t.sync(&session));
         assert_eq!(t.state().permission_state, "pending");

@@ -96,7 +96,7 @@ impl H {
 
     /// Starts a session and brings it up to an open socket with the offer sent.
     fn offered(&mut self) -> Vec<Output> {
-        assert_eq!(self.s.start(self.now, false), StartOutcome::Started);
+        assert_eq!(self.s.start(self.now, false, false), StartOutcome::Started);
         let mut out = self.drain();
         out.extend(self.input(Input::StartSessionAnswered {
             attempt: 1,
@@ -192,7 +192,7 @@ fn closed_codes(out: &[Output]) -> Vec<&'static str> {
 #[test]
 fn happy_path_requests_events_and_ordering() {
     let mut h = H::fixed();
-    assert_eq!(h.s.start(h.now, false), StartOutcome::Started);
+    assert_eq!(h.s.start(h.now, false, false), StartOutcome::Started);
     let out = h.drain();
     assert_eq!(events(&out), ["MIC_PERMISSION_PENDING"]);
     assert!(out.contains(&Output::RequestMic));
@@ -227,8 +227,12 @@ fn happy_path_requests_events_and_ordering() {
     assert!(out.contains(&Output::CreateOffer { ice_restart: false }));
     assert_eq!(h.s.session_id(), Some(SID));
     assert!(
-        h.s.talk("hi").is_ok(),
+        h.s.talk(h.now, "hi").is_ok(),
         "talk works as soon as the session started"
+    );
+    assert!(
+        matches!(&h.drain()[..], [Output::SendTalk { call: 1, url, .. }]
+        if url == &format!("http://127.0.0.1:9/talk?session_id={SID}"))
     );
 
     // The offer is ready before the socket: it waits in the queue, with its candidates.
@@ -508,7 +512,7 @@ fn interrupts_reach_talk_streams_and_the_data_channel() {
 #[test]
 fn start_session_retries_5xx_with_backoff_then_fails_typed() {
     let mut h = H::fixed();
-    assert_eq!(h.s.start(h.now, true), StartOutcome::Started);
+    assert_eq!(h.s.start(h.now, true, false), StartOutcome::Started);
     h.drain();
     let busy = r#"{"error":"busy","message":"try later"}"#;
     let mut delays = Vec::new();
@@ -541,7 +545,7 @@ fn start_session_retries_5xx_with_backoff_then_fails_typed() {
 #[test]
 fn client_errors_are_not_retried_and_timeouts_are() {
     let mut h = H::fixed();
-    assert_eq!(h.s.start(h.now, true), StartOutcome::Started);
+    assert_eq!(h.s.start(h.now, true, false), StartOutcome::Started);
     h.drain();
     let out = h.input(Input::StartSessionAnswered {
         attempt: 1,
@@ -552,7 +556,7 @@ fn client_errors_are_not_retried_and_timeouts_are() {
         if f.code == ErrorCode::MaxConcurrentSessionsReached && f.status == 429));
 
     let mut h = H::fixed();
-    assert_eq!(h.s.start(h.now, true), StartOutcome::Started);
+    assert_eq!(h.s.start(h.now, true, false), StartOutcome::Started);
     h.drain();
     let out = h.advance(10_000);
     assert!(out.contains(&Output::AbortStartSession { attempt: 1 }));
@@ -571,7 +575,7 @@ fn client_errors_are_not_retried_and_timeouts_are() {
 #[test]
 fn token_provider_is_asked_again_once_for_expired_tokens_and_401() {
     let mut h = H::new(TokenSource::Provider);
-    assert_eq!(h.s.start(h.now, true), StartOutcome::Started);
+    assert_eq!(h.s.start(h.now, true, false), StartOutcome::Started);
     assert_eq!(h.drain(), [Output::FetchToken]);
     // Expired by `exp`: asked again once before any request.
     let out = h.input(Input::Token(token(T0 / 1000 - 10)));
@@ -589,7 +593,7 @@ fn token_provider_is_asked_again_once_for_expired_tokens_and_401() {
 
     // Without an expired `exp`, a 401 triggers the one refresh.
     let mut h = H::new(TokenSource::Provider);
-    assert_eq!(h.s.start(h.now, true), StartOutcome::Started);
+    assert_eq!(h.s.start(h.now, true, false), StartOutcome::Started);
     h.drain();
     h.input(Input::Token(token(T0 / 1000 + 3600)));
     let out = h.input(Input::StartSessionAnswered {
@@ -603,7 +607,7 @@ fn token_provider_is_asked_again_once_for_expired_tokens_and_401() {
 
     // A provider failure rejects with the app's own error.
     let mut h = H::new(TokenSource::Provider);
-    assert_eq!(h.s.start(h.now, true), StartOutcome::Started);
+    assert_eq!(h.s.start(h.now, true, false), StartOutcome::Started);
     h.drain();
     let out = h.input(Input::TokenFailed);
     assert_eq!(out[0], Output::StartFailed(StartFailure::TokenProvider));
@@ -649,14 +653,14 @@ fn server_end_and_stop_close_exactly_once() {
         Err(TalkStreamError::SessionEnded)
     );
     // A second start while live shares the session: no second start-session.
-    assert_eq!(h.s.start(h.now, false), StartOutcome::Joined);
+    assert_eq!(h.s.start(h.now, false, false), StartOutcome::Joined);
     assert!(h.drain().is_empty());
 }
 
 #[test]
 fn stream_promise_rejects_when_the_session_fails_before_media() {
     let mut h = H::fixed();
-    assert_eq!(h.s.start(h.now, true), StartOutcome::Started);
+    assert_eq!(h.s.start(h.now, true, false), StartOutcome::Started);
     h.input(Input::StartSessionAnswered {
         attempt: 1,
         status: 200,
@@ -814,7 +818,7 @@ fn reasoning_chunks_fold_and_config_updates_are_reported() {
 #[test]
 fn the_peer_connection_is_created_with_the_servers_ice_settings_once_the_socket_opens() {
     let mut h = H::fixed();
-    assert_eq!(h.s.start(h.now, true), StartOutcome::Started);
+    assert_eq!(h.s.start(h.now, true, false), StartOutcome::Started);
     let out = h.drain();
     assert!(matches!(out[..], [Output::StartSession { .. }]), "{out:?}");
     let out = h.input(Input::StartSessionAnswered {
@@ -837,7 +841,7 @@ fn the_peer_connection_is_created_with_the_servers_ice_settings_once_the_socket_
 #[test]
 fn a_peer_connection_that_cannot_be_created_ends_the_start() {
     let mut h = H::fixed();
-    assert_eq!(h.s.start(h.now, true), StartOutcome::Started);
+    assert_eq!(h.s.start(h.now, true, false), StartOutcome::Started);
     h.input(Input::StartSessionAnswered {
         attempt: 1,
         status: 200,
@@ -853,4 +857,7 @@ fn a_peer_connection_that_cannot_be_created_ends_the_start() {
     assert!(out.contains(&Output::Teardown));
     assert!(!h.s.is_streaming());
 }
+mod calls;
 mod lifecycle;
+mod microphone;
+mod talk_calls;

@@ -7,10 +7,12 @@
 //! for a client tool (once for its own handler, once for the server's echo, §11.3); here the first
 //! outcome wins and later ones for the same call are dropped.
 
-use crate::json::{Object, Value};
+use serde::Serialize;
 
-use super::clock::{iso_millis, parse_iso_millis};
+use crate::json::{self, Value};
+
 use super::events::Event;
+use super::iso8601::{iso_millis, parse_iso_millis};
 use super::{Millis, Output, Phase, Session};
 use crate::wire::datachannel::{
     ClientDataMessage, ClientToolEvent, ServerDataMessage, ToolCallBase, ToolResult,
@@ -40,25 +42,36 @@ impl ToolStage {
 }
 
 /// `ToolCallStartedPayload` / `ToolCallCompletedPayload` / `ToolCallFailedPayload` of §10.9, in
-/// one shape: the outcome fields are present only on the events that carry them.
-#[derive(Debug, Clone, PartialEq)]
+/// one shape, serialized with camelCase keys: the outcome fields are present only on the events
+/// that carry them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ToolCallEvent {
     pub event_uid: String,
     pub session_id: String,
     pub tool_call_id: String,
     pub tool_name: String,
     pub tool_type: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tool_subtype: Option<String>,
+    #[serde(serialize_with = "json::serialize_for_js")]
     pub arguments: Value,
     pub timestamp: String,
     pub timestamp_user_action: String,
     pub user_action_correlation_id: String,
     /// Completed only (any JSON, `null` included).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "json::serialize_some_for_js"
+    )]
     pub result: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub documents_accessed: Option<Vec<String>>,
     /// Failed only.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub error_message: Option<String>,
     /// Milliseconds from start to outcome (completed and failed only; 0 when unknown).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub execution_time: Option<u64>,
 }
 
@@ -81,40 +94,16 @@ impl ToolCallEvent {
             execution_time: None,
         }
     }
-
-    /// The event object handed to listeners and handlers (camelCase keys).
-    pub fn to_json(&self) -> Value {
-        let mut o = Object::new()
-            .with("eventUid", self.event_uid.as_str())
-            .with("sessionId", self.session_id.as_str())
-            .with("toolCallId", self.tool_call_id.as_str())
-            .with("toolName", self.tool_name.as_str())
-            .with("toolType", self.tool_type.as_str());
-        o.insert_some("toolSubtype", self.tool_subtype.as_deref());
-        o.insert("arguments", self.arguments.clone());
-        o.insert("timestamp", self.timestamp.as_str().into());
-        o.insert(
-            "timestampUserAction",
-            self.timestamp_user_action.as_str().into(),
-        );
-        o.insert(
-            "userActionCorrelationId",
-            self.user_action_correlation_id.as_str().into(),
-        );
-        o.insert_some("result", self.result.clone());
-        o.insert_some("documentsAccessed", self.documents_accessed.as_deref());
-        o.insert_some("errorMessage", self.error_message.as_deref());
-        o.insert_some("executionTime", self.execution_time);
-        o.into_value()
-    }
 }
 
 /// `ClientToolEvent` of §10.9 (the legacy client-tool message).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ClientToolEventPayload {
     pub event_uid: String,
     pub session_id: String,
     pub event_name: String,
+    #[serde(serialize_with = "json::serialize_for_js")]
     pub event_data: Value,
     pub timestamp: String,
     pub timestamp_user_action: String,
@@ -135,27 +124,9 @@ impl From<ClientToolEvent> for ClientToolEventPayload {
     }
 }
 
-impl ClientToolEventPayload {
-    /// The event object handed to listeners (camelCase keys).
-    pub fn to_json(&self) -> Value {
-        Object::new()
-            .with("eventUid", self.event_uid.as_str())
-            .with("sessionId", self.session_id.as_str())
-            .with("eventName", self.event_name.as_str())
-            .with("eventData", self.event_data.clone())
-            .with("timestamp", self.timestamp.as_str())
-            .with("timestampUserAction", self.timestamp_user_action.as_str())
-            .with(
-                "userActionCorrelationId",
-                self.user_action_correlation_id.as_str(),
-            )
-            .into_value()
-    }
-}
-
 /// What `onStart` of a registered handler produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StartOutcome {
+pub enum HandlerOutcome {
     /// Resolved, with the string to send as a client tool's result (`None`: nothing returned).
     Returned(Option<String>),
     /// Threw or rejected, with the error's message.
@@ -283,7 +254,7 @@ impl Session {
 
     /// `onStart` of the call's handler finished: a client tool sends its `tool_result`, and the
     /// call's outcome is reported unless the server already reported one.
-    pub(super) fn tool_start_handled(&mut self, tool_call_id: &str, outcome: StartOutcome) {
+    pub(super) fn tool_start_handled(&mut self, tool_call_id: &str, outcome: HandlerOutcome) {
         let now = self.now;
         let session_id = match &self.phase {
             Phase::Live(live) => live.info.session_id.clone(),
@@ -300,14 +271,16 @@ impl Session {
         event.timestamp = iso_millis(now);
         event.execution_time = Some(now.saturating_sub(call.local_start));
         let (result, error) = match &outcome {
-            StartOutcome::Returned(r) => (r.clone(), None),
-            StartOutcome::Threw(e) => (None, Some(format!("Error in handler: {e}"))),
+            HandlerOutcome::Returned(r) => (r.clone(), None),
+            HandlerOutcome::Threw(e) => (None, Some(format!("Error in handler: {e}"))),
         };
         match outcome {
             // A server tool's outcome comes from the server; its handler only observed it.
-            StartOutcome::Returned(_) if !client_tool => return,
-            StartOutcome::Returned(r) => event.result = Some(r.map_or(Value::Null, Value::String)),
-            StartOutcome::Threw(e) => {
+            HandlerOutcome::Returned(_) if !client_tool => return,
+            HandlerOutcome::Returned(r) => {
+                event.result = Some(r.map_or(Value::Null, Value::String))
+            }
+            HandlerOutcome::Threw(e) => {
                 event.error_message = Some(format!("Error in onStart handler: {e}"))
             }
         }

@@ -17,10 +17,6 @@ pub const DEFAULT_SIGNALLING_PATH: &str = "/ws";
 pub const DEFAULT_HEARTBEAT_INTERVAL_SECS: u32 = 5;
 /// Default WS reconnection budget when `maxWsReconnectionAttempts` is falsy (§3.2).
 pub const DEFAULT_MAX_WS_RECONNECTION_ATTEMPTS: u32 = 5;
-/// `clientMetadata.client` sent by the official SDK.
-pub const CLIENT_NAME: &str = "js-sdk";
-/// `clientLabel` used by the unsafe API-key path (§2.4).
-pub const API_KEY_CLIENT_LABEL: &str = "js-sdk-api-key";
 /// The preset director-note styles of §10.9.
 pub const PRESET_STYLES: [&str; 7] = [
     "happy",
@@ -276,16 +272,6 @@ pub struct SessionTokenResponse {
 pub struct ClientMetadata {
     pub client: String,
     pub version: String,
-}
-
-impl ClientMetadata {
-    /// Metadata identifying this client as `js-sdk` at `version`, as the official SDK does.
-    pub fn js_sdk(version: &str) -> Self {
-        ClientMetadata {
-            client: CLIENT_NAME.to_owned(),
-            version: version.to_owned(),
-        }
-    }
 }
 
 /// Body of `POST /v1/engine/session`.

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::session::conversation::{AgentAudioConfig, CueTiming};
-use crate::session::tools::{StartOutcome, ToolStage};
+use crate::session::tools::{HandlerOutcome, ToolStage};
 use serde_json::{json, Value};
 
 fn num(text: &str) -> crate::json::Number {
@@ -43,7 +43,7 @@ fn tool_event(out: &[Output], name: &str) -> Option<Value> {
         Output::Emit(
             e
             @ (Event::ToolCallStarted(t) | Event::ToolCallCompleted(t) | Event::ToolCallFailed(t)),
-        ) if e.name() == name => Some(Value::from(t.to_json())),
+        ) if e.name() == name => Some(serde_json::to_value(t).unwrap()),
         _ => None,
     })
 }
@@ -69,7 +69,7 @@ fn a_client_tool_sends_its_handlers_result_and_completes_once() {
     h.now += 250;
     let out = h.input(Input::ToolStartHandled {
         tool_call_id: "t1".into(),
-        outcome: StartOutcome::Returned(Some("opened".into())),
+        outcome: HandlerOutcome::Returned(Some("opened".into())),
     });
     let sent = data_sent(&out);
     assert_eq!(
@@ -112,7 +112,7 @@ fn a_throwing_client_tool_handler_reports_the_error_both_ways() {
     )));
     let out = h.input(Input::ToolStartHandled {
         tool_call_id: "t2".into(),
-        outcome: StartOutcome::Threw("no such page".into()),
+        outcome: HandlerOutcome::Threw("no such page".into()),
     });
     let sent = data_sent(&out);
     assert_eq!(sent.len(), 1);
@@ -148,7 +148,7 @@ fn a_server_tool_completes_from_the_server_with_its_duration() {
     // A server tool's onStart only observes: no tool_result, no outcome yet.
     let out = h.input(Input::ToolStartHandled {
         tool_call_id: "t3".into(),
-        outcome: StartOutcome::Returned(Some("ignored".into())),
+        outcome: HandlerOutcome::Returned(Some("ignored".into())),
     });
     assert!(out.is_empty());
     let done = tool_msg(
@@ -181,7 +181,7 @@ fn a_server_tool_failure_and_a_throwing_observer_fail_once() {
     )));
     let out = h.input(Input::ToolStartHandled {
         tool_call_id: "t4".into(),
-        outcome: StartOutcome::Threw("bad".into()),
+        outcome: HandlerOutcome::Threw("bad".into()),
     });
     assert!(
         data_sent(&out).is_empty(),
@@ -232,7 +232,7 @@ fn pending_tool_calls_are_forgotten_when_the_session_stops() {
     h.drain();
     let out = h.input(Input::ToolStartHandled {
         tool_call_id: "t6".into(),
-        outcome: StartOutcome::Returned(None),
+        outcome: HandlerOutcome::Returned(None),
     });
     assert!(out.is_empty());
 }
@@ -249,7 +249,7 @@ fn legacy_client_tool_events_and_cue_acknowledgements_are_reported() {
             .into(),
     ));
     let payload = out.iter().find_map(|o| match o {
-        Output::Emit(Event::ClientToolEventReceived(p)) => Some(Value::from(p.to_json())),
+        Output::Emit(Event::ClientToolEventReceived(p)) => Some(serde_json::to_value(p).unwrap()),
         _ => None,
     });
     assert_eq!(
@@ -341,7 +341,11 @@ fn context_and_raw_messages_go_out_on_the_data_channel() {
 fn stats_reports_start_after_ice_connects_and_skip_a_closed_channel() {
     let mut h = H::fixed();
     h.live();
-    let count = |out: &[Output]| out.iter().filter(|o| **o == Output::SendRtpStats).count();
+    let count = |out: &[Output]| {
+        out.iter()
+            .filter(|o| **o == Output::CollectRtpStats)
+            .count()
+    };
     assert_eq!(count(&h.advance(4_999)), 0);
     assert_eq!(count(&h.advance(1)), 1);
     assert_eq!(count(&h.advance(10_000)), 2);
@@ -353,6 +357,38 @@ fn stats_reports_start_after_ice_connects_and_skip_a_closed_channel() {
     h.drain();
     assert_eq!(count(&h.advance(20_000)), 0);
     assert_eq!(h.s.poll_timeout(), None);
+}
+
+#[test]
+fn collected_stats_go_out_as_remote_rtp_stats_for_inbound_entries_only() {
+    let mut h = H::fixed();
+    h.live();
+    let entries = vec![
+        r#"{"type":"inbound-rtp","kind":"video","packetsReceived":1200,"jitter":0.004}"#.into(),
+        r#"{"type":"outbound-rtp","kind":"audio"}"#.into(),
+        "not json".into(),
+        r#"{"type":"inbound-rtp","kind":"audio","packetsLost":3}"#.into(),
+    ];
+    let out = h.input(Input::RtpStats(entries.clone()));
+    let sent: Vec<Value> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::SendData(text) => serde_json::from_str(text).ok(),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            json!({"message_type": "remote_rtp_stats", "data": {"type": "inbound-rtp",
+                "kind": "video", "packetsReceived": 1200, "jitter": 0.004}}),
+            json!({"message_type": "remote_rtp_stats", "data": {"type": "inbound-rtp",
+                "kind": "audio", "packetsLost": 3}}),
+        ]
+    );
+    // Without an open data channel they are dropped, without a warning.
+    h.input(Input::DataChannelClosed);
+    assert_eq!(h.input(Input::RtpStats(entries)), []);
 }
 
 #[test]
@@ -486,7 +522,7 @@ mod properties {
                     }
                     Step::Handled { id, threw } => h.input(Input::ToolStartHandled {
                         tool_call_id: format!("t{id}"),
-                        outcome: if threw { StartOutcome::Threw("x".into()) } else { StartOutcome::Returned(None) },
+                        outcome: if threw { HandlerOutcome::Threw("x".into()) } else { HandlerOutcome::Returned(None) },
                     }),
                     Step::Garbage(text) => h.input(Input::DataChannelMessage(text)),
                 };

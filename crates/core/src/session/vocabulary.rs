@@ -1,0 +1,259 @@
+//! The machine's vocabulary: what the shell feeds it ([`Input`]), what it asks the shell to do
+//! ([`Output`]), and the small values its commands return.
+
+use super::*;
+
+/// Which remote track arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrackKind {
+    Video,
+    Audio,
+}
+
+/// Something that happened in the browser, fed to [`Session::handle_input`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    /// Time passed (a timer fired).
+    Tick,
+    /// The token provider resolved.
+    Token(String),
+    /// The token provider rejected; the shell keeps the app's error to reject `stream()` with.
+    TokenFailed,
+    /// Start-session attempt `attempt` got an HTTP answer.
+    StartSessionAnswered {
+        attempt: u32,
+        status: u16,
+        body: String,
+    },
+    /// Start-session attempt `attempt` never got an answer (network error, abort).
+    StartSessionUnreachable {
+        attempt: u32,
+        detail: String,
+    },
+    SocketOpened(u32),
+    SocketClosed {
+        socket: u32,
+        code: u16,
+        reason: String,
+    },
+    SocketMessage {
+        socket: u32,
+        text: String,
+    },
+    /// The peer connection could not be created or the first offer failed.
+    PeerConnectionFailed(String),
+    /// `createOffer` + `setLocalDescription` succeeded.
+    LocalOffer {
+        sdp: String,
+    },
+    OfferFailed(String),
+    /// A local ICE candidate was gathered (the final null candidate is not reported).
+    LocalCandidate(IceCandidate),
+    AnswerApplied,
+    AnswerFailed(String),
+    /// `iceConnectionState` changed (the browser's string).
+    IceConnectionState(String),
+    /// `connectionState` became `closed` without our teardown.
+    PeerConnectionClosed,
+    DataChannelOpen,
+    DataChannelClosed,
+    DataChannelMessage(String),
+    RemoteTrack(TrackKind),
+    /// The target `<video>` presented its first frame.
+    FirstFrame,
+    MicGranted,
+    MicDenied(String),
+    /// A microphone (or app-provided) track is now on the audio sender.
+    InputAudioAttached,
+    /// `changeAudioInputDevice` succeeded.
+    InputDeviceChanged(String),
+    /// `onStart` of a tool handler finished (see [`Output::RunToolHandler`]).
+    ToolStartHandled {
+        tool_call_id: String,
+        outcome: tools::HandlerOutcome,
+    },
+    /// The stats asked for by [`Output::CollectRtpStats`]: each entry as the browser's JSON.
+    RtpStats(Vec<String>),
+    /// The `/talk` request `call` (see [`Output::SendTalk`]) was answered with `status`.
+    TalkAnswered {
+        call: u32,
+        status: u16,
+    },
+    /// The `/talk` request `call` got no answer (network failure, CORS, abort).
+    TalkUnreachable {
+        call: u32,
+        detail: String,
+    },
+}
+
+/// Why a session could not start.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StartFailure {
+    /// The Core API refused or could not be reached (after retries).
+    Api(ApiFailure),
+    /// The app's token provider rejected: reject with its own error.
+    TokenProvider,
+    /// The token the provider gave cannot be used.
+    BadToken(String),
+    /// The connection closed before the session was up.
+    Closed {
+        code: ConnectionClosedCode,
+        details: Option<String>,
+    },
+    /// The app called `stopStreaming()` or aborted the call's signal first (an `AbortError`).
+    Stopped,
+}
+
+impl StartFailure {
+    /// `(code, statusCode, message)` of the `ClientError` the shell raises.
+    pub fn describe(&self) -> (ErrorCode, u16, String) {
+        match self {
+            StartFailure::Api(f) => (f.code, f.status, f.message.clone()),
+            StartFailure::TokenProvider => (
+                ErrorCode::AuthenticationError,
+                401,
+                "the session token provider failed".to_owned(),
+            ),
+            StartFailure::BadToken(why) => (ErrorCode::ConfigurationError, 400, why.clone()),
+            StartFailure::Closed { code, details } => (
+                ErrorCode::ServerError,
+                500,
+                match details {
+                    Some(d) => format!("connection closed before streaming started ({code}): {d}"),
+                    None => format!("connection closed before streaming started ({code})"),
+                },
+            ),
+            StartFailure::Stopped => (
+                ErrorCode::ServerError,
+                500,
+                "streaming was stopped before it started".to_owned(),
+            ),
+        }
+    }
+
+    /// `details.cause`, when there is one.
+    pub fn cause(&self) -> Option<&str> {
+        match self {
+            StartFailure::Api(f) => f.cause.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+/// An IO request or notification for the shell.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// Call the token provider, then report [`Input::Token`] or [`Input::TokenFailed`].
+    FetchToken,
+    /// POST the start-session request; report the answer for `attempt`.
+    StartSession {
+        attempt: u32,
+        url: String,
+        token: String,
+        body: String,
+    },
+    /// Abort the in-flight start-session attempt (its timeout passed).
+    AbortStartSession {
+        attempt: u32,
+    },
+    /// The app cancelled the start while attempt `attempt` was in flight: let the request
+    /// finish, and if it created a session, end it (open its signalling socket and close it
+    /// with 1000, the protocol's only way to end a session). Aborting the request instead could
+    /// leave a session on the server whose id the client never learns.
+    AbandonStartSession {
+        attempt: u32,
+    },
+    /// The Core API accepted the session: `streamToVideoElement()` resolves.
+    SessionStarted {
+        session_id: String,
+    },
+    /// Both remote tracks arrived: `stream()` resolves with them.
+    MediaReady,
+    /// The pending `stream…()` call fails.
+    StartFailed(StartFailure),
+    /// Ask for the microphone; report [`Input::MicGranted`] / [`Input::MicDenied`].
+    RequestMic,
+    /// Create the peer connection (data channel `session`, video recvonly, audio sendrecv or
+    /// recvonly) with the server's ICE settings (§8.1; the app's options take precedence).
+    /// Issued once the session is accepted, right after the socket is asked to open: the
+    /// browser's blocking set-up then overlaps the socket handshake instead of holding back
+    /// the start-session answer (first frame 7 ms sooner in a 40-round A/B run).
+    CreatePeerConnection {
+        ice_servers_json: String,
+        ice_transport_policy: Option<String>,
+    },
+    /// `createOffer` (+ rollback first when not stable) and `setLocalDescription`; report
+    /// [`Input::LocalOffer`] or [`Input::OfferFailed`].
+    CreateOffer {
+        ice_restart: bool,
+    },
+    /// `setRemoteDescription(answer)`; report [`Input::AnswerApplied`] / [`Input::AnswerFailed`].
+    ApplyAnswer {
+        sdp: String,
+    },
+    /// `addIceCandidate`; failures are only logged.
+    AddRemoteCandidate(IceCandidate),
+    Socket(SocketCommand),
+    /// Send text on the data channel.
+    SendData(String),
+    /// Enable (`false`) or disable (`true`) the microphone tracks.
+    ApplyMute(bool),
+    /// Close the peer connection, stop input tracks, drop every listener and timer.
+    Teardown,
+    /// A lost session is being resumed: close its peer connection and socket and drop its
+    /// timers, but keep what the next session reuses (the `<video>`, the microphone or the app's
+    /// input stream with their mute state and device, the page listeners).
+    SuspendForResume,
+    Emit(Event),
+    /// A console warning.
+    Warn(String),
+    /// Run the `stage` handler registered for `event.tool_name`, if any, with `event`; after
+    /// `onStart` the shell reports back with [`Session::tool_start_handled`].
+    RunToolHandler {
+        stage: ToolStage,
+        event: ToolCallEvent,
+    },
+    /// Collect the peer connection's stats and report them with [`Input::RtpStats`] (§8.7).
+    CollectRtpStats,
+    /// POST `body` to `url` for `talk()` call `call` now; report the status with
+    /// [`Input::TalkAnswered`] (the body is not needed) or [`Input::TalkUnreachable`].
+    SendTalk {
+        call: u32,
+        url: String,
+        body: String,
+    },
+    /// Call `call` had no answer in time: abort its request (its promise is already settled).
+    AbortTalk {
+        call: u32,
+    },
+    /// Settle the promise of `stream…()` call `call` (see [`Session::start_call`]).
+    SettleCall {
+        call: u32,
+        settlement: CallSettlement,
+    },
+    /// Settle the promise of `talk()` call `call`: `Err` holds the message of its `Error`.
+    TalkSettled {
+        call: u32,
+        result: Result<(), String>,
+    },
+}
+
+/// `InputAudioState` of §10.9, serialized with camelCase keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InputAudioState {
+    pub is_muted: bool,
+    pub permission_state: AudioPermissionState,
+}
+
+/// An API call that cannot be made in the current state (a plain `Error` in JS, §11.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandError(pub &'static str);
+
+impl std::fmt::Display for CommandError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl std::error::Error for CommandError {}
