@@ -2,8 +2,9 @@
 //! (`wasm-pack test --headless --chrome`; see docs/BENCHMARKS.md, "gloo and serde-wasm-bindgen").
 #![cfg(target_arch = "wasm32")]
 
-use anam_wasm::client::{create_client, fetch_session_token};
-use js_sys::{Function, Object, Reflect};
+use anam_wasm::client::{create_client, session_token_of};
+use js_sys::{Function, Object, Promise, Reflect};
+use wasm_bindgen::JsCast;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
@@ -19,7 +20,9 @@ async fn a_fetch_aborted_with_a_string_reason_rejects_and_the_client_lives_on() 
     controller.abort_with_reason(&JsValue::from_str("the app navigated away"));
     let init = Object::new();
     Reflect::set(&init, &JsValue::from_str("signal"), &controller.signal()).unwrap();
-    let failed = JsFuture::from(fetch_session_token("/never".into(), init.into()))
+    let send = Function::new_with_args("init", "return fetch('/never', init)");
+    let sent: Promise = send.call1(&JsValue::NULL, &init).unwrap().unchecked_into();
+    let failed = JsFuture::from(session_token_of(sent))
         .await
         .expect_err("an aborted fetch must reject");
     let code = Reflect::get(&failed, &JsValue::from_str("code")).unwrap();
