@@ -174,9 +174,10 @@ pub struct JwksCache {
     url: String,
     client: reqwest::Client,
     keys: RwLock<Arc<HashMap<String, JwksKey>>>,
-    /// When the last download was attempted; the lock also makes concurrent misses share one
-    /// download.
-    last_fetch: tokio::sync::Mutex<Option<Instant>>,
+    /// When the last download was attempted.
+    last_fetch: std::sync::Mutex<Option<Instant>>,
+    /// Held during a download, so concurrent misses share one.
+    downloading: tokio::sync::Mutex<()>,
     min_refetch: Duration,
     fetches: std::sync::atomic::AtomicU64,
 }
@@ -194,7 +195,8 @@ impl JwksCache {
             url: url.to_owned(),
             client,
             keys: RwLock::new(Arc::new(HashMap::new())),
-            last_fetch: tokio::sync::Mutex::new(None),
+            last_fetch: std::sync::Mutex::new(None),
+            downloading: tokio::sync::Mutex::new(()),
             min_refetch,
             fetches: std::sync::atomic::AtomicU64::new(0),
         })
@@ -213,24 +215,42 @@ impl JwksCache {
             .cloned()
     }
 
+    fn since_last_fetch(&self, now: Instant) -> Option<Duration> {
+        self.last_fetch
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .map(|t| now.saturating_duration_since(t))
+    }
+
     async fn key(&self, kid: &str) -> Option<JwksKey> {
         let known = self.cached(kid);
-        let mut last = self.last_fetch.lock().await;
-        let now = Instant::now();
-        let age = last.map(|t| now.saturating_duration_since(t));
-        if known.is_some() && age.is_some_and(|a| a < JWKS_MAX_AGE) {
+        let fresh = self
+            .since_last_fetch(Instant::now())
+            .is_some_and(|a| a < JWKS_MAX_AGE);
+        if known.is_some() && fresh {
             return known;
         }
-        // Another request may have downloaded the set while this one waited for the lock.
+        // One download at a time. A known key is never held up by one: while another request
+        // refreshes the set, it is used as it is.
+        let _single_flight = match (&known, self.downloading.try_lock()) {
+            (_, Ok(guard)) => guard,
+            (Some(_), Err(_)) => return known,
+            (None, Err(_)) => self.downloading.lock().await,
+        };
+        // Another request may have downloaded the set while this one waited.
         if known.is_none() {
             if let Some(key) = self.cached(kid) {
                 return Some(key);
             }
         }
-        if age.is_some_and(|a| a < self.min_refetch) {
+        let now = Instant::now();
+        if self
+            .since_last_fetch(now)
+            .is_some_and(|a| a < self.min_refetch)
+        {
             return known;
         }
-        *last = Some(now);
+        *self.last_fetch.lock().unwrap_or_else(|e| e.into_inner()) = Some(now);
         self.fetches
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         match self.download().await {
@@ -241,7 +261,6 @@ impl JwksCache {
             // Keep the keys we have: a provider hiccup must not log everyone out.
             Err(e) => tracing::warn!(error = %e, url = %self.url, "JWKS download failed"),
         }
-        drop(last);
         self.cached(kid)
     }
 
