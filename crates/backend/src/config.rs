@@ -5,6 +5,9 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ipnet::IpNet;
 
 use anam_core::wire::rest::PersonaSelection;
 use serde_json::Value;
@@ -39,6 +42,56 @@ impl fmt::Debug for ApiKey {
     }
 }
 
+/// A secret that must never reach a log line: `AUTH_JWT_SECRET`, or a `REDIS_URL` that may hold
+/// a password. Redacted `Debug`, no `Display`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(text: impl Into<String>) -> Self {
+        Self(text.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+/// Where the keys that sign the app's user tokens come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AuthKeys {
+    /// `AUTH_JWKS_URL`: the identity provider's published public keys (RS*, PS*, ES*, EdDSA).
+    Jwks { url: String },
+    /// `AUTH_JWT_SECRET`: the app signs its own session JWTs with HS256.
+    Secret(Secret),
+}
+
+/// Who may mint: set when the app's users must present a JWT.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthConfig {
+    pub keys: AuthKeys,
+    /// `AUTH_ISSUER`: required with a JWKS, checked when set with a secret.
+    pub issuer: Option<String>,
+    /// `AUTH_AUDIENCE`: required with a JWKS, checked when set with a secret.
+    pub audience: Option<String>,
+    /// `AUTH_COOKIE`: read the JWT from this cookie when no `Authorization: Bearer` is sent.
+    pub cookie: Option<String>,
+    /// At most one JWKS download per this interval, whatever `kid`s arrive: forged `kid`s must
+    /// not turn this server into a flood against the identity provider.
+    pub jwks_min_refetch: Duration,
+}
+
+/// Default for [`AuthConfig::jwks_min_refetch`].
+pub const DEFAULT_JWKS_MIN_REFETCH: Duration = Duration::from_secs(10);
+/// HS256 keys shorter than the hash output are guessable offline from one token.
+const MIN_JWT_SECRET_BYTES: usize = 32;
+
 /// Which kind of session token the server mints.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PersonaSource {
@@ -72,6 +125,18 @@ pub struct Config {
     pub rate_limit_per_minute: u32,
     pub www_dir: PathBuf,
     pub pkg_dir: PathBuf,
+    /// `None`: anyone who can reach the endpoint may mint (the zero-config demo).
+    pub auth: Option<AuthConfig>,
+    /// `TRUSTED_PROXIES`: peers whose `X-Forwarded-For` / `Forwarded` name the client.
+    pub trusted_proxies: Vec<IpNet>,
+    /// `TOKENS_PER_USER_PER_HOUR`: tokens one user (or address) may mint in any hour.
+    pub tokens_per_user_per_hour: Option<u32>,
+    /// `MAX_ACTIVE_TOKENS_PER_USER`: unexpired tokens one user (or address) may hold.
+    pub max_active_tokens_per_user: Option<u32>,
+    /// `REDIS_URL`: limits shared by every replica; `None` keeps them in this process.
+    pub redis_url: Option<Secret>,
+    /// `LIMITS_FAIL_OPEN`: mint without limits while Redis is unreachable (default: refuse).
+    pub limits_fail_open: bool,
 }
 
 /// Why the server refuses to start. `Display` is the single line printed before exiting: it
@@ -89,6 +154,15 @@ pub enum ConfigError {
     BadListen(String),
     BadRateLimit(String),
     BadAllowedOrigin(String),
+    AuthBothSources,
+    AuthIncomplete(&'static str),
+    BadAuthUrl(String),
+    AuthSecretTooShort,
+    BadAuthCookie(String),
+    BadTrustedProxy(String),
+    BadCount { var: &'static str, value: String },
+    BadRedisUrl,
+    BadBool { var: &'static str, value: String },
 }
 
 impl fmt::Display for ConfigError {
@@ -149,6 +223,46 @@ impl fmt::Display for ConfigError {
                  https://app.example.com or http://localhost:5173, comma-separated (no paths, \
                  no wildcards)"
             ),
+            Self::AuthBothSources => f.write_str(
+                "both AUTH_JWKS_URL and AUTH_JWT_SECRET are set: set AUTH_JWKS_URL (with \
+                 AUTH_ISSUER and AUTH_AUDIENCE) for an identity provider's tokens, or \
+                 AUTH_JWT_SECRET for HS256 tokens your app signs, not both",
+            ),
+            Self::AuthIncomplete(missing) => write!(
+                f,
+                "AUTH_JWKS_URL is set but {missing} is not: set AUTH_ISSUER to the `iss` and \
+                 AUTH_AUDIENCE to the `aud` your identity provider puts in its tokens"
+            ),
+            Self::BadAuthUrl(v) => write!(
+                f,
+                "AUTH_JWKS_URL {v:?} is not an http(s) URL: use your identity provider's JWKS \
+                 address, e.g. https://YOUR_DOMAIN/.well-known/jwks.json"
+            ),
+            Self::AuthSecretTooShort => write!(
+                f,
+                "AUTH_JWT_SECRET is shorter than {MIN_JWT_SECRET_BYTES} bytes: use the full \
+                 HS256 secret your app signs its session tokens with"
+            ),
+            Self::BadAuthCookie(v) => write!(
+                f,
+                "AUTH_COOKIE {v:?} is not a cookie name: use the name only, e.g. session"
+            ),
+            Self::BadTrustedProxy(v) => write!(
+                f,
+                "TRUSTED_PROXIES entry {v:?} is not an address or CIDR range: list your proxies \
+                 comma-separated, e.g. 10.0.0.0/8,192.0.2.7"
+            ),
+            Self::BadCount { var, value } => write!(
+                f,
+                "{var} {value:?} is not valid: use a whole number from 1 to \
+                 {MAX_RATE_LIMIT_PER_MINUTE}, or leave it unset for no limit"
+            ),
+            Self::BadRedisUrl => f.write_str(
+                "REDIS_URL is not a Redis URL: use redis://HOST:PORT[/DB] (or rediss:// for TLS)",
+            ),
+            Self::BadBool { var, value } => {
+                write!(f, "{var} {value:?} is not valid: use true or false")
+            }
         }
     }
 }
@@ -210,6 +324,49 @@ impl Config {
             None => DEFAULT_RATE_LIMIT_PER_MINUTE,
         };
 
+        let count = |var: &'static str| -> Result<Option<u32>, ConfigError> {
+            match get(var) {
+                None => Ok(None),
+                Some(v) => match v.trim().parse::<u32>() {
+                    Ok(n) if (1..=MAX_RATE_LIMIT_PER_MINUTE).contains(&n) => Ok(Some(n)),
+                    _ => Err(ConfigError::BadCount { var, value: v }),
+                },
+            }
+        };
+        let tokens_per_user_per_hour = count("TOKENS_PER_USER_PER_HOUR")?;
+        let max_active_tokens_per_user = count("MAX_ACTIVE_TOKENS_PER_USER")?;
+
+        let trusted_proxies = match get("TRUSTED_PROXIES") {
+            Some(v) => parse_proxies(&v)?,
+            None => Vec::new(),
+        };
+
+        let redis_url = match get("REDIS_URL") {
+            Some(v) => {
+                let v = v.trim();
+                match reqwest::Url::parse(v) {
+                    Ok(u) if matches!(u.scheme(), "redis" | "rediss" | "redis+unix" | "unix") => {
+                        Some(Secret::new(v))
+                    }
+                    _ => return Err(ConfigError::BadRedisUrl),
+                }
+            }
+            None => None,
+        };
+        let limits_fail_open = match get("LIMITS_FAIL_OPEN") {
+            None => false,
+            Some(v) => match v.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" => true,
+                "false" | "0" | "no" => false,
+                _ => {
+                    return Err(ConfigError::BadBool {
+                        var: "LIMITS_FAIL_OPEN",
+                        value: v,
+                    })
+                }
+            },
+        };
+
         Ok(Self {
             api_key,
             api_base_url,
@@ -219,8 +376,86 @@ impl Config {
             rate_limit_per_minute,
             www_dir: PathBuf::from(get("WWW_DIR").unwrap_or_else(|| "www".to_owned())),
             pkg_dir: PathBuf::from(get("PKG_DIR").unwrap_or_else(|| "pkg".to_owned())),
+            auth: parse_auth(&get)?,
+            trusted_proxies,
+            tokens_per_user_per_hour,
+            max_active_tokens_per_user,
+            redis_url,
+            limits_fail_open,
         })
     }
+}
+
+/// `AUTH_*`: no variable set means minting stays open (the demo's default).
+fn parse_auth(get: &impl Fn(&str) -> Option<String>) -> Result<Option<AuthConfig>, ConfigError> {
+    let issuer = get("AUTH_ISSUER").map(|v| v.trim().to_owned());
+    let audience = get("AUTH_AUDIENCE").map(|v| v.trim().to_owned());
+    let cookie = match get("AUTH_COOKIE") {
+        Some(v) => {
+            let name = v.trim();
+            let token_char = |c: char| c.is_ascii_graphic() && !"()<>@,;:\\\"/[]?={}".contains(c);
+            if !name.chars().all(token_char) {
+                return Err(ConfigError::BadAuthCookie(v));
+            }
+            Some(name.to_owned())
+        }
+        None => None,
+    };
+    let keys = match (get("AUTH_JWKS_URL"), get("AUTH_JWT_SECRET")) {
+        (Some(_), Some(_)) => return Err(ConfigError::AuthBothSources),
+        (None, None) => {
+            if issuer.is_some() || audience.is_some() || cookie.is_some() {
+                return Err(ConfigError::AuthIncomplete(
+                    "AUTH_JWKS_URL or AUTH_JWT_SECRET",
+                ));
+            }
+            return Ok(None);
+        }
+        (Some(url), None) => {
+            let url = url.trim();
+            match reqwest::Url::parse(url) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {}
+                _ => return Err(ConfigError::BadAuthUrl(url.to_owned())),
+            }
+            // Without both checks a token the same provider issued for another app would do.
+            if issuer.is_none() {
+                return Err(ConfigError::AuthIncomplete("AUTH_ISSUER"));
+            }
+            if audience.is_none() {
+                return Err(ConfigError::AuthIncomplete("AUTH_AUDIENCE"));
+            }
+            AuthKeys::Jwks {
+                url: url.to_owned(),
+            }
+        }
+        (None, Some(secret)) => {
+            if secret.len() < MIN_JWT_SECRET_BYTES {
+                return Err(ConfigError::AuthSecretTooShort);
+            }
+            AuthKeys::Secret(Secret::new(secret))
+        }
+    };
+    Ok(Some(AuthConfig {
+        keys,
+        issuer,
+        audience,
+        cookie,
+        jwks_min_refetch: DEFAULT_JWKS_MIN_REFETCH,
+    }))
+}
+
+/// `TRUSTED_PROXIES`: CIDR ranges or single addresses.
+fn parse_proxies(raw: &str) -> Result<Vec<IpNet>, ConfigError> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|entry| {
+            entry
+                .parse::<IpNet>()
+                .or_else(|_| entry.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| ConfigError::BadTrustedProxy(entry.to_owned()))
+        })
+        .collect()
 }
 
 /// Reads a persona config file, refusing files too large to be one.

@@ -56,6 +56,33 @@ pub const RATE_LIMITED: Kind = Kind {
     message: "Too many session tokens were requested from this address.",
     solution: "Wait the number of seconds in the Retry-After header, then try again.",
 };
+pub const UNAUTHENTICATED: Kind = Kind {
+    status: StatusCode::UNAUTHORIZED,
+    code: "unauthenticated",
+    message: "Only signed-in users may get a session token, and this request carries no valid \
+              sign-in.",
+    solution: "Sign in to the app, then try again; the page must send its login token \
+               (Authorization: Bearer, or the app's session cookie).",
+};
+pub const TOKEN_BUDGET_EXHAUSTED: Kind = Kind {
+    status: StatusCode::TOO_MANY_REQUESTS,
+    code: "token_budget_exhausted",
+    message: "This user has used up their session tokens for the hour.",
+    solution: "Wait the number of seconds in the Retry-After header, then try again.",
+};
+pub const TOO_MANY_ACTIVE_TOKENS: Kind = Kind {
+    status: StatusCode::TOO_MANY_REQUESTS,
+    code: "too_many_active_tokens",
+    message: "This user already holds as many unexpired session tokens as allowed.",
+    solution: "Use or end an existing session, or wait the number of seconds in the \
+               Retry-After header.",
+};
+pub const LIMITS_UNAVAILABLE: Kind = Kind {
+    status: StatusCode::SERVICE_UNAVAILABLE,
+    code: "limits_unavailable",
+    message: "This server cannot check its usage limits right now, so it mints no tokens.",
+    solution: "Try again in a moment; the operator should check REDIS_URL and Redis.",
+};
 pub const BODY_TOO_LARGE: Kind = Kind {
     status: StatusCode::PAYLOAD_TOO_LARGE,
     code: "body_too_large",
@@ -183,6 +210,26 @@ impl ApiError {
         Self::new(&RATE_LIMITED).with_retry_after(Some(HeaderValue::from(retry_after_secs.max(1))))
     }
 
+    pub fn unauthenticated(why: impl Into<String>) -> Self {
+        Self::new(&UNAUTHENTICATED).with_detail(why)
+    }
+
+    pub fn budget_exhausted(retry_after_secs: u64) -> Self {
+        Self::new(&TOKEN_BUDGET_EXHAUSTED)
+            .with_retry_after(Some(HeaderValue::from(retry_after_secs.max(1))))
+    }
+
+    pub fn too_many_active(retry_after_secs: u64) -> Self {
+        Self::new(&TOO_MANY_ACTIVE_TOKENS)
+            .with_retry_after(Some(HeaderValue::from(retry_after_secs.max(1))))
+    }
+
+    pub fn limits_unavailable(why: impl Into<String>) -> Self {
+        Self::new(&LIMITS_UNAVAILABLE)
+            .with_detail(why)
+            .with_retry_after(Some(HeaderValue::from_static("5")))
+    }
+
     pub fn body_too_large(limit: usize) -> Self {
         Self::new(&BODY_TOO_LARGE).with_detail(format!("body over {limit} bytes"))
     }
@@ -253,6 +300,9 @@ impl IntoResponse for ApiError {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if let Some(retry_after) = self.retry_after {
             headers.insert(header::RETRY_AFTER, retry_after);
+        }
+        if self.kind.status == StatusCode::UNAUTHORIZED && self.kind.code == UNAUTHENTICATED.code {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         if let Some(allow) = self.allow {
             headers.insert(header::ALLOW, HeaderValue::from_static(allow));

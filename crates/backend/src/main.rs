@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anam_backend::config::{Config, PersonaSource};
+use anam_backend::config::{AuthKeys, Config, PersonaSource};
 use anam_backend::upstream::{HttpUpstream, Upstream, DEFAULT_TIMEOUT};
 
 /// The startup persona-name lookup is a nicety: never hold the server up for long on it.
@@ -71,11 +71,33 @@ async fn serve(config: Config) -> Result<(), String> {
         mode = match config.personas { PersonaSource::Saved { .. } => "stateful", PersonaSource::Ephemeral { .. } => "ephemeral" },
         allowed_origins = ?config.allowed_origins,
         rate_limit_per_minute = config.rate_limit_per_minute,
+        tokens_per_user_per_hour = ?config.tokens_per_user_per_hour,
+        max_active_tokens_per_user = ?config.max_active_tokens_per_user,
+        limits = if config.redis_url.is_some() { "redis" } else { "memory" },
+        trusted_proxies = ?config.trusted_proxies,
         www = %config.www_dir.display(),
         pkg = %config.pkg_dir.display(),
         "configured"
     );
-    let app = anam_backend::app(&config, upstream, &known);
+    match &config.auth {
+        None => tracing::warn!(
+            "no AUTH_JWKS_URL or AUTH_JWT_SECRET: minting is open to anyone who can reach this \
+             server (fine for a local demo; set one of them in production)"
+        ),
+        Some(auth) => tracing::info!(
+            keys = match &auth.keys { AuthKeys::Jwks { url } => url.as_str(), AuthKeys::Secret(_) => "AUTH_JWT_SECRET (HS256)" },
+            issuer = ?auth.issuer,
+            audience = ?auth.audience,
+            cookie = ?auth.cookie,
+            "minting only for signed-in users"
+        ),
+    }
+    if config.redis_url.is_none() {
+        tracing::info!(
+            "limits are kept in this process: with several replicas set REDIS_URL to share them"
+        );
+    }
+    let app = anam_backend::app(&config, upstream, &known)?;
 
     // The one line tools and tests wait for; flushed so a pipe sees it at once.
     let mut stdout = std::io::stdout();

@@ -15,9 +15,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
+use crate::access_log::REQUEST_ID_HEADER;
 use crate::config::normalize_origin;
 use crate::errors::ApiError;
-use crate::request_log::REQUEST_ID_HEADER;
 
 /// The allowed cross-origin callers, normalized as browsers send `Origin`.
 #[derive(Debug, Clone, Default)]
@@ -31,7 +31,9 @@ impl AllowedOrigins {
 
 /// The CORS layer for `ALLOWED_ORIGINS`, or `None` when only same-origin pages may call (then
 /// no CORS header is ever sent).
-pub fn cors_layer(allowed: &AllowedOrigins) -> Option<CorsLayer> {
+/// `credentials`: the page's login travels in a cookie (`AUTH_COOKIE`), which a cross-origin
+/// `fetch(..., {credentials: "include"})` only sends when the answer allows credentials.
+pub fn cors_layer(allowed: &AllowedOrigins, credentials: bool) -> Option<CorsLayer> {
     let origins: Vec<HeaderValue> = allowed
         .0
         .iter()
@@ -44,7 +46,9 @@ pub fn cors_layer(allowed: &AllowedOrigins) -> Option<CorsLayer> {
         CorsLayer::new()
             .allow_origin(AllowOrigin::list(origins))
             .allow_methods([Method::GET, Method::POST])
-            .allow_headers([header::CONTENT_TYPE])
+            // Authorization: the signed-in user's bearer token (`AUTH_*`).
+            .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
+            .allow_credentials(credentials)
             // The page needs these to wait out a 429 and to quote a failure to support.
             .expose_headers([
                 header::RETRY_AFTER,

@@ -19,7 +19,7 @@ fn stateful_app(extra: &[(&str, &str)]) -> (axum::Router, FakeUpstream) {
     vars.extend_from_slice(extra);
     let fake = FakeUpstream::default();
     (
-        anam_backend::app(&config(&vars, &[]), fake.clone(), &[]),
+        anam_backend::app(&config(&vars, &[]), fake.clone(), &[]).unwrap(),
         fake,
     )
 }
@@ -85,7 +85,7 @@ async fn persona_config_file_mints_ephemeral_tokens() {
         &[("/cara.json", file)],
     );
     let fake = FakeUpstream::default();
-    let app = anam_backend::app(&cfg, fake.clone(), &[]);
+    let app = anam_backend::app(&cfg, fake.clone(), &[]).unwrap();
 
     let config_answer = send(
         &app,
@@ -280,7 +280,7 @@ async fn public_config_lists_personas_with_names_and_never_the_key() {
         name: "Aria".into(),
         extra: Default::default(),
     }];
-    let app = anam_backend::app(&cfg, FakeUpstream::default(), &known);
+    let app = anam_backend::app(&cfg, FakeUpstream::default(), &known).unwrap();
     let a = send(
         &app,
         Request::get("/api/config").body(Body::empty()).unwrap(),

@@ -40,7 +40,7 @@ async fn serves_www_at_root_and_pkg_with_wasm_mime() {
         ],
         &[],
     );
-    let app = anam_backend::app(&cfg, FakeUpstream::default(), &[]);
+    let app = anam_backend::app(&cfg, FakeUpstream::default(), &[]).unwrap();
     let get = |path: &str| Request::get(path).body(Body::empty()).unwrap();
 
     let index = send(&app, get("/")).await;
@@ -117,7 +117,7 @@ async fn every_failure_logged_once_with_its_id_and_no_secret_anywhere() {
     );
     let fake = FakeUpstream::default();
     *fake.token_prefix.lock().unwrap() = TOKEN_PREFIX.to_owned();
-    let app = anam_backend::app(&cfg, fake.clone(), &[]);
+    let app = anam_backend::app(&cfg, fake.clone(), &[]).unwrap();
 
     let mut answers: Vec<Answer> = Vec::new();
     // Successes.

@@ -46,16 +46,53 @@ impl Default for Config {
     }
 }
 
-pub const USAGE: &str = "\
-usage: anam-emulator [options]
-  --listen ADDR              listen address (default 127.0.0.1:8787; port 0 picks one)
-  --api-key KEY              API key (env ANAM_EMULATOR_API_KEY; default anam-emulator-dev-key)
-  --token-ttl SECS           session-token lifetime (default 3600)
-  --control                  enable the /_emulator/ test control API
-  --single-use-tokens        a token that started a session cannot start another
-  --rate-limit PER_MINUTE    session tokens one API key may mint per minute (default 120)
-  --max-sessions N           live sessions allowed at once (default 64)
-  -h, --help                 show this help";
+/// The command line, parsed by clap. Flag names and meanings are what scripts, the e2e harness
+/// and the benches pass; `--flag value` and `--flag=value` both work.
+#[derive(clap::Parser, Debug)]
+#[command(
+    name = "anam-emulator",
+    about = "A local Anam-compatible cloud: tokens, sessions, signalling and real WebRTC media",
+    disable_version_flag = true
+)]
+struct Cli {
+    /// Listen address (port 0 picks one)
+    #[arg(long, value_name = "ADDR", default_value = DEFAULT_LISTEN)]
+    listen: SocketAddr,
+    /// API key [env: ANAM_EMULATOR_API_KEY; default anam-emulator-dev-key]
+    #[arg(long, value_name = "KEY", value_parser = non_empty)]
+    api_key: Option<String>,
+    /// Session-token lifetime in seconds
+    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_TOKEN_TTL_SECS)]
+    token_ttl: u64,
+    /// Enable the /_emulator/ test control API
+    #[arg(long)]
+    control: bool,
+    /// A token that started a session cannot start another
+    #[arg(long)]
+    single_use_tokens: bool,
+    /// Session tokens one API key may mint per minute
+    #[arg(long, value_name = "PER_MINUTE", default_value_t = DEFAULT_TOKENS_PER_MINUTE,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    rate_limit: u32,
+    /// Live sessions allowed at once
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_SESSIONS)]
+    max_sessions: usize,
+}
+
+fn non_empty(v: &str) -> Result<String, String> {
+    if v.is_empty() {
+        Err("must not be empty".to_owned())
+    } else {
+        Ok(v.to_owned())
+    }
+}
+
+/// The help text (`--help`).
+pub fn usage() -> String {
+    <Cli as clap::CommandFactory>::command()
+        .render_help()
+        .to_string()
+}
 
 /// What the command line asked for.
 #[derive(Debug)]
@@ -71,63 +108,27 @@ impl Config {
     where
         I: IntoIterator<Item = String>,
     {
-        let mut config = Config::default();
-        if let Some(key) = env_api_key.filter(|k| !k.is_empty()) {
-            config.api_key = key;
-        }
-        let mut args = args.into_iter();
-        while let Some(arg) = args.next() {
-            // Accept both `--flag value` and `--flag=value`.
-            let (name, inline) = match arg.split_once('=') {
-                Some((n, v)) if n.starts_with("--") => (n.to_owned(), Some(v.to_owned())),
-                _ => (arg.clone(), None),
-            };
-            let mut value = |what: &str| -> Result<String, String> {
-                inline
-                    .clone()
-                    .or_else(|| args.next())
-                    .ok_or_else(|| format!("{name} needs {what}"))
-            };
-            match name.as_str() {
-                "--listen" => {
-                    let v = value("an address")?;
-                    config.listen = v
-                        .parse()
-                        .map_err(|_| format!("--listen: `{v}` is not an IP:PORT address"))?;
-                }
-                "--api-key" => {
-                    let v = value("a key")?;
-                    if v.is_empty() {
-                        return Err("--api-key must not be empty".to_owned());
-                    }
-                    config.api_key = v;
-                }
-                "--token-ttl" => {
-                    let v = value("a number of seconds")?;
-                    let secs: u64 = v
-                        .parse()
-                        .map_err(|_| format!("--token-ttl: `{v}` is not a whole number"))?;
-                    config.token_ttl = Duration::from_secs(secs);
-                }
-                "--rate-limit" => {
-                    let v = value("a number per minute")?;
-                    config.tokens_per_minute = v
-                        .parse()
-                        .map_err(|_| format!("--rate-limit: `{v}` is not a whole number"))?;
-                }
-                "--max-sessions" => {
-                    let v = value("a number")?;
-                    config.max_sessions = v
-                        .parse()
-                        .map_err(|_| format!("--max-sessions: `{v}` is not a whole number"))?;
-                }
-                "--control" => config.control = true,
-                "--single-use-tokens" => config.single_use_tokens = true,
-                "-h" | "--help" => return Ok(Command::Help),
-                other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
-            }
-        }
-        Ok(Command::Run(config))
+        use clap::Parser;
+        let argv = std::iter::once("anam-emulator".to_owned()).chain(args);
+        let cli = match Cli::try_parse_from(argv) {
+            Ok(cli) => cli,
+            Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelp => return Ok(Command::Help),
+            Err(e) => return Err(e.render().to_string().trim_end().to_owned()),
+        };
+        let defaults = Config::default();
+        Ok(Command::Run(Config {
+            listen: cli.listen,
+            api_key: cli
+                .api_key
+                .or(env_api_key.filter(|k| !k.is_empty()))
+                .unwrap_or(defaults.api_key),
+            token_ttl: Duration::from_secs(cli.token_ttl),
+            control: cli.control,
+            single_use_tokens: cli.single_use_tokens,
+            tokens_per_minute: cli.rate_limit,
+            orphan_timeout: defaults.orphan_timeout,
+            max_sessions: cli.max_sessions,
+        }))
     }
 }
 
@@ -170,6 +171,9 @@ mod tests {
         assert!(c.control && c.single_use_tokens);
         let c = parse(&["--api-key", "k2"], Some("from-env")).unwrap();
         assert_eq!(c.api_key, "k2");
+        let c = parse(&["--rate-limit=1000000000", "--max-sessions", "3"], None).unwrap();
+        assert_eq!((c.tokens_per_minute, c.max_sessions), (1_000_000_000, 3));
+        assert!(usage().contains("--single-use-tokens"));
     }
 
     #[test]
@@ -177,6 +181,9 @@ mod tests {
         assert!(parse(&["--listen", "nowhere"], None).is_err());
         assert!(parse(&["--token-ttl"], None).is_err());
         assert!(parse(&["--bogus"], None).is_err());
+        assert!(parse(&["--api-key="], None).is_err());
+        assert!(parse(&["--rate-limit", "0"], None).is_err());
+        assert!(parse(&["--max-sessions", "-1"], None).is_err());
         assert_eq!(parse(&["--help"], None).unwrap_err(), "help");
     }
 }

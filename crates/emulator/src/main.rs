@@ -1,7 +1,7 @@
 //! `anam-emulator` binary: parse flags, bind, print the ready line, serve.
 use std::io::Write;
 
-use anam_emulator::config::{Command, Config, USAGE};
+use anam_emulator::config::{usage, Command, Config};
 use anam_emulator::Emulator;
 
 #[tokio::main]
@@ -10,7 +10,7 @@ async fn main() {
     let config = match Config::from_args(std::env::args().skip(1), env_key) {
         Ok(Command::Run(c)) => c,
         Ok(Command::Help) => {
-            println!("{USAGE}");
+            println!("{}", usage());
             return;
         }
         Err(e) => {

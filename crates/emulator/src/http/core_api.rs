@@ -40,10 +40,7 @@ pub async fn session_token(
         return Err(ApiError::from_fault(f));
     }
     check_api_key(&state, &headers)?;
-    if let Err(retry) = state
-        .rate
-        .check(&state.config.api_key, tokio::time::Instant::now())
-    {
+    if let Err(retry) = state.rate.check() {
         return Err(ApiError::too_many(
             "Too Many Requests",
             format!("session-token budget of this API key exhausted; retry in {retry} s"),
