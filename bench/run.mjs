@@ -10,7 +10,7 @@
 //   --wrk-seconds S (10), --capacity-window-ms MS (5000), --only size,ttff,memory,talk,load,capacity,
 //   --clients ours,official,... (time to first frame: a subset of bench/measure/pages.mjs CLIENTS),
 //   --profiles loopback,4g,slow-4g (bench/lib/profiles.mjs), --throttled-rounds N (rounds under
-//   a throttled profile, default 12), --visits cold,warm,
+//   a throttled profile, default 10), --visits cold,warm,
 //   --emulator PATH, --backend PATH, --pkg DIR (default pkg/), --no-attribution (skip the
 //   names-kept wasm build).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -115,8 +115,9 @@ async function main() {
   // Every profile compares our client (the README's page, and the same page compiled eagerly),
   // the official one and the floors; the two variants of our driver page only on loopback, where
   // they answer questions about the connection itself.
-  const throttledClients = opts.smoke ? ["ours", "official"] : ["ours", "ours-eager", "official", "floor", "floor-mic", "floor-sdk-order"];
-  const clientsFor = (p) => opts.clients ?? (throttled(p) ? throttledClients : [...throttledClients, "ours-nomic", "ours-pool2"].filter((c, i, a) => a.indexOf(c) === i));
+  // The smoke run keeps every client on loopback and two under its throttled profile.
+  const main = ["ours", "ours-eager", "official", "floor", "floor-mic", "floor-sdk-order"];
+  const clientsFor = (p) => opts.clients ?? (!throttled(p) ? [...main, "ours-nomic", "ours-pool2"] : opts.smoke ? ["ours", "official"] : main);
   try {
     if (binaries.backend) {
       backend = await startBackend({

@@ -49,12 +49,19 @@ export function tbfArgs(name) {
   return ["rate", `${p.downKbps}kbit`, "burst", "15000", "latency", "500ms"];
 }
 
-/** True when this process runs in a network namespace of its own (not the machine's). */
+/**
+ * True when this process runs in a network namespace of its own (not the machine's): its
+ * namespace differs from PID 1's, or, where PID 1's cannot be read (a container), `lo` is its
+ * only network device, as in the fresh namespace `unshare -n` makes.
+ */
 export function privateNetns() {
   try {
     return readlinkSync("/proc/self/ns/net") !== readlinkSync("/proc/1/ns/net");
   } catch {
-    return false;
+    const r = spawnSync("ip", ["-o", "link", "show"], { encoding: "utf8", timeout: 10_000 });
+    if (r.error || r.status !== 0) return false;
+    const devices = r.stdout.split("\n").filter(Boolean).map((l) => l.split(":")[1]?.trim());
+    return devices.length === 1 && devices[0] === "lo";
   }
 }
 

@@ -4,7 +4,6 @@
 // Timing the round trips.
 import { summarize, ratio, ratioInterval } from "../lib/stats.mjs";
 import { cdpConditions, sequentialRoundTrips, shapeLoopback } from "../lib/profiles.mjs";
-import { waitFor } from "../../tests/e2e/harness.mjs";
 import { CLIENTS, endSessions, visit, visitBrowser } from "./pages.mjs";
 
 /** Milestones of the breakdown, in protocol order (ms since createClient). */
@@ -35,6 +34,12 @@ export const MILESTONES = [
 ];
 
 /**
+ * Requests nothing on the way to the first frame waits for: the browser's own favicon request
+ * and the official client's telemetry POSTs (sent without awaiting the answer).
+ */
+const NOT_WAITED_FOR = /\/favicon\.ico$|\/v1\/metrics\//;
+
+/**
  * The request/response exchanges of a page, as intervals on its clock (ms since navigation):
  * its HTML, every resource fetched over the network (not those served from the HTTP cache),
  * the signalling socket's handshake and the offer → answer exchange on it.
@@ -43,7 +48,7 @@ export function exchanges({ marks, resources, navigation = null }) {
   const out = [];
   if (navigation) out.push({ name: "document", start: navigation.start, end: navigation.end });
   for (const r of resources) {
-    if (r.cached) continue;
+    if (r.cached || NOT_WAITED_FOR.test(r.name)) continue;
     out.push({ name: new URL(r.name).pathname, start: r.start, end: r.end });
   }
   if ("socket created" in marks && "socket open" in marks) out.push({ name: "socket handshake", start: marks["socket created"], end: marks["socket open"] });
@@ -108,11 +113,9 @@ const needed = (client) => (CLIENTS[client].sdk ? ["first frame", "VIDEO_PLAY_ST
 /**
  * One user of `client` under `profile`: a new browser profile, a cold first visit, then (after
  * the first page is gone and its session ended) a repeat visit in a new tab, with the HTTP cache
- * and V8's code cache that the first visit left. For a wasm client the first visit stays open
- * until V8 has written the module's compiled code to the cache (as it does for a user who stays
- * a few seconds: V8 caches once no function has been compiled for 2 s), at most `wasmCacheMs`.
+ * and V8's code cache that the first visit left.
  */
-export async function measureUser(env, client, profile, { visits = ["cold", "warm"], wasmCacheMs = 8000 } = {}) {
+export async function measureUser(env, client, profile, { visits = ["cold", "warm"] } = {}) {
   const conditions = cdpConditions(profile);
   const hash = env.relays?.[profile] ? { wsRelay: `127.0.0.1:${env.relays[profile].port}` } : {};
   const b = await visitBrowser(client);
@@ -121,13 +124,8 @@ export async function measureUser(env, client, profile, { visits = ["cold", "war
     const first = b.context.pages()[0] ?? (await b.context.newPage());
     out.cold = runFromMarks(client, await visit(env, first, client, conditions, { need: needed(client), hash }));
     if (visits.includes("warm")) {
-      let wasmCodeCached = null;
-      if (CLIENTS[client].wasm) {
-        wasmCodeCached = await waitFor(() => b.wasmCodeCached(), { timeoutMs: wasmCacheMs, intervalMs: 100, what: "wasm code cache" }).then(
-          () => true,
-          () => false,
-        );
-      }
+      // Whether V8 left compiled wasm in the profile's code cache for the repeat visit.
+      const wasmCodeCached = CLIENTS[client].wasm ? b.wasmCodeCached() : null;
       const second = await b.context.newPage();
       await first.close();
       await endSessions(env);
