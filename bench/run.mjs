@@ -6,7 +6,7 @@
 //   node bench/run.mjs --smoke         one quick pass of every measurement (debug servers are fine),
 //                                      writes target/bench/smoke.json, checks the numbers are sane,
 //                                      never touches docs/BENCHMARKS.md
-// Options: --rounds N (time to first frame, default 10), --cycles N (memory, 20), --talks N (30),
+// Options: --rounds N (time to first frame on loopback, default 16), --cycles N (memory, 20), --talks N (30),
 //   --wrk-seconds S (10), --capacity-window-ms MS (5000), --only size,ttff,memory,talk,load,capacity,
 //   --clients ours,official,... (time to first frame: a subset of bench/measure/pages.mjs CLIENTS),
 //   --profiles loopback,4g,slow-4g (bench/lib/profiles.mjs), --throttled-rounds N (rounds under
