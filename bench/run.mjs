@@ -43,7 +43,9 @@ async function section(results, key, fn) {
     results[key] = { error: String(e.message ?? e).slice(0, 1000) };
     log(`${key} failed: ${e.message}`);
   }
-  log(`${key} took ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  const seconds = (performance.now() - t) / 1000;
+  if (results[key] && !results[key].error && typeof results[key] === "object") results[key].durationSeconds ??= seconds;
+  log(`${key} took ${seconds.toFixed(1)} s`);
 }
 
 /**

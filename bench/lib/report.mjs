@@ -60,7 +60,8 @@ function runSection(r) {
       ["servers", `${r.binaries?.emulator} / ${r.binaries?.backend ?? "no backend"}`],
       ["package measured", `${r.pkgDir}/`],
       ["token", r.tokenSource],
-      ["duration", `${num(r.durationSeconds)} s`],
+      ["first-frame rounds", r.ttff?.byProfile ? Object.entries(r.ttff.byProfile).map(([p, x]) => `${PROFILES[p].label} ${x.rounds} (${x.clients.length} clients)`).join(", ") + ` + ${r.ttff.warmup} warm-up round(s); visits: ${r.ttff.visits.join(", ")}` : "–"],
+      ["duration", `${num(r.durationSeconds)} s (${num(r.durationSeconds / 60, 1)} min)${r.ttff?.durationSeconds ? `, of which first frame ${num(r.ttff.durationSeconds / 60, 1)} min` : ""}`],
     ]),
     "",
   ].join("\n");
