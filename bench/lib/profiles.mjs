@@ -1,14 +1,15 @@
 // Network profiles for the first-frame measurement, and how each one is imposed.
 //
-// Two mechanisms, because neither covers everything on its own:
-//  - the DevTools protocol's Network.emulateNetworkConditions, per page: every HTTP request and
-//    the WebSocket traffic of the page get the profile's round trip added and its down/up rates;
-//    it does not see WebRTC (UDP).
+// Three mechanisms, because none covers everything on its own:
+//  - the DevTools protocol's Network.emulateNetworkConditions, per page: every HTTP request gets
+//    the profile's round trip added and its down/up rates, a WebSocket its handshake's round
+//    trip. Chromium 156 applies it to WebRTC's UDP as well, more heavily: STUN checks during the
+//    connection's set-up took 310-330 ms under the 150 ms profile (and 2-90 ms on loopback).
+//  - a relay (bench/lib/relay.mjs) for the WebSocket frames, which the emulation does not delay.
 //  - a `tbf` qdisc on `lo`, only inside the bench's own network namespace: it caps the rate of
 //    every packet on loopback, WebRTC included. On `lo` both directions leave through the same
 //    device, so one bucket holds the sum of both directions, at the profile's down rate. tbf adds
-//    no delay of its own, and `netem` (which would) is not available on these machines, so the
-//    WebRTC packets (ICE checks, DTLS handshake, media) carry no added round trip.
+//    no delay of its own (`netem`, which would, is not available on these machines).
 import { readlinkSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 

@@ -315,7 +315,7 @@ function profileLine(name, p) {
   const c = PROFILES[name];
   if (c.downKbps === null) return "no throttling: every byte at loopback speed.";
   const tbf = p.shaping?.applied ? `\`${p.shaping.qdisc}\`` : `not shaped (${p.shaping?.reason ?? "unknown"})`;
-  return `${c.downKbps / 1000} Mbit/s down, ${c.upKbps / 1000} Mbit/s up, ${c.rttMs} ms round trip. HTTP and the WebSocket handshake: DevTools emulation; WebSocket frames: ${c.rttMs / 2} ms each way through the bench's relay; all loopback traffic, WebRTC included: ${tbf} on \`lo\`.`;
+  return `${c.downKbps / 1000} Mbit/s down, ${c.upKbps / 1000} Mbit/s up, ${c.rttMs} ms round trip. HTTP, the WebSocket handshake and (in Chromium, more heavily) WebRTC: DevTools emulation; WebSocket frames: ${c.rttMs / 2} ms each way through the bench's relay; all loopback traffic, WebRTC included: ${tbf} on \`lo\`.`;
 }
 
 /** The headline tables: every client under every profile, cold and repeat visits. */
