@@ -6,12 +6,14 @@
 //   node bench/run.mjs --smoke         one quick pass of every measurement (debug servers are fine),
 //                                      writes target/bench/smoke.json, checks the numbers are sane,
 //                                      never touches docs/BENCHMARKS.md
-// Options: --rounds N (time to first frame, default 10), --cycles N (memory, 20), --talks N (30),
+// Options: --rounds N (time to first frame on loopback, default 16), --cycles N (memory, 20), --talks N (30),
 //   --wrk-seconds S (10), --capacity-window-ms MS (5000), --only size,ttff,memory,talk,load,capacity,
 //   --clients ours,official,... (time to first frame: a subset of bench/measure/pages.mjs CLIENTS),
+//   --profiles loopback,4g,slow-4g (bench/lib/profiles.mjs), --throttled-rounds N (rounds under
+//   a throttled profile, default 10), --visits cold,warm,
 //   --emulator PATH, --backend PATH, --pkg DIR (default pkg/), --no-attribution (skip the
 //   names-kept wasm build).
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { ROOT, launchBrowser, serveStatic, startBackend, startEmulator, waitFor } from "../tests/e2e/harness.mjs";
@@ -24,7 +26,10 @@ import { measureMemory } from "./measure/memory.mjs";
 import { measureTalk } from "./measure/talk.mjs";
 import { measureLoad } from "./measure/load.mjs";
 import { measureCapacity } from "./measure/capacity.mjs";
-import { BROWSER_ARGS, CLIENTS, openClientPage, waitForMarks, closePage } from "./measure/pages.mjs";
+import { CLIENTS, openClientPage, waitForMarks, closePage } from "./measure/pages.mjs";
+import { PROFILES, throttled } from "./lib/profiles.mjs";
+import { startWsRelay } from "./lib/relay.mjs";
+import { writeStripPlot } from "./lib/plot.mjs";
 import { ALL, parseArgs } from "./lib/args.mjs";
 
 const log = (msg) => console.error(`[bench] ${msg}`);
@@ -38,7 +43,9 @@ async function section(results, key, fn) {
     results[key] = { error: String(e.message ?? e).slice(0, 1000) };
     log(`${key} failed: ${e.message}`);
   }
-  log(`${key} took ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  const seconds = (performance.now() - t) / 1000;
+  if (results[key] && !results[key].error && typeof results[key] === "object") results[key].durationSeconds ??= seconds;
+  log(`${key} took ${seconds.toFixed(1)} s`);
 }
 
 /**
@@ -93,7 +100,7 @@ async function main() {
   const results = {
     command: `node bench/run.mjs ${process.argv.slice(2).join(" ")}`.trim(),
     smoke: opts.smoke,
-    settings: { rounds: opts.rounds, warmupRounds: opts.warmup, cycles: opts.cycles, talks: opts.talks, wrkSeconds: opts.wrkSeconds, capacityWindowMs: opts.capacityWindowMs },
+    settings: { rounds: opts.rounds, throttledRounds: opts.throttledRounds, profiles: opts.profiles, visits: opts.visits, warmupRounds: opts.warmup, cycles: opts.cycles, talks: opts.talks, wrkSeconds: opts.wrkSeconds, capacityWindowMs: opts.capacityWindowMs },
     binaries,
     pkgDir: path.relative(ROOT, pkgDir) || ".",
     officialVersion: officialVersion(),
@@ -106,8 +113,13 @@ async function main() {
   let backend = null;
   let stat = null;
   let browser = null;
-  const browsers = {};
-  const ttffClients = opts.clients ?? ["ours", "official", "floor", "floor-mic", "floor-sdk-order", "ours-nomic", "ours-pool2", "ours-eager"];
+  const relays = {};
+  // Every profile compares our client (the README's page, and the same page compiled eagerly),
+  // the official one and the floors; the two variants of our driver page only on loopback, where
+  // they answer questions about the connection itself.
+  // The smoke run keeps every client on loopback and two under its throttled profile.
+  const main = ["ours", "ours-eager", "official", "floor", "floor-mic", "floor-sdk-order"];
+  const clientsFor = (p) => opts.clients ?? (!throttled(p) ? [...main, "ours-nomic", "ours-pool2"] : opts.smoke ? ["ours", "official"] : main);
   try {
     if (binaries.backend) {
       backend = await startBackend({
@@ -120,14 +132,15 @@ async function main() {
     const origin = backend ? backend.url : stat.url;
     browser = await launchBrowser();
     if (opts.only.includes("ttff")) {
-      for (const name of new Set(ttffClients.map((c) => CLIENTS[c].browser).filter(Boolean))) {
-        browsers[name] = await launchBrowser({ args: BROWSER_ARGS[name] });
+      const target = new URL(emulator.url);
+      for (const p of opts.profiles.filter(throttled)) {
+        relays[p] = await startWsRelay({ host: target.hostname, port: Number(target.port) }, PROFILES[p].rttMs / 2);
       }
     }
     results.machine = machine(browser.version());
     const env = {
       browser,
-      browsers,
+      relays,
       emulator,
       origin,
       emulatorUrl: emulator.url,
@@ -143,8 +156,9 @@ async function main() {
     }
 
     if (opts.only.includes("ttff")) {
+      const rounds = Object.fromEntries(opts.profiles.map((p) => [p, throttled(p) ? opts.throttledRounds : opts.rounds]));
       await section(results, "ttff", () =>
-        measureTtff(env, { clients: ttffClients, rounds: opts.rounds, warmup: opts.warmup, log }));
+        measureTtff(env, { profiles: opts.profiles, clientsFor, rounds, warmup: opts.warmup, visits: opts.visits, log }));
     }
     if (opts.only.includes("memory")) {
       results.memory = {};
@@ -164,7 +178,7 @@ async function main() {
     }
   } finally {
     await browser?.close();
-    for (const b of Object.values(browsers)) await b.close();
+    for (const r of Object.values(relays)) await r.stop();
     await backend?.stop();
     await stat?.stop();
     await emulator.stop();
@@ -192,7 +206,12 @@ async function main() {
   }
   const md = complete ? path.join(ROOT, "docs", "BENCHMARKS.md") : path.join(OUT_DIR, "partial.md");
   mkdirSync(path.dirname(md), { recursive: true });
-  writeFileSync(md, renderReport(results));
+  // The picture the report opens with sits next to it: docs/bench-first-frame.svg.
+  const svg = path.join(path.dirname(md), complete ? "bench-first-frame.svg" : "partial-first-frame.svg");
+  results.plotFile = path.basename(svg);
+  if (results.ttff && !results.ttff.error) writeStripPlot(results.ttff, svg);
+  const previous = existsSync(md) ? readFileSync(md, "utf8") : "";
+  writeFileSync(md, renderReport(results, { previous }));
   log(`wrote ${path.relative(ROOT, md)}`);
 }
 

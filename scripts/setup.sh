@@ -8,6 +8,7 @@ say() { printf '[setup] %s\n' "$*"; }
 
 # 1. Debian packages: browsers for tests, C libraries for the emulator's media, tools for benches.
 APT_PACKAGES=(chromium chromium-driver libvpx-dev libopus-dev espeak-ng pkg-config wrk redis-server)
+APT_PACKAGES+=(iproute2) # ip and tc: the network namespace of the browser tests and the bench's tbf shaping
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

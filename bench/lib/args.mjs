@@ -1,6 +1,8 @@
 // Command-line options of bench/run.mjs and their defaults (full run vs --smoke).
 
 export const ALL = ["size", "ttff", "memory", "talk", "load", "capacity"];
+// Kept in step with bench/lib/profiles.mjs PROFILES (this module stays free of imports).
+export const PROFILE_NAMES = ["loopback", "4g", "slow-4g"];
 
 export function parseArgs(argv) {
   const opts = { smoke: false, only: ALL, attribution: true };
@@ -25,6 +27,18 @@ export function parseArgs(argv) {
         if (bad.length) throw new Error(`--only: unknown ${bad.join(", ")} (use ${ALL.join(",")})`);
         break;
       }
+      case "--throttled-rounds": opts.throttledRounds = num(value(), flag); break;
+      case "--profiles": {
+        opts.profiles = value().split(",").map((s) => s.trim()).filter(Boolean);
+        const bad = opts.profiles.filter((s) => !PROFILE_NAMES.includes(s));
+        if (bad.length || !opts.profiles.length) throw new Error(`--profiles: unknown ${bad.join(", ")} (use ${PROFILE_NAMES.join(",")})`);
+        break;
+      }
+      case "--visits": {
+        opts.visits = value().split(",").map((s) => s.trim()).filter(Boolean);
+        if (!opts.visits.includes("cold") || opts.visits.some((v) => v !== "cold" && v !== "warm")) throw new Error("--visits: cold or cold,warm");
+        break;
+      }
       case "--clients": opts.clients = value().split(",").map((s) => s.trim()).filter(Boolean); break;
       case "--emulator": opts.emulator = value(); break;
       case "--backend": opts.backend = value(); break;
@@ -34,10 +48,11 @@ export function parseArgs(argv) {
     }
   }
   const d = opts.smoke
-    ? { rounds: 1, cycles: 2, talks: 2, wrkSeconds: 1, capacityWindowMs: 1500, warmup: 0, capacitySteps: [1] }
-    : // 30 first-frame rounds: run-to-run medians on this VM still move by about ±8 ms, and the
-      // bootstrap interval of a ratio at 20 rounds was too wide to decide the 1.15× floor target.
-      { rounds: 30, cycles: 20, talks: 30, wrkSeconds: 10, capacityWindowMs: 5000, warmup: 1,
+    ? // One throttled profile, so that the profile code runs in every `make test`.
+      { rounds: 1, throttledRounds: 1, profiles: ["loopback", "4g"], visits: ["cold", "warm"], cycles: 2, talks: 2, wrkSeconds: 1, capacityWindowMs: 1500, warmup: 0, capacitySteps: [1] }
+    : // First-frame rounds: 16 on loopback, 10 under each throttled profile, where a run takes
+      // seconds and the spread is wider in ms but narrower relative to the total.
+      { rounds: 16, throttledRounds: 10, profiles: PROFILE_NAMES, visits: ["cold", "warm"], cycles: 20, talks: 30, wrkSeconds: 10, capacityWindowMs: 5000, warmup: 1,
         capacitySteps: [1, 2, 4, 6, 8, 10, 12, 14, 16, 20, 24, 32, 40, 48, 64] };
   if (opts.smoke) opts.attribution = false;
   return { ...d, ...opts };

@@ -4,6 +4,9 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { MILESTONES } from "../measure/ttff.mjs";
+import { PROFILES } from "./profiles.mjs";
+
+const VISIT_LABEL = { cold: "cold first visit", warm: "repeat visit" };
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
@@ -27,13 +30,14 @@ function table(head, rows) {
 
 const failed = (r) => (r?.error ? `Not measured: ${r.error}\n` : null);
 const LABEL = {
-  ours: "anam-wasm (ours)",
+  ours: "anam-wasm (ours, README page)",
   official: "@anam-ai/js-sdk",
   floor: "raw-JS floor",
   "floor-mic": "raw-JS floor + microphone",
   "ours-nomic": "anam-wasm, no microphone",
   "ours-pool2": "anam-wasm, ICE candidate pool 2",
   "ours-eager": "anam-wasm, wasm compiled eagerly (browser flag)",
+  // Shown where the README page and the driver page must not be confused.
   "floor-sdk-order": "raw-JS floor, SDK order",
 };
 
@@ -56,7 +60,8 @@ function runSection(r) {
       ["servers", `${r.binaries?.emulator} / ${r.binaries?.backend ?? "no backend"}`],
       ["package measured", `${r.pkgDir}/`],
       ["token", r.tokenSource],
-      ["duration", `${num(r.durationSeconds)} s`],
+      ["first-frame rounds", r.ttff?.byProfile ? Object.entries(r.ttff.byProfile).map(([p, x]) => `${PROFILES[p].label} ${x.rounds} (${x.clients.length} clients)`).join(", ") + ` + ${r.ttff.warmup} warm-up round(s); visits: ${r.ttff.visits.join(", ")}` : "–"],
+      ["duration", `${num(r.durationSeconds)} s (${num(r.durationSeconds / 60, 1)} min)${r.ttff?.durationSeconds ? `, of which first frame ${num(r.ttff.durationSeconds / 60, 1)} min` : ""}`],
     ]),
     "",
   ].join("\n");
@@ -123,11 +128,11 @@ function busyNote(m) {
 }
 
 function ttffSection(t) {
-  const out = ["## Time to first frame", ""];
+  const out = ["## Time to first frame on loopback, cold: every client and the breakdown", ""];
   if (failed(t)) return [...out, failed(t)].join("\n");
   const clients = t.clients.filter((c) => t.summary[c]);
   out.push(
-    `${t.rounds} measured rounds after ${t.warmup} warm-up round(s); each round runs every client once in a fresh browser context, the order rotating by one per round.`,
+    `The loopback profile's cold first visits in detail: ${t.rounds} measured rounds after ${t.warmup} warm-up round(s); each round runs every client once in a browser profile of its own, the order rotating by one per round. "ours" is the README's first example (\`bench/pages/readme.html\`); "no microphone" and "ICE candidate pool 2" use the bench's driver page (\`bench/pages/ours.html\`: \`init()\` and the token request together).`,
     "",
     table(
       ["client", "runs (failed)", "createClient → VIDEO_PLAY_STARTED median", "p90", "navigation → first painted frame median", "p90", "first frame sent was the first painted", "client code transferred"],
@@ -138,7 +143,7 @@ function ttffSection(t) {
     ),
     "",
     ...busyNote(t.machine),
-    "For the floor pages \"createClient\" is the moment the page starts the session (token in hand) and \"VIDEO_PLAY_STARTED\" is the first painted frame.",
+    "For the floor pages \"createClient\" is the moment the page starts the session (token in hand) and \"VIDEO_PLAY_STARTED\" is the first painted frame; on the README page it is the `createClient` call, before the token request its token provider makes.",
     "",
     table(
       ["ratio of medians", "createClient → play (95% bootstrap interval)", "navigation → first frame"],
@@ -252,23 +257,35 @@ function capacitySection(c) {
   return out.join("\n");
 }
 
-/** The issue's targets, each judged from the measured numbers only. */
+/** A navigation → first frame ratio with its interval. */
+const navRatio = (r) => {
+  const [x, iv] = [r?.navToFirstFrame, r?.navToFirstFrameInterval];
+  return isNum(x) && iv ? `${times(x)} (${iv[0].toFixed(2)}–${iv[1].toFixed(2)})` : times(x);
+};
+/** "met" when the interval's upper end is within `target`, "not met" when its lower end is over. */
+function judge(r, target) {
+  const iv = r?.navToFirstFrameInterval;
+  if (!iv) return "not measured";
+  if (iv[1] <= target) return "met";
+  if (iv[0] > target) return "**not met**";
+  return "not decided (interval straddles the target)";
+}
+
+/** The targets, each judged from the measured numbers only. */
 function targetsSection(r) {
   const rows = [];
   const verdict = (ok) => (ok === null ? "not measured" : ok ? "met" : "**not met**");
   const sizeRatio = r.size?.ratios?.gzip ?? null;
   rows.push(["gzip size ≤ official (ratio ≤ 1.0)", times(sizeRatio), verdict(sizeRatio === null ? null : sizeRatio <= 1.0)]);
-  const vsOfficial = r.ttff?.ratios?.oursVsOfficial?.createToPlayStarted ?? null;
-  rows.push(["time to first frame ≤ 0.9× official median", playRatio(r.ttff?.ratios?.oursVsOfficial), verdict(vsOfficial === null ? null : vsOfficial <= 0.9)]);
-  // Judged against the faster of the floor's two orders in this run (older results have only
-  // the default floor). The floor asks for no microphone; the same client with
-  // disableInputAudio is the like-for-like figure, shown beside the one the verdict uses.
-  const fastest = r.ttff?.ratios?.oursVsFastestFloor ?? r.ttff?.ratios?.oursVsFloor;
-  const vsFloor = fastest?.createToPlayStarted ?? null;
-  const noMic = r.ttff?.ratios?.oursNoMicVsFloor?.createToPlayStarted ?? null;
-  const which = fastest?.floor ? ` (against the ${LABEL[fastest.floor]}, the faster floor in this run)` : "";
-  const floorMeasured = `${playRatio(fastest)}${which}${noMic === null ? "" : `; without the microphone, against the default floor: ${times(noMic)}`}`;
-  rows.push(["time to first frame ≤ 1.15× raw floor median", floorMeasured, verdict(vsFloor === null ? null : vsFloor <= 1.15)]);
+  for (const profile of r.ttff?.profiles ?? []) {
+    for (const visit of r.ttff.visits) {
+      const ratios = r.ttff.byProfile[profile]?.visits?.[visit]?.ratios;
+      if (!ratios) continue;
+      const where = `${PROFILES[profile].label}, ${VISIT_LABEL[visit]}`;
+      rows.push([`${where}: ours ≤ 0.9× official, navigation → first frame`, navRatio(ratios.oursVsOfficial), judge(ratios.oursVsOfficial, 0.9)]);
+      rows.push([`${where}: ours ≤ 1.15× the raw-JS floor + microphone, navigation → first frame`, navRatio(ratios.oursVsFloorMic), judge(ratios.oursVsFloorMic, 1.15)]);
+    }
+  }
   const m = r.memory?.ours;
   if (m && !m.error) {
     // "Flat": over the second half of the cycles (after one-time caches have filled) the fitted
@@ -283,26 +300,126 @@ function targetsSection(r) {
       verdict(flat),
     ]);
   } else rows.push(["memory flat across cycles", "–", verdict(null)]);
-  return ["## Targets (issue 7)", "", table(["target", "measured", "status"], rows), ""].join("\n");
+  return [
+    "## Targets",
+    "",
+    "First-frame targets are judged on navigation → first painted frame, the one span every page has from the same start (on the README page the token request comes after `createClient`, on the others before), as a ratio of medians with its 95% bootstrap interval: \"met\" when the whole interval is at or under the target, \"not decided\" when it straddles it.",
+    "",
+    table(["target", "measured", "status"], rows),
+    "",
+  ].join("\n");
 }
 
-export function renderReport(results) {
-  const header = readFileSync(path.join(HERE, "..", "HEADER.md"), "utf8").trim();
-  return [
-    header,
+/** What a profile imposes, in words, from the run's own record of it. */
+function profileLine(name, p) {
+  const c = PROFILES[name];
+  if (c.downKbps === null) return "no throttling: every byte at loopback speed.";
+  const tbf = p.shaping?.applied ? `\`${p.shaping.qdisc}\`` : `not shaped (${p.shaping?.reason ?? "unknown"})`;
+  return `${c.downKbps / 1000} Mbit/s down, ${c.upKbps / 1000} Mbit/s up, ${c.rttMs} ms round trip. HTTP, the WebSocket handshake and (in Chromium, more heavily) WebRTC: DevTools emulation; WebSocket frames: ${c.rttMs / 2} ms each way through the bench's relay; all loopback traffic, WebRTC included: ${tbf} on \`lo\`.`;
+}
+
+/** The headline tables: every client under every profile, cold and repeat visits. */
+function profilesSection(t) {
+  const out = ["## First frame by network profile", ""];
+  if (!t) return "";
+  if (failed(t)) return [...out, failed(t)].join("\n");
+  out.push(
+    "Medians over the measured rounds (p90 in brackets). *Received* is what the page received before its first frame over HTTP and the signalling WebSocket (response bodies and headers as transferred, WebSocket payloads; not the WebRTC media, the same for every client); *round trips* is the longest chain of request/response exchanges on the page's timeline that ran one after another before the first frame (see \"How each number is taken\").",
     "",
+  );
+  for (const profile of t.profiles) {
+    const p = t.byProfile[profile];
+    if (!p) continue;
+    out.push(`### ${PROFILES[profile].label}`, "", profileLine(profile, p), "");
+    const rows = [];
+    for (const c of p.clients) {
+      for (const v of t.visits) {
+        const s = p.visits[v]?.summary?.[c];
+        if (!s) continue;
+        const cached = s.wasmCodeCached === null || v === "cold" ? "" : ` (wasm code cached in ${s.wasmCodeCached} of ${s.runs})`;
+        rows.push([
+          LABEL[c] ?? c,
+          `${VISIT_LABEL[v]}${cached}`,
+          `${s.runs} (${s.failures ?? 0})`,
+          `${ms(s.navToFirstFrame.median)} (${ms(s.navToFirstFrame.p90)})`,
+          `${ms(s.createToPlayStarted.median)} (${ms(s.createToPlayStarted.p90)})`,
+          kib(s.bytesReceived.median),
+          num(s.roundTrips.median, 1),
+        ]);
+      }
+    }
+    out.push(
+      table(["client", "visit", "runs (failed)", "navigation → first painted frame", "createClient → VIDEO_PLAY_STARTED", "received", "round trips"], rows),
+      "",
+    );
+    const ratioRows = [
+      ["ours / official", "oursVsOfficial"],
+      ["ours / raw-JS floor + microphone", "oursVsFloorMic"],
+      ["official / raw-JS floor + microphone", "officialVsFloorMic"],
+      ["ours compiled eagerly / official", "eagerVsOfficial"],
+      ["ours compiled eagerly / raw-JS floor + microphone", "eagerVsFloorMic"],
+      ["ours / ours compiled eagerly", "oursVsEager"],
+      ["ours / raw-JS floor", "oursVsFloor"],
+      ["ours / raw-JS floor, SDK order", "oursVsFloorSdkOrder"],
+    ];
+    const head = ["ratio of medians (95% interval)", ...t.visits.flatMap((v) => [`${VISIT_LABEL[v]}: navigation → first frame`, `${VISIT_LABEL[v]}: createClient → play`])];
+    const body = ratioRows
+      .filter(([, k]) => t.visits.some((v) => isNum(p.visits[v]?.ratios?.[k]?.navToFirstFrame)))
+      .map(([label, k]) => [label, ...t.visits.flatMap((v) => [navRatio(p.visits[v]?.ratios?.[k]), playRatio(p.visits[v]?.ratios?.[k])])]);
+    out.push(table(head, body), "");
+    const chains = ["ours", "official", "floor-mic"]
+      .map((c) => [c, p.visits.cold?.summary?.[c]])
+      .filter(([, s]) => s?.roundTripChain?.length)
+      .map(([c, s]) => `- ${LABEL[c]}: ${s.roundTripChain.map((x) => `\`${x}\``).join(" → ")}`);
+    if (chains.length) out.push("Sequential exchanges before the first frame, cold visit (the run with the median count):", "", ...chains, "");
+    if (p.failures?.length) out.push(`Failed runs: ${p.failures.map((f) => `${f.client} (round ${f.round + 1}): ${f.error.slice(0, 160)}`).join("; ")}`, "");
+  }
+  return out.join("\n");
+}
+
+/**
+ * The sections of `previous` (a docs/BENCHMARKS.md) that this renderer does not write, by their
+ * "## " heading: other work appends notes there, and a bench run must not erase them. `retired`
+ * names headings older versions of the renderer wrote, which are dropped.
+ */
+export function keptSections(previous, generated, retired = []) {
+  const headings = (md) => [...md.matchAll(/^## (.+)$/gm)].map((m) => m[1].trim());
+  const ours = new Set([...headings(generated), ...retired]);
+  const parts = previous.split(/^(?=## )/m).slice(1);
+  return parts.filter((part) => !ours.has(part.split("\n")[0].slice(3).trim())).map((x) => x.trimEnd());
+}
+
+/** Headings earlier versions of this report wrote. */
+export const RETIRED_HEADINGS = ["Time to first frame", "Targets (issue 7)"];
+
+export function renderReport(results, { previous = "" } = {}) {
+  const header = readFileSync(path.join(HERE, "..", "HEADER.md"), "utf8").trim();
+  const [title, ...intro] = header.split("\n");
+  const t = results.ttff;
+  const picture = t && !t.error && results.plotFile
+    ? [`![Navigation → first painted frame of every run, per client, cold and repeat visits, one panel per network profile](${results.plotFile})\n`]
+    : [];
+  const loopbackCold = t?.byProfile?.loopback?.visits?.cold;
+  const body = [
+    `${title}\n`,
+    ...picture,
+    profilesSection(t),
+    `${intro.join("\n").trim()}\n`,
     "<!-- Everything below is generated by bench/run.mjs from target/bench/results.json. -->",
     "",
     runSection(results),
     targetsSection(results),
     sizeSection(results.size ?? { error: "not run" }),
-    results.ttff ? ttffSection({ ...results.ttff, machine: results.machine }) : "",
+    loopbackCold
+      ? ttffSection({ ...loopbackCold, clients: t.byProfile.loopback.clients, rounds: t.byProfile.loopback.rounds, warmup: t.warmup, failures: t.byProfile.loopback.failures, machine: results.machine })
+      : "",
     memorySection(results.memory),
     talkSection(results.talk),
     loadSection(results.load),
     capacitySection(results.capacity),
   ]
     .filter(Boolean)
-    .join("\n")
-    .replace(/\n{3,}/g, "\n\n");
+    .join("\n");
+  const kept = keptSections(previous, body, RETIRED_HEADINGS);
+  return [body, ...kept, ""].join("\n").replace(/\n{3,}/g, "\n\n");
 }

@@ -1,7 +1,7 @@
 // Everything a bench run needs around the measurements: which server binaries to use, the
 // static files the pages are served from, the machine description for the report.
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { ROOT } from "../../tests/e2e/harness.mjs";
@@ -38,6 +38,8 @@ export function selectBinaries({ emulator, backend, dirs }) {
   return picked;
 }
 
+const PROBE_TAG = '<script src="probe.js"></script>';
+
 /**
  * Stages the pages: target/bench/www holds bench/pages as /bench/, the official UMD bundle as
  * /sdk/anam.js, and a link to pkg/ as /pkg/ (the backend serves its own PKG_DIR there; the link
@@ -48,6 +50,15 @@ export function stageWww(pkgDir = path.join(ROOT, "pkg")) {
   rmSync(www, { recursive: true, force: true });
   mkdirSync(path.join(www, "sdk"), { recursive: true });
   cpSync(path.join(ROOT, "bench", "pages"), path.join(www, "bench"), { recursive: true });
+  // The probe goes inline into every page: as a file of its own it would be one more blocking
+  // request, and one more round trip on a throttled profile, that no user's page makes.
+  const probe = readFileSync(path.join(ROOT, "bench", "pages", "probe.js"), "utf8");
+  for (const f of readdirSync(path.join(www, "bench")).filter((f) => f.endsWith(".html"))) {
+    const file = path.join(www, "bench", f);
+    const html = readFileSync(file, "utf8");
+    if (!html.includes(PROBE_TAG)) throw new Error(`bench/pages/${f} does not load the probe with ${PROBE_TAG}`);
+    writeFileSync(file, html.replace(PROBE_TAG, () => `<script>\n${probe}</script>`));
+  }
   cpSync(OFFICIAL_BUNDLE, path.join(www, "sdk", "anam.js"));
   symlinkSync(path.resolve(pkgDir), path.join(www, "pkg"));
   return www;

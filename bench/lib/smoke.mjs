@@ -1,6 +1,8 @@
 // What `node bench/run.mjs --smoke` must have produced for the harness to count as working:
 // every requested measurement present, no section failed, and every number positive and finite.
 
+import { PROFILES, privateNetns } from "./profiles.mjs";
+
 const positive = (x) => typeof x === "number" && Number.isFinite(x) && x > 0;
 
 /** Returns a list of problems (empty when the smoke results are sane). */
@@ -21,14 +23,28 @@ export function checkSmoke(results, only) {
     need(positive(ratios.gzip), "size: gzip ratio is not positive");
   }
   if (only.includes("ttff") && results.ttff && !results.ttff.error) {
-    for (const [client, s] of Object.entries(results.ttff.summary)) {
-      need(s.runs >= 1, `ttff ${client}: no successful run`);
-      need(positive(s.navToFirstFrame.median), `ttff ${client}: navigation → first frame is not positive`);
-      need(positive(s.createToPlayStarted.median), `ttff ${client}: createClient → first frame is not positive`);
-      need(
-        !positive(s.navToFirstFrame.median) || !positive(s.createToPlayStarted.median) || s.navToFirstFrame.median >= s.createToPlayStarted.median,
-        `ttff ${client}: navigation → first frame is shorter than createClient → first frame`,
-      );
+    for (const [profile, p] of Object.entries(results.ttff.byProfile)) {
+      const rtt = PROFILES[profile].rttMs;
+      for (const [visit, { summary }] of Object.entries(p.visits)) {
+        const where = `ttff ${profile} ${visit}`;
+        need(Object.keys(summary).length === p.clients.length, `${where}: ${p.clients.filter((c) => !summary[c]).join(", ")} never reached a first frame`);
+        for (const [client, s] of Object.entries(summary)) {
+          need(s.runs >= 1, `${where} ${client}: no successful run`);
+          need(positive(s.navToFirstFrame.median), `${where} ${client}: navigation → first frame is not positive`);
+          need(positive(s.createToPlayStarted.median), `${where} ${client}: createClient → first frame is not positive`);
+          need(
+            !positive(s.navToFirstFrame.median) || !positive(s.createToPlayStarted.median) || s.navToFirstFrame.median >= s.createToPlayStarted.median,
+            `${where} ${client}: navigation → first frame is shorter than createClient → first frame`,
+          );
+          if (visit === "cold") {
+            need(positive(s.bytesReceived.median), `${where} ${client}: no bytes received before the first frame`);
+            need(s.roundTrips.median >= 3, `${where} ${client}: ${s.roundTrips.median} sequential round trips (a page, its token and start-session are 3 at least)`);
+            // The throttling took effect: at least three of the profile's round trips passed.
+            if (rtt > 0) need(s.navToFirstFrame.median >= 3 * rtt, `${where} ${client}: first frame after ${s.navToFirstFrame.median} ms, under 3 round trips of ${rtt} ms: the profile was not applied`);
+          }
+        }
+      }
+      if (rtt > 0 && privateNetns()) need(p.shaping?.applied, `ttff ${profile}: lo was not shaped (${p.shaping?.reason})`);
     }
   }
   if (only.includes("memory") && results.memory) {

@@ -68,6 +68,18 @@
       }
       return out;
     },
+    /** Marks every public event of an SDK client (ours or the official one) when it fires. */
+    watchClient(client) {
+      const events = ["CONNECTION_ESTABLISHED", "VIDEO_STREAM_STARTED", "VIDEO_PLAY_STARTED", "SESSION_READY"];
+      for (const name of events) client.addListener(name, () => B.mark(name));
+      B.client = client;
+      return client;
+    },
+    /** The page's own request: navigation start → the end of its HTML. */
+    navigation() {
+      const [e] = performance.getEntriesByType("navigation");
+      return e ? { start: 0, end: e.responseEnd, transfer: e.transferSize } : null;
+    },
     /** Start/end of the requests the breakdown needs, from the Resource Timing buffer. */
     resources() {
       return performance.getEntriesByType("resource").map((e) => ({
@@ -75,6 +87,9 @@
         start: e.startTime,
         end: e.responseEnd,
         transfer: e.transferSize,
+        // Served from the HTTP cache: no bytes moved, no round trip (same-origin entries only;
+        // a cross-origin one reports 0 bytes either way).
+        cached: e.transferSize === 0 && e.encodedBodySize > 0,
         encoded: e.encodedBodySize,
       }));
     },
@@ -84,9 +99,20 @@
   window.addEventListener("unhandledrejection", (e) => B.errors.push(String(e.reason?.message ?? e.reason)));
 
   const NativeWebSocket = window.WebSocket;
+  // #wsRelay=host:port (throttled profiles): a socket to the emulator goes through the bench's
+  // relay instead, which delays its frames like the profile's link (bench/lib/relay.mjs). The
+  // client sees the same server: the relay passes every byte on unchanged.
+  const relayed = (url) => {
+    const relay = params.get("wsRelay");
+    if (!relay || !B.api) return url;
+    const u = new URL(url, location.href);
+    if (u.host !== new URL(B.api).host) return url;
+    u.host = relay;
+    return u.href;
+  };
   class ProbedWebSocket extends NativeWebSocket {
-    constructor(...args) {
-      super(...args);
+    constructor(url, ...rest) {
+      super(relayed(String(url)), ...rest);
       B.mark("socket created");
       this.addEventListener("open", () => B.mark("socket open"));
       this.addEventListener("message", (e) => {

@@ -12,7 +12,11 @@ import { pageLoadedFiles, compressedSizes } from "../lib/pkg-files.mjs";
 import { parseWrk, parseDuration } from "../measure/load.mjs";
 import { parseArgs } from "../lib/args.mjs";
 import { checkSmoke } from "../lib/smoke.mjs";
-import { fastestFloor, runFromMarks } from "../measure/ttff.mjs";
+import { exchanges, fastestFloor, runFromMarks, summarizeRuns } from "../measure/ttff.mjs";
+import { PROFILES, cdpConditions, sequentialRoundTrips, tbfArgs } from "../lib/profiles.mjs";
+import { PROFILE_NAMES } from "../lib/args.mjs";
+import { startWsRelay } from "../lib/relay.mjs";
+import { stripPlot, tickStep } from "../lib/plot.mjs";
 import { releaseWasmOptArgs } from "../measure/size.mjs";
 import { leb, section, str } from "../../scripts/lib/wasm-builder.mjs";
 
@@ -164,6 +168,10 @@ test("wrk output is parsed into requests/s and latency percentiles in ms", () =>
 test("arguments: smoke defaults are small, full defaults follow the issue, bad input is refused", () => {
   const smoke = parseArgs(["--smoke"]);
   assert.equal(smoke.rounds, 1);
+  // The smoke run keeps one throttled profile so that the profile code runs in make test.
+  assert.ok(smoke.profiles.some((p) => PROFILES[p].rttMs > 0));
+  assert.deepEqual(parseArgs([]).profiles, ["loopback", "4g", "slow-4g"]);
+  assert.throws(() => parseArgs(["--profiles", "3g"]), /unknown 3g/);
   assert.equal(smoke.attribution, false);
   const full = parseArgs(["--rounds=12", "--only", "size,ttff"]);
   assert.equal(full.rounds, 12);
@@ -237,6 +245,100 @@ test("the report shows measured numbers, judges targets from them, and says what
   const md = renderReport(results);
   assert.match(md, /\| \*\*ours, total a page loads\*\* \| 1,100 B/);
   assert.match(md, /gzip size ≤ official \(ratio ≤ 1\.0\) \| 0\.50× \| met/);
-  assert.match(md, /time to first frame ≤ 0\.9× official median \| – \| not measured/);
   assert.match(md, /Not measured: no anam-backend binary/);
+});
+
+/** A two-client, two-visit ttff result for one profile, from navigation → first frame samples. */
+function fakeTtff(profile, samples) {
+  const runs = { cold: [], warm: [] };
+  for (const [client, byVisit] of Object.entries(samples)) {
+    for (const [visit, xs] of Object.entries(byVisit)) {
+      xs.forEach((x, round) => runs[visit].push({ round, ...runFromMarks(client, { marks: { createClient: 10, "first frame": x, VIDEO_PLAY_STARTED: x }, resources: [] }), bytesReceived: 1000 }));
+    }
+  }
+  const clients = Object.keys(samples);
+  const visits = { cold: summarizeRuns(runs.cold, clients), warm: summarizeRuns(runs.warm, clients) };
+  return { profiles: [profile], visits: ["cold", "warm"], warmup: 0, byProfile: { [profile]: { clients, rounds: 5, shaping: { applied: true, qdisc: "qdisc tbf 8001: root rate 9Mbit" }, visits, runs, failures: [] } } };
+}
+
+test("round trips: the longest chain of exchanges one after another, up to the first frame", () => {
+  const xs = [
+    { name: "document", start: 0, end: 100 },
+    { name: "probe.js", start: 101, end: 200 },
+    { name: "module", start: 101, end: 210 },
+    { name: "wasm", start: 210, end: 400 },
+    { name: "token", start: 205, end: 300 },
+    { name: "start-session", start: 300, end: 380 },
+    { name: "socket handshake", start: 380, end: 450 },
+    { name: "offer → answer", start: 450, end: 520 },
+    { name: "after", start: 600, end: 700 },
+  ];
+  const r = sequentialRoundTrips(xs, 550);
+  assert.equal(r.count, 6);
+  assert.deepEqual(r.chain, ["document", "probe.js", "token", "start-session", "socket handshake", "offer → answer"]);
+  assert.equal(sequentialRoundTrips([], 10).count, 0);
+  // Exchanges come from the page's HTML, its uncached resources and the socket's marks.
+  const ex = exchanges({
+    marks: { "socket created": 5, "socket open": 9, "offer sent": 9, "answer received": 12 },
+    resources: [{ name: "http://b/pkg/x.wasm", start: 1, end: 2, cached: true }, { name: "http://b/api/session-token", start: 2, end: 4, cached: false }],
+    navigation: { start: 0, end: 1 },
+  });
+  assert.deepEqual(ex.map((e) => e.name), ["document", "/api/session-token", "socket handshake", "offer → answer"]);
+});
+
+test("profiles: CDP conditions in bytes/s with the round trip as latency, tbf at the down rate, none for loopback", () => {
+  assert.equal(cdpConditions("loopback"), null);
+  assert.deepEqual(cdpConditions("slow-4g"), { offline: false, latency: 150, downloadThroughput: 200000, uploadThroughput: 93750 });
+  assert.deepEqual(tbfArgs("4g").slice(0, 2), ["rate", "9000kbit"]);
+  assert.equal(tbfArgs("loopback"), null);
+  assert.deepEqual(Object.keys(PROFILES), PROFILE_NAMES);
+});
+
+test("the WebSocket relay passes the handshake at once and delays later bytes", async () => {
+  const net = await import("node:net");
+  const server = net.createServer((s) => {
+    s.once("data", () => {
+      s.write("HTTP/1.1 101 Switching Protocols\r\n\r\n");
+      s.on("data", (d) => s.write(d));
+    });
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  const relay = await startWsRelay({ host: "127.0.0.1", port: server.address().port }, 40);
+  const sock = net.connect(relay.port, "127.0.0.1");
+  const next = () => new Promise((r) => sock.once("data", r));
+  let t = performance.now();
+  sock.write("GET / HTTP/1.1\r\n\r\n");
+  await next();
+  const handshake = performance.now() - t;
+  t = performance.now();
+  sock.write("ping");
+  const echoed = String(await next());
+  const echo = performance.now() - t;
+  sock.destroy();
+  await relay.stop();
+  server.close();
+  assert.equal(echoed, "ping");
+  assert.ok(handshake < 40, `handshake took ${handshake} ms`);
+  assert.ok(echo >= 79, `echo took ${echo} ms, expected two 40 ms legs`);
+});
+
+test("profile tables, targets judged on the interval, the strip plot, and kept hand-written sections", async () => {
+  const { renderReport, keptSections } = await import("../lib/report.mjs");
+  const ttff = fakeTtff("4g", {
+    ours: { cold: [500, 510, 520, 530, 540], warm: [300, 310, 320, 330, 340] },
+    official: { cold: [700, 710, 720, 730, 740], warm: [330, 320, 310, 300, 290] },
+  });
+  const md = renderReport({ machine: {}, ttff, plotFile: "bench-first-frame.svg" }, { previous: "# B\n\n## Time to first frame\nold\n\n## Loader notes\nkeep me\n" });
+  assert.match(md, /^# Benchmarks[^\n]*\n\n!\[[^\]]+\]\(bench-first-frame\.svg\)/);
+  assert.match(md, /### 4G/);
+  assert.match(md, /4G, cold first visit: ours ≤ 0\.9× official, navigation → first frame \| 0\.72× \([0-9.]+–[0-9.]+\) \| met/);
+  assert.match(md, /4G, repeat visit: ours ≤ 0\.9× official[^|]*\| 1\.03× \([0-9.]+–[0-9.]+\) \| \*\*not met\*\*|not decided/);
+  assert.match(md, /## Loader notes\nkeep me/);
+  assert.doesNotMatch(md, /\nold\n/);
+  assert.deepEqual(keptSections("x\n## A\na\n## B\nb\n", "## A\n"), ["## B\nb"]);
+  const svg = stripPlot(ttff);
+  assert.match(svg, /^<svg [^>]*viewBox/);
+  assert.equal((svg.match(/<circle /g) ?? []).length, 20 + 2);
+  assert.match(svg, /4G: 9 Mbit\/s down/);
+  assert.equal(tickStep(740), 200);
 });
