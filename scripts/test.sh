@@ -60,13 +60,17 @@ step core-deps        scripts/check-core-deps.sh
 step build-servers    cargo build -p anam-emulator -p anam-backend
 step cargo-test       env ANAM_EMULATOR_BIN="$PWD/target/debug/anam-emulator" cargo test --workspace
 step wasm-pack-test   wasm-pack test --headless --chrome
+step wasm-pack-test-firefox env GECKODRIVER="${GECKODRIVER:-$HOME/.cargo/bin/geckodriver}" wasm-pack test --headless --firefox
 step wasm-pack-build  make --no-print-directory pkg
 step types            make --no-print-directory types
 step size-budget      node scripts/size-check.mjs
 step bench-unit       node --test --test-reporter=tap bench/test/
 step scripts-unit     node --test --test-reporter=tap scripts/test/
 step bench-smoke      isolated node bench/run.mjs --smoke
-step e2e              isolated node --test --test-concurrency=1 --test-reporter=tap tests/e2e/
+# The end-to-end suites once per browser engine (tests/e2e/README.md).
+for engine in chromium firefox; do
+  step "e2e-$engine"  isolated env E2E_ENGINE=$engine node --test --test-concurrency=1 --test-reporter=tap tests/e2e/
+done
 
 echo
 [ ${#failed_steps[@]} -eq 0 ] || echo "failed steps: ${failed_steps[*]} (logs in $LOGS/)"
