@@ -10,8 +10,7 @@
 // loopback by mapping a made-up host name to 127.0.0.1 (--host-resolver-rules), no DNS needed.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
-import { CHROMIUM_ARGS, EMULATOR_API_KEY, assertSecretAbsent, launchBrowser, newPage, waitFor } from "./harness.mjs";
+import { EMULATOR_API_KEY, assertSecretAbsent, launchBrowser, newPage, onlyChromium, waitFor } from "./harness.mjs";
 import {
   backend,
   browser,
@@ -44,11 +43,7 @@ const COUNT_CAPTURES = () => {
  * capture, which Chromium then reports as permission "granted").
  */
 async function browserThatAsks() {
-  const b = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
-    headless: true,
-    args: CHROMIUM_ARGS.filter((a) => a !== "--use-fake-ui-for-media-stream"),
-  });
+  const b = await launchBrowser({ microphone: "ask" });
   onCleanup(() => b.close());
   return b;
 }
@@ -135,7 +130,7 @@ test("preflight() with the microphone granted lists the labelled devices", async
   assert.equal(await page.evaluate(() => window.captures), 0, "still no capture");
 });
 
-test("preflight() with the microphone denied says denied", async () => {
+test("preflight() with the microphone denied says denied (Chromium only: denied through the DevTools protocol)", onlyChromium("denied through the DevTools protocol"), async () => {
   const asking = await browserThatAsks();
   const page = await newPage(asking);
   await page.goto(`${statics.url}/tests/e2e/pages/extensions.html`);
@@ -154,7 +149,7 @@ test("preflight() with the microphone denied says denied", async () => {
   assert.equal(result.microphone.permission, "denied");
 });
 
-test("preflight() on a non-secure origin: no secure context, no microphone API", async () => {
+test("preflight() on a non-secure origin: no secure context, no microphone API (Chromium only: --host-resolver-rules)", onlyChromium("--host-resolver-rules"), async () => {
   const [, port] = statics.url.match(/:(\d+)$/);
   const insecure = await launchBrowser({ args: [`--host-resolver-rules=MAP ${INSECURE_HOST} 127.0.0.1`] });
   onCleanup(() => insecure.close());

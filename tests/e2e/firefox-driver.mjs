@@ -36,20 +36,34 @@ const AUTOPLAY = {
   "document-user-activation-required": 1, // block audible playback until a user gesture
 };
 
-/** Origins of every server the harness started in this process (the pages' possible origins). */
-const origins = new Set();
+/** Origins of the servers the harness runs now (the pages' possible origins), with a count each. */
+const origins = new Map();
 
-/** Records that pages may be loaded from `url`'s origin (called for every server started). */
+/**
+ * Records that pages may be loaded from `url`'s origin (called for every server started);
+ * returns the function to call when that server stops.
+ */
 export function allowOrigin(url) {
-  origins.add(new URL(url).origin);
+  const origin = new URL(url).origin;
+  origins.set(origin, (origins.get(origin) ?? 0) + 1);
+  return () => {
+    const n = origins.get(origin) - 1;
+    if (n > 0) origins.set(origin, n);
+    else origins.delete(origin);
+  };
 }
 
-/** A fresh profile whose permissions.sqlite grants microphone and camera to `grant`. */
-function makeProfile(grant) {
+/**
+ * A fresh profile whose permissions.sqlite grants the camera to `grant` and sets the microphone
+ * as `microphone` says ("granted", "ask": no entry, "denied"). Either grant lifts the ICE rule.
+ */
+function makeProfile(grant, microphone) {
   const dir = mkdtempSync(path.join(os.tmpdir(), "e2e-firefox-"));
   const now = Date.now();
+  const types = { camera: 1 };
+  if (microphone !== "ask") types.microphone = microphone === "granted" ? 1 : 2;
   const rows = [...grant].flatMap((origin) =>
-    ["microphone", "camera"].map((type) => `('${origin.replaceAll("'", "''")}','${type}',1,0,0,${now})`),
+    Object.entries(types).map(([type, allow]) => `('${origin.replaceAll("'", "''")}','${type}',${allow},0,0,${now})`),
   );
   const sql = [
     "PRAGMA user_version=12;",
@@ -62,18 +76,26 @@ function makeProfile(grant) {
 }
 
 /** Launches a Firefox pool; see the top of this file. Options as the harness's launchBrowser. */
-export async function launchFirefox({ autoplayPolicy = "no-user-gesture-required", prefs = {} } = {}) {
+export async function launchFirefox({ autoplayPolicy = "no-user-gesture-required", microphone = "granted", prefs = {} } = {}) {
   if (!(autoplayPolicy in AUTOPLAY)) throw new Error(`no Firefox equivalent for autoplay policy ${autoplayPolicy}`);
   const allPrefs = { ...PREFS, "media.autoplay.default": AUTOPLAY[autoplayPolicy], ...prefs };
+  // Prompts are answered by the stored permission, not skipped.
+  if (microphone !== "granted") allPrefs["media.navigator.permission.disabled"] = false;
   const instances = [];
   let version = "";
 
   async function instanceFor(origin) {
-    const wanted = new Set(origins);
+    const wanted = new Set(origins.keys());
     if (origin) wanted.add(origin);
-    const fits = instances.find((i) => [...wanted].every((o) => i.granted.has(o)));
+    const fits = instances.findLast((i) => [...wanted].every((o) => i.granted.has(o)));
     if (fits) return fits;
-    const dir = makeProfile(wanted);
+    // An older process no page uses any more will not be chosen again: free its memory.
+    for (const idle of instances.filter((i) => i.contexts === 0)) {
+      instances.splice(instances.indexOf(idle), 1);
+      await idle.browser.close().catch(() => {});
+      rmSync(idle.dir, { recursive: true, force: true });
+    }
+    const dir = makeProfile(wanted, microphone);
     const browser = await puppeteer.launch({
       browser: "firefox",
       executablePath: process.env.FIREFOX_PATH || "/usr/bin/firefox-esr",
@@ -82,7 +104,7 @@ export async function launchFirefox({ autoplayPolicy = "no-user-gesture-required
       extraPrefsFirefox: allPrefs,
     });
     version ||= await browser.version();
-    const instance = { browser, dir, granted: wanted };
+    const instance = { browser, dir, granted: wanted, contexts: 0 };
     instances.push(instance);
     return instance;
   }
@@ -108,13 +130,19 @@ export async function launchFirefox({ autoplayPolicy = "no-user-gesture-required
 
 async function newContext(instance, { viewport = { width: 1280, height: 720 } } = {}) {
   const bidiContext = await instance.browser.createBrowserContext();
+  instance.contexts++;
+  let open = true;
   const context = {
     async newPage() {
       const page = await bidiContext.newPage();
       await page.setViewport(viewport);
       return wrapPage(page, context, instance);
     },
-    close: () => bidiContext.close(),
+    async close() {
+      if (open) instance.contexts--;
+      open = false;
+      await bidiContext.close();
+    },
   };
   return context;
 }

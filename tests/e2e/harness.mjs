@@ -54,6 +54,7 @@ async function startServer(name, args, env, { readyTimeoutMs = 60_000 } = {}) {
   });
   children.add(child);
   const lines = [];
+  let forgetOrigin = () => {};
   const exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
   const url = await new Promise((resolve, reject) => {
     const timer = setTimeout(
@@ -74,7 +75,7 @@ async function startServer(name, args, env, { readyTimeoutMs = 60_000 } = {}) {
           const m = line.match(new RegExp(`^${name} listening on (http://\\S+)`));
           if (m) {
             clearTimeout(timer);
-            allowOrigin(m[1]);
+            forgetOrigin = allowOrigin(m[1]);
             resolve(m[1]);
           }
         }
@@ -96,6 +97,7 @@ async function startServer(name, args, env, { readyTimeoutMs = 60_000 } = {}) {
       await exited;
       clearTimeout(killer);
       children.delete(child);
+      forgetOrigin();
     },
   };
 }
@@ -198,10 +200,10 @@ export async function serveStatic(root = ROOT) {
   });
   await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address();
-  allowOrigin(`http://127.0.0.1:${port}`);
+  const forgetOrigin = allowOrigin(`http://127.0.0.1:${port}`);
   return {
     url: `http://127.0.0.1:${port}`,
-    stop: () => new Promise((resolve) => server.close(resolve)),
+    stop: () => new Promise((resolve) => server.close(resolve)).finally(forgetOrigin),
   };
 }
 
@@ -226,14 +228,23 @@ export const CHROMIUM_ARGS = [
  * `autoplayPolicy` replaces the default `no-user-gesture-required`;
  * `document-user-activation-required` makes the browser refuse playback with sound until the page
  * got a user gesture, as desktop browsers do. Note that page.evaluate() counts as a user gesture
- * in both drivers. `args` are Chromium flags: a test that needs them is Chromium-only.
+ * in both drivers. `microphone`: "granted" (default, no prompt), "ask" (the permission is
+ * "prompt") or "denied" (a capture is refused); headless Chromium denies every prompt, so there
+ * "ask" and "denied" differ only until the first getUserMedia. WebRTC keeps working on loopback
+ * without the microphone. `args` are Chromium flags: a test that needs them is Chromium-only.
  */
-export function launchBrowser({ args = [], autoplayPolicy = "no-user-gesture-required" } = {}) {
+export function launchBrowser({ args = [], autoplayPolicy = "no-user-gesture-required", microphone = "granted" } = {}) {
+  if (!["granted", "ask", "denied"].includes(microphone)) throw new Error(`microphone: ${microphone}?`);
   if (ENGINE === "firefox") {
     if (args.length) throw new Error(`Chromium flags in a Firefox run (${args.join(" ")}): mark the test onlyChromium`);
-    return launchFirefox({ autoplayPolicy });
+    return launchFirefox({ autoplayPolicy, microphone });
   }
-  const base = CHROMIUM_ARGS.map((a) => (a.startsWith("--autoplay-policy=") ? `--autoplay-policy=${autoplayPolicy}` : a));
+  let base = CHROMIUM_ARGS.map((a) => (a.startsWith("--autoplay-policy=") ? `--autoplay-policy=${autoplayPolicy}` : a));
+  if (microphone !== "granted") {
+    // Without a media permission Chromium hides its host candidates behind mDNS names, which
+    // nothing resolves inside the tests' private network namespace.
+    base = [...base.filter((a) => a !== "--use-fake-ui-for-media-stream"), "--disable-features=WebRtcHideLocalIpsWithMdns"];
+  }
   return chromium.launch({
     executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
     headless: true,
