@@ -1093,11 +1093,11 @@ impl Driver {
         }
         drop(frame);
         drop(socket);
-        if let (Some(p), Some(format)) = (peer.as_ref(), self.io.borrow().shell.stats_report) {
-            // Asked before the connection closes; the report prints when the browser answers.
-            print_stats_report(p.stats(), format);
+        let stats_report = self.io.borrow().shell.stats_report;
+        match (peer, stats_report) {
+            (Some(p), Some(format)) => print_stats_report(p, format),
+            (peer, _) => drop(peer),
         }
-        drop(peer);
         if let Some(v) = video {
             v.set_src_object(None);
         }
@@ -1220,13 +1220,27 @@ fn end_abandoned(status: u16, body: &str) {
     }
 }
 
+/// How long a session's connection stays open, detached, for its teardown stats report.
+const STATS_REPORT_WAIT_MS: u32 = 2_000;
+
 /// Prints the teardown stats report (`metrics.showPeerConnectionStatsReport`, §8.7).
-fn print_stats_report(
-    stats: impl Future<Output = Result<Vec<JsValue>, JsValue>> + 'static,
-    format: StatsReportFormat,
-) {
+///
+/// The stats are asked for before the connection closes, and it closes once they are in (or
+/// after [`STATS_REPORT_WAIT_MS`]): Firefox never settles a `getStats()` that is still pending
+/// when its connection closes, so closing at once printed no report there.
+fn print_stats_report(mut peer: Peer, format: StatsReportFormat) {
+    peer.detach();
+    let stats = peer.stats();
+    let slot = Rc::new(RefCell::new(Some(peer)));
+    let closer = {
+        let slot = slot.clone();
+        Timeout::new(STATS_REPORT_WAIT_MS, move || drop(slot.borrow_mut().take()))
+    };
     wasm_bindgen_futures::spawn_local(async move {
-        let Ok(stats) = stats.await else { return };
+        let stats = stats.await;
+        drop(closer);
+        drop(slot.borrow_mut().take());
+        let Ok(stats) = stats else { return };
         let entries: Vec<anam_core::json::Value> = stats
             .iter()
             .filter_map(|s| js_sys::JSON::stringify(s).ok()?.as_string())
