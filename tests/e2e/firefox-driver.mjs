@@ -234,15 +234,26 @@ async function wrapPage(page, context, instance) {
   page.on("pageerror", (err) => emit("pageerror", err));
 
   // The network as WebDriver BiDi reports it: every request of the page, documents included.
-  page.on("request", async (req) => {
-    let body = "";
-    if (req.hasPostData()) body = (await req.fetchPostData().catch(() => "")) ?? "";
+  // A request's body comes in a second BiDi round trip; page.evaluate and waitForFunction wait
+  // for the bodies asked for so far, so a test that awaited the page sees them filled in.
+  const pendingBodies = new Set();
+  page.on("request", (req) => {
     const headers = req.headers();
     // WebDriver BiDi reports CORS preflights, which Chromium's DevTools protocol (and so the
     // Chromium run) does not: recorded under their own kind, still covered by the leak check.
     const kind = req.method() === "OPTIONS" && headers["access-control-request-method"] ? "preflight" : "request";
-    traffic.push({ kind, url: req.url(), method: req.method(), headers, body });
+    const entry = { kind, url: req.url(), method: req.method(), headers, body: "" };
+    traffic.push(entry);
+    if (!req.hasPostData()) return;
+    const body = req
+      .fetchPostData()
+      .then((b) => (entry.body = b ?? ""))
+      .catch(() => {})
+      .finally(() => pendingBodies.delete(body));
+    pendingBodies.add(body);
   });
+  // Bounded: the body of a request a route holds may only come once the route lets it go.
+  const bodiesIn = () => Promise.race([Promise.all(pendingBodies), new Promise((r) => setTimeout(r, 2000))]);
   page.on("response", async (res) => {
     const headers = res.headers();
     const entry = { kind: "response", url: res.url(), status: res.status(), headers, body: "" };
@@ -311,7 +322,11 @@ async function wrapPage(page, context, instance) {
       if (!listeners[name]) throw new Error(`the Firefox page adapter has no "${name}" event`);
       listeners[name].push(fn);
     },
-    evaluate: (fn, arg) => page.evaluate(fn, arg),
+    async evaluate(fn, arg) {
+      const result = await page.evaluate(fn, arg);
+      if (pendingBodies.size) await bodiesIn();
+      return result;
+    },
     $eval: (sel, fn, arg) => page.$eval(sel, fn, arg),
     $$eval: (sel, fn, arg) => page.$$eval(sel, fn, arg),
     async goto(url) {
@@ -327,7 +342,11 @@ async function wrapPage(page, context, instance) {
       if (script.path) return page.evaluateOnNewDocument(await readFile(script.path, "utf8"));
       return page.evaluateOnNewDocument(script.content);
     },
-    waitForFunction: (fn, arg, { timeout = 30_000 } = {}) => page.waitForFunction(fn, { timeout, polling: 50 }, arg),
+    async waitForFunction(fn, arg, { timeout = 30_000 } = {}) {
+      const handle = await page.waitForFunction(fn, { timeout, polling: 50 }, arg);
+      if (pendingBodies.size) await bodiesIn();
+      return handle;
+    },
     waitForTimeout: (ms) => new Promise((r) => setTimeout(r, ms)),
     textContent: (sel) => onElement(sel, (e) => e.textContent),
     getAttribute: (sel, name) => onElement(sel, (e, n) => e.getAttribute(n), name),
