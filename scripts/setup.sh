@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 say() { printf '[setup] %s\n' "$*"; }
 
 # 1. Debian packages: browsers for tests, C libraries for the emulator's media, tools for benches.
-APT_PACKAGES=(chromium chromium-driver libvpx-dev libopus-dev espeak-ng pkg-config wrk redis-server)
+APT_PACKAGES=(chromium chromium-driver firefox-esr sqlite3 libvpx-dev libopus-dev espeak-ng pkg-config wrk redis-server)
 APT_PACKAGES+=(iproute2) # ip and tc: the network namespace of the browser tests and the bench's tbf shaping
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -30,6 +30,13 @@ fi
 if ! command -v wasm-pack >/dev/null 2>&1; then
   say "cargo install wasm-pack"
   cargo install wasm-pack --locked
+fi
+
+# 3b. geckodriver, for `wasm-pack test --firefox`, from crates.io (its GitHub downloads are
+#     unreachable). The e2e suites drive Firefox over WebDriver BiDi and do not need it.
+if ! command -v geckodriver >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/geckodriver" ]; then
+  say "cargo install geckodriver"
+  cargo install geckodriver --locked
 fi
 
 # 4. wasm-bindgen-cli at exactly the version Cargo.lock pins; a mismatch makes wasm-pack build

@@ -61,13 +61,19 @@ step build-servers    cargo build -p anam-emulator -p anam-backend
 step cargo-test       env ANAM_EMULATOR_BIN="$PWD/target/debug/anam-emulator" cargo test --workspace
 step long-fuzz-slice  env LONG_FUZZ_INPUTS=20000 LONG_FUZZ_SEED="$(date -u +%Y%m%d)" cargo test -p anam-core --test long_fuzz -- --ignored --nocapture
 step wasm-pack-test   wasm-pack test --headless --chrome
+step wasm-pack-test-firefox env GECKODRIVER="${GECKODRIVER:-$HOME/.cargo/bin/geckodriver}" wasm-pack test --headless --firefox
 step wasm-pack-build  make --no-print-directory pkg
 step types            make --no-print-directory types
 step size-budget      node scripts/size-check.mjs
 step bench-unit       node --test --test-reporter=tap bench/test/
 step scripts-unit     node --test --test-reporter=tap scripts/test/
 step bench-smoke      isolated node bench/run.mjs --smoke
-step e2e              isolated node --test --test-concurrency=1 --test-reporter=tap tests/e2e/
+# The end-to-end suites once per browser engine (tests/e2e/README.md), one after the other: the
+# Vite and React suites of both would build into the same app directories. pkg-ssr uses no
+# browser: it runs once.
+step e2e-chromium     isolated env E2E_ENGINE=chromium node --test --test-concurrency=1 --test-reporter=tap tests/e2e/
+step e2e-firefox      isolated env E2E_ENGINE=firefox node --test --test-concurrency=1 --test-reporter=tap \
+  $(ls tests/e2e/*.test.mjs | grep -v /pkg-ssr.test.mjs)
 
 echo
 [ ${#failed_steps[@]} -eq 0 ] || echo "failed steps: ${failed_steps[*]} (logs in $LOGS/)"

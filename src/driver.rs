@@ -1133,7 +1133,7 @@ impl Driver {
     }
 
     fn teardown(&self) {
-        let (old, stats_report) = {
+        let (mut old, stats_report) = {
             let mut io = self.io.borrow_mut();
             io.epoch += 1;
             (
@@ -1141,9 +1141,12 @@ impl Driver {
                 io.shell.config.stats_report,
             )
         };
-        if let (Some(p), Some(format)) = (old.conn.peer.as_ref(), stats_report) {
-            // Asked before the connection closes; the report prints when the browser answers.
-            print_stats_report(p.stats(), format);
+        if let Some(format) = stats_report {
+            // The report keeps the connection open until the browser answers (bounded): Firefox
+            // never settles a `getStats()` still pending when its connection closes.
+            if let Some(p) = old.conn.peer.take() {
+                print_stats_report(p, format);
+            }
         }
         drop(old);
     }
@@ -1260,13 +1263,27 @@ fn end_abandoned(status: u16, body: &str) {
     }
 }
 
+/// How long a session's connection stays open, detached, for its teardown stats report.
+const STATS_REPORT_WAIT_MS: u32 = 2_000;
+
 /// Prints the teardown stats report (`metrics.showPeerConnectionStatsReport`, §8.7).
-fn print_stats_report(
-    stats: impl Future<Output = Result<Vec<JsValue>, JsValue>> + 'static,
-    format: StatsReportFormat,
-) {
+///
+/// The stats are asked for before the connection closes, and it closes once they are in (or
+/// after [`STATS_REPORT_WAIT_MS`]): Firefox never settles a `getStats()` that is still pending
+/// when its connection closes, so closing at once printed no report there.
+fn print_stats_report(mut peer: Peer, format: StatsReportFormat) {
+    peer.detach();
+    let stats = peer.stats();
+    let slot = Rc::new(RefCell::new(Some(peer)));
+    let closer = {
+        let slot = slot.clone();
+        Timeout::new(STATS_REPORT_WAIT_MS, move || drop(slot.borrow_mut().take()))
+    };
     wasm_bindgen_futures::spawn_local(async move {
-        let Ok(stats) = stats.await else { return };
+        let stats = stats.await;
+        drop(closer);
+        drop(slot.borrow_mut().take());
+        let Ok(stats) = stats else { return };
         let entries: Vec<anam_core::json::Value> = stats
             .iter()
             .filter_map(|s| js_sys::JSON::stringify(s).ok()?.as_string())

@@ -229,6 +229,11 @@ impl Peer {
         }
     }
 
+    /// Stops reporting the connection's events; it stays open until dropped.
+    pub fn detach(&mut self) {
+        self.listeners.clear();
+    }
+
     /// Sends on the data channel when it is open (silently dropped otherwise, like the SDK).
     pub fn send_data(&self, text: &str) {
         if get(&self.dc, "readyState").as_string().as_deref() == Some("open") {

@@ -13,8 +13,7 @@
 // checked for the API key after each test.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
-import { CHROMIUM_ARGS, startBackend, waitFor } from "./harness.mjs";
+import { launchBrowser, startBackend, waitFor } from "./harness.mjs";
 import {
   backend,
   browser,
@@ -371,23 +370,17 @@ test("a server endsession closes once, stops streaming and releases the micropho
 });
 
 test("a denied microphone permission fires MIC_PERMISSION_DENIED and the session goes on", async () => {
-  // A browser that does not auto-accept permission prompts: headless Chromium then denies them.
-  const strict = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
-    headless: true,
-    // Without a media permission Chromium hides its host candidates behind mDNS names, which
-    // nothing resolves inside the test's private network namespace; turn that off so the test
-    // is about the denied microphone, not about name resolution.
-    args: [
-      ...CHROMIUM_ARGS.filter((a) => a !== "--use-fake-ui-for-media-stream"),
-      "--disable-features=WebRtcHideLocalIpsWithMdns",
-    ],
-  });
+  const strict = await launchBrowser({ microphone: "denied" });
   onCleanup(() => strict.close());
   const page = await openPage(strict);
   const sessionId = await startStreaming(page);
   const [denied] = await waitEvents(page, "MIC_PERMISSION_DENIED");
-  assert.match(denied.args[0], /NotAllowedError|Permission denied/i);
+  // The browser's own message for a refused capture (its wording differs by engine).
+  const refused = await page.evaluate(() =>
+    navigator.mediaDevices.getUserMedia({ audio: true }).then(() => "granted", (e) => `${e.name}: ${e.message}`),
+  );
+  assert.match(refused, /^NotAllowedError: /);
+  assert.equal(denied.args[0], refused.slice("NotAllowedError: ".length));
   const [ready] = await waitEvents(page, "SESSION_READY");
   assert.equal(ready.args[0], sessionId);
   await waitEvents(page, "VIDEO_PLAY_STARTED");

@@ -1,6 +1,7 @@
 // Shared plumbing for the end-to-end suites: real server processes on free loopback ports, a real
-// Chromium driven by playwright-core, and a recorder of every byte the page sends or receives so
-// that each suite can prove the API key never reaches the browser.
+// browser (Chromium driven by playwright-core, or Firefox driven by puppeteer-core over WebDriver
+// BiDi, chosen by $E2E_ENGINE), and a recorder of every byte the page sends or receives so that
+// each suite can prove the API key never reaches the browser. tests/e2e/README.md has the why.
 import { spawn } from "node:child_process";
 import { createServer } from "node:http";
 import { readFile, stat } from "node:fs/promises";
@@ -8,6 +9,19 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { allowOrigin, launchFirefox } from "./firefox-driver.mjs";
+
+/** The browser engine of this run: "chromium" (the default) or "firefox". */
+export const ENGINE = process.env.E2E_ENGINE || "chromium";
+if (!["chromium", "firefox"].includes(ENGINE)) throw new Error(`E2E_ENGINE=${ENGINE}: use chromium or firefox`);
+
+/**
+ * Options for a test that runs in Chromium only (`test(name, onlyChromium("why"), fn)`): skipped
+ * in Firefox with the reason, which the test's name also states.
+ */
+export function onlyChromium(reason, options = {}) {
+  return { ...options, skip: ENGINE === "chromium" ? false : `Chromium only: ${reason}` };
+}
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const EMULATOR_API_KEY = "e2e-emulator-key-7f3a9c1d5b";
@@ -40,6 +54,7 @@ async function startServer(name, args, env, { readyTimeoutMs = 60_000 } = {}) {
   });
   children.add(child);
   const lines = [];
+  let forgetOrigin = () => {};
   const exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
   const url = await new Promise((resolve, reject) => {
     const timer = setTimeout(
@@ -60,6 +75,7 @@ async function startServer(name, args, env, { readyTimeoutMs = 60_000 } = {}) {
           const m = line.match(new RegExp(`^${name} listening on (http://\\S+)`));
           if (m) {
             clearTimeout(timer);
+            forgetOrigin = allowOrigin(m[1]);
             resolve(m[1]);
           }
         }
@@ -81,6 +97,7 @@ async function startServer(name, args, env, { readyTimeoutMs = 60_000 } = {}) {
       await exited;
       clearTimeout(killer);
       children.delete(child);
+      forgetOrigin();
     },
   };
 }
@@ -186,9 +203,10 @@ export async function serveStatic(root = ROOT) {
   });
   await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address();
+  const forgetOrigin = allowOrigin(`http://127.0.0.1:${port}`);
   return {
     url: `http://127.0.0.1:${port}`,
-    stop: () => new Promise((resolve) => server.close(resolve)),
+    stop: () => new Promise((resolve) => server.close(resolve)).finally(forgetOrigin),
   };
 }
 
@@ -209,13 +227,27 @@ export const CHROMIUM_ARGS = [
 ];
 
 /**
- * Launches Debian's Chromium (never a downloaded one). `autoplayPolicy` replaces the default
- * `no-user-gesture-required`; `document-user-activation-required` makes headless Chromium refuse
- * playback with sound until the page got a user gesture, as desktop browsers do. Note that
- * playwright's page.evaluate() counts as a user gesture.
+ * Launches the engine's browser: Debian's Chromium or Firefox ESR (never a downloaded one).
+ * `autoplayPolicy` replaces the default `no-user-gesture-required`;
+ * `document-user-activation-required` makes the browser refuse playback with sound until the page
+ * got a user gesture, as desktop browsers do. Note that page.evaluate() counts as a user gesture
+ * in both drivers. `microphone`: "granted" (default, no prompt), "ask" (the permission is
+ * "prompt") or "denied" (a capture is refused); headless Chromium denies every prompt, so there
+ * "ask" and "denied" differ only until the first getUserMedia. WebRTC keeps working on loopback
+ * without the microphone. `args` are Chromium flags: a test that needs them is Chromium-only.
  */
-export function launchBrowser({ args = [], autoplayPolicy = "no-user-gesture-required" } = {}) {
-  const base = CHROMIUM_ARGS.map((a) => (a.startsWith("--autoplay-policy=") ? `--autoplay-policy=${autoplayPolicy}` : a));
+export function launchBrowser({ args = [], autoplayPolicy = "no-user-gesture-required", microphone = "granted" } = {}) {
+  if (!["granted", "ask", "denied"].includes(microphone)) throw new Error(`microphone: ${microphone}?`);
+  if (ENGINE === "firefox") {
+    if (args.length) throw new Error(`Chromium flags in a Firefox run (${args.join(" ")}): mark the test onlyChromium`);
+    return launchFirefox({ autoplayPolicy, microphone });
+  }
+  let base = CHROMIUM_ARGS.map((a) => (a.startsWith("--autoplay-policy=") ? `--autoplay-policy=${autoplayPolicy}` : a));
+  if (microphone !== "granted") {
+    // Without a media permission Chromium hides its host candidates behind mDNS names, which
+    // nothing resolves inside the tests' private network namespace.
+    base = [...base.filter((a) => a !== "--use-fake-ui-for-media-stream"), "--disable-features=WebRtcHideLocalIpsWithMdns"];
+  }
   return chromium.launch({
     executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
     headless: true,
@@ -231,15 +263,10 @@ export function launchBrowser({ args = [], autoplayPolicy = "no-user-gesture-req
 export async function newPage(browser, { contextOptions = {} } = {}) {
   const context = await browser.newContext(contextOptions);
   const page = await context.newPage();
+  if (browser.engine === "firefox") return recordConsole(page);
   const traffic = [];
-  const consoleLines = [];
   page.traffic = traffic;
-  page.consoleLines = consoleLines;
-  page.on("console", (msg) => {
-    consoleLines.push(`${msg.type()}: ${msg.text()}`);
-    if (process.env.E2E_VERBOSE) console.error(`[page ${msg.type()}] ${msg.text()}`);
-  });
-  page.on("pageerror", (err) => consoleLines.push(`pageerror: ${err.message}`));
+  recordConsole(page);
   page.on("request", (req) => {
     traffic.push({ kind: "request", url: req.url(), headers: req.headers(), body: req.postData() ?? "" });
   });
@@ -258,6 +285,18 @@ export async function newPage(browser, { contextOptions = {} } = {}) {
     ws.on("framesent", (f) => traffic.push({ kind: "ws-sent", url: ws.url(), body: String(f.payload) }));
     ws.on("framereceived", (f) => traffic.push({ kind: "ws-received", url: ws.url(), body: String(f.payload) }));
   });
+  return page;
+}
+
+/** Fills `page.consoleLines` with "type: text" per console message and "pageerror: message". */
+function recordConsole(page) {
+  const consoleLines = [];
+  page.consoleLines = consoleLines;
+  page.on("console", (msg) => {
+    consoleLines.push(`${msg.type()}: ${msg.text()}`);
+    if (process.env.E2E_VERBOSE) console.error(`[page ${msg.type()}] ${msg.text()}`);
+  });
+  page.on("pageerror", (err) => consoleLines.push(`pageerror: ${err.message}`));
   return page;
 }
 
