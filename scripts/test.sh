@@ -69,11 +69,11 @@ step bench-unit       node --test --test-reporter=tap bench/test/
 step scripts-unit     node --test --test-reporter=tap scripts/test/
 step bench-smoke      isolated node bench/run.mjs --smoke
 # The end-to-end suites once per browser engine (tests/e2e/README.md), one after the other: the
-# Vite and React suites of both would build into the same app directories. pkg-ssr uses no
-# browser: it runs once.
+# Vite and React suites of both would build into the same app directories. pkg-ssr and
+# pkg-first-call use no browser: they run once.
 step e2e-chromium     isolated env E2E_ENGINE=chromium node --test --test-concurrency=1 --test-reporter=tap tests/e2e/
 step e2e-firefox      isolated env E2E_ENGINE=firefox node --test --test-concurrency=1 --test-reporter=tap \
-  $(ls tests/e2e/*.test.mjs | grep -v /pkg-ssr.test.mjs)
+  $(ls tests/e2e/*.test.mjs | grep -vE '/pkg-(ssr|first-call)\.test\.mjs')
 
 echo
 [ ${#failed_steps[@]} -eq 0 ] || echo "failed steps: ${failed_steps[*]} (logs in $LOGS/)"
