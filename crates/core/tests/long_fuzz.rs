@@ -381,47 +381,6 @@ fn token_generator() -> impl FnMut(&mut Rng) -> String {
     }
 }
 
-/// Our own encoding of anything a decoder accepted decodes again to an equal value; when a
-/// server's serde path rewrote number texts or key order, the value still holds the same numbers
-/// (as doubles) and a second round trip changes nothing `JSON.parse` could see (the same check
-/// as `never_panics.rs`).
-fn assert_round_trip<T: PartialEq + std::fmt::Debug, E: std::fmt::Debug>(
-    input: &str,
-    msg: &T,
-    encode: impl Fn(&T) -> String,
-    decode: impl Fn(&str) -> Result<T, E>,
-) {
-    let text = encode(msg);
-    let again =
-        decode(&text).unwrap_or_else(|e| panic!("our encoding {text:?} of {input:?} fails: {e:?}"));
-    if again != *msg {
-        assert_eq!(
-            numbers(&again),
-            numbers(msg),
-            "round trip of {input:?} changed a number: {msg:?} became {again:?}"
-        );
-        let view = |t: &str| serde_json::from_str::<Value>(t).ok();
-        assert_eq!(
-            view(&encode(&again)),
-            view(&text),
-            "a second round trip of {input:?} changed {again:?}"
-        );
-    }
-}
-
-/// The JSON numbers a decoded value holds (its `Number("…")` texts), as sorted doubles.
-fn numbers<T: std::fmt::Debug>(value: &T) -> Vec<u64> {
-    let debug = format!("{value:?}");
-    let mut out: Vec<u64> = debug
-        .split("Number(\"")
-        .skip(1)
-        .filter_map(|rest| rest.split('"').next()?.parse::<f64>().ok())
-        .map(|f| (f + 0.0).to_bits())
-        .collect();
-    out.sort_unstable();
-    out
-}
-
 fn decode_token(text: &str) -> bool {
     let _ = decode_base64_lenient(text);
     match TokenClaims::decode(text) {
@@ -445,7 +404,7 @@ fn decode_signal(text: &str) -> bool {
     match signalling::decode(text) {
         Ok(msg) => {
             let _ = msg.action.action_type();
-            assert_round_trip(text, &msg, |m| m.encode(), signalling::decode);
+            common::assert_round_trip("signalling", text, &msg, |m| m.encode(), signalling::decode);
             true
         }
         Err(_) => false,
@@ -456,7 +415,13 @@ fn decode_server_data(text: &str) -> bool {
     match ServerDataMessage::decode(text) {
         Ok(msg) => {
             let _ = msg.message_type();
-            assert_round_trip(text, &msg, |m| m.encode(), ServerDataMessage::decode);
+            common::assert_round_trip(
+                "server data",
+                text,
+                &msg,
+                |m| m.encode(),
+                ServerDataMessage::decode,
+            );
             true
         }
         Err(_) => false,
@@ -467,7 +432,13 @@ fn decode_client_data(text: &str) -> bool {
     match ClientDataMessage::decode(text) {
         Ok(msg) => {
             let _ = msg.message_type();
-            assert_round_trip(text, &msg, |m| m.encode(), ClientDataMessage::decode);
+            common::assert_round_trip(
+                "client data",
+                text,
+                &msg,
+                |m| m.encode(),
+                ClientDataMessage::decode,
+            );
             true
         }
         Err(_) => false,

@@ -10,52 +10,7 @@ use anam_core::wire::signalling;
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 
-/// Whatever a decoder accepts must survive a round trip: our own encoding of it decodes again
-/// to an equal value. A server's serde path may rewrite a number's text (`1.50` as `1.5`) and
-/// reorder object keys; then the value must still hold the same numbers, as doubles, and a
-/// second round trip must change nothing `JSON.parse` could see. A lossy codec would make a
-/// server relay something other than what it received.
-fn assert_round_trip<T: PartialEq + std::fmt::Debug, E: std::fmt::Debug>(
-    what: &str,
-    input: &str,
-    msg: &T,
-    encode: impl Fn(&T) -> String,
-    decode: impl Fn(&str) -> Result<T, E>,
-) {
-    let text = encode(msg);
-    let again = decode(&text)
-        .unwrap_or_else(|e| panic!("{what}: our encoding {text:?} of {input:?} fails: {e:?}"));
-    if again != *msg {
-        assert_eq!(
-            numbers(&again),
-            numbers(msg),
-            "{what} round trip of {input:?} changed a number: {msg:?} became {again:?}"
-        );
-        assert_eq!(
-            js_view(&encode(&again)),
-            js_view(&text),
-            "{what}: a second round trip of {input:?} changed {again:?}"
-        );
-    }
-}
-
-/// The JSON numbers a decoded value holds (its `Number("…")` texts), as sorted doubles.
-fn numbers<T: std::fmt::Debug>(value: &T) -> Vec<u64> {
-    let debug = format!("{value:?}");
-    let mut out: Vec<u64> = debug
-        .split("Number(\"")
-        .skip(1)
-        .filter_map(|rest| rest.split('"').next()?.parse::<f64>().ok())
-        .map(|f| (f + 0.0).to_bits())
-        .collect();
-    out.sort_unstable();
-    out
-}
-
-/// A JSON text as `JSON.parse` sees it: numbers as doubles, object keys in no order.
-fn js_view(text: &str) -> serde_json::Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("our encoding {text:?} is not JSON: {e}"))
-}
+use common::assert_round_trip;
 
 /// Runs every decoder on `text`; what they accept must survive a round trip.
 fn decode_everything(text: &str) {
