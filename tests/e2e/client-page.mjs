@@ -173,3 +173,18 @@ export async function waitEvents(page, name, count = 1, timeoutMs = 20_000) {
 export async function countEvents(page, name) {
   return page.evaluate((n) => window.events(n).length, name);
 }
+
+/**
+ * Waits until the page holds no open socket or peer connection and no live capture: the
+ * concrete later event after a session closed, since nothing is left that could send an offer
+ * or deliver an event.
+ */
+export async function tornDown(page) {
+  await waitFor(
+    async () => {
+      const r = await page.evaluate(() => window.openResources());
+      return r.liveTracks + r.openPeers + r.openSockets === 0;
+    },
+    { timeoutMs: 5_000, what: "every socket, peer connection and capture of the page closed" },
+  );
+}

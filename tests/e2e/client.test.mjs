@@ -17,6 +17,7 @@ import {
   openPage,
   startStreaming,
   streamError,
+  tornDown,
   useClientPageSuite,
   waitEvents,
 } from "./client-page.mjs";
@@ -73,20 +74,6 @@ async function talkRoundTrip(page) {
     timeoutMs: 20_000,
     what: "the transcript of a talk() round trip",
   });
-}
-
-/**
- * The concrete later event for a session that closed: the page holds no open socket, peer
- * connection or live capture any more, so no network event can reach the client.
- */
-async function tornDown(page) {
-  await waitFor(
-    async () => {
-      const r = await page.evaluate(() => window.openResources());
-      return r.liveTracks + r.openPeers + r.openSockets === 0;
-    },
-    { timeoutMs: 5_000, what: "every socket, peer connection and capture of the page closed" },
-  );
 }
 
 async function readyPage() {

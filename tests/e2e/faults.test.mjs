@@ -24,6 +24,7 @@ import {
   startStreaming,
   statics,
   streamError,
+  tornDown,
   useClientPageSuite,
   waitEvents,
 } from "./client-page.mjs";
@@ -70,20 +71,6 @@ const fast = { retry: { initialBackoffMs: 10, maxBackoffMs: 20 } };
  */
 function pageTimer(page, ms) {
   return page.evaluate((ms) => new Promise((r) => setTimeout(r, ms)), ms);
-}
-
-/**
- * Waits until the page holds no open socket or peer connection and no live capture: nothing
- * is left that could send an offer or deliver an event.
- */
-async function tornDown(page) {
-  await waitFor(
-    async () => {
-      const r = await page.evaluate(() => window.openResources());
-      return r.liveTracks + r.openPeers + r.openSockets === 0;
-    },
-    { timeoutMs: 5_000, what: "every socket, peer connection and capture of the page closed" },
-  );
 }
 
 /** The client's longest own delays (crates/core/src/session: retry, signalling, negotiation). */
