@@ -25,6 +25,7 @@ import { measureTtff } from "./measure/ttff.mjs";
 import { measureMemory } from "./measure/memory.mjs";
 import { measureTalk } from "./measure/talk.mjs";
 import { measureLoad } from "./measure/load.mjs";
+import { startRedis } from "./lib/redis.mjs";
 import { measureCapacity } from "./measure/capacity.mjs";
 import { CLIENTS, openClientPage, waitForMarks, closePage } from "./measure/pages.mjs";
 import { PROFILES, throttled } from "./lib/profiles.mjs";
@@ -173,8 +174,24 @@ async function main() {
         measureCapacity(env, { steps: opts.capacitySteps, windowMs: opts.capacityWindowMs, drainFirst: !opts.smoke, log }));
     }
     if (opts.only.includes("load")) {
-      if (backend) await section(results, "load", () => measureLoad(backend.url, { seconds: opts.wrkSeconds, log }));
-      else results.load = { error: "no anam-backend binary" };
+      if (backend) {
+        await section(results, "load", () => measureLoad(backend.url, { seconds: opts.wrkSeconds, log }));
+        // The same route with the limits in Redis (what every replica of a deployment shares).
+        await section(results, "loadRedis", async () => {
+          const redis = await startRedis();
+          let shared = null;
+          try {
+            shared = await startBackend({
+              apiBaseUrl: emulator.url,
+              env: { WWW_DIR: www, PKG_DIR: pkgDir, RATE_LIMIT_PER_MINUTE: "1000000", REDIS_URL: redis.url },
+            });
+            return await measureLoad(shared.url, { seconds: opts.wrkSeconds, routes: ["sessionToken"], log });
+          } finally {
+            await shared?.stop();
+            await redis.stop();
+          }
+        });
+      } else results.load = { error: "no anam-backend binary" };
     }
   } finally {
     await browser?.close();

@@ -226,19 +226,21 @@ function talkSection(talk) {
   ].join("\n");
 }
 
-function loadSection(l) {
+function loadSection(l, redis) {
   const out = ["## Backend load", ""];
   if (!l) return "";
   if (failed(l)) return [...out, failed(l)].join("\n");
+  const redisRow = redis && !failed(redis) ? [["POST /api/session-token, limits in Redis", redis.sessionToken]] : [];
   out.push(
-    `\`wrk -t${l.threads} -c${l.connections} -d${l.seconds}s --latency\` on loopback against release builds; wrk, anam-backend and anam-emulator share the machine's cores. Each session-token request makes the backend mint a token at the emulator.`,
+    `\`wrk -t${l.threads} -c${l.connections} -d${l.seconds}s --latency\` on loopback against release builds; wrk, anam-backend and anam-emulator share the machine's cores. Each session-token request makes the backend mint a token at the emulator. The in-process limiter is the default; "limits in Redis" is a second backend with \`REDIS_URL\` set (a local \`redis-server\`), one Lua script call per request.`,
     "",
     table(
       ["route", "requests/s", "p50", "p99", "requests", "non-2xx", "socket errors"],
-      [["GET /healthz", l.healthz], ["POST /api/session-token", l.sessionToken]].map(([n, r]) => [n, num(r?.requestsPerSec), ms(r?.latencyMs?.p50), ms(r?.latencyMs?.p99), r?.requests, r?.non2xx, r?.socketErrors]),
+      [["GET /healthz", l.healthz], ["POST /api/session-token, in-process limits", l.sessionToken], ...redisRow].map(([n, r]) => [n, num(r?.requestsPerSec), ms(r?.latencyMs?.p50), ms(r?.latencyMs?.p99), r?.requests, r?.non2xx, r?.socketErrors]),
     ),
     "",
   );
+  if (redis && failed(redis)) out.push(`Limits in Redis: ${failed(redis)}`, "");
   return out.join("\n");
 }
 
@@ -415,7 +417,7 @@ export function renderReport(results, { previous = "" } = {}) {
       : "",
     memorySection(results.memory),
     talkSection(results.talk),
-    loadSection(results.load),
+    loadSection(results.load, results.loadRedis),
     capacitySection(results.capacity),
   ]
     .filter(Boolean)

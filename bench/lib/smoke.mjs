@@ -76,6 +76,9 @@ export function checkSmoke(results, only) {
       need(positive(l?.requestsPerSec), `load ${route}: requests/s is not positive`);
       need(positive(l?.latencyMs?.p50) && positive(l?.latencyMs?.p99), `load ${route}: latency percentiles missing`);
     }
+    const r = results.loadRedis;
+    need(r && !r.error, `load with limits in Redis: ${r?.error ?? "missing"}`);
+    need(positive(r?.sessionToken?.requestsPerSec) && r?.sessionToken?.non2xx === 0, "load with limits in Redis: no successful session-token requests");
   }
   if (only.includes("capacity") && results.capacity && !results.capacity.error) {
     const first = results.capacity.steps[0];

@@ -55,8 +55,11 @@ function runWrk(args, timeoutMs) {
   });
 }
 
-/** Runs wrk against both routes of `backendUrl` for `seconds` each. */
-export async function measureLoad(backendUrl, { seconds, threads = 2, connections = 32, log = () => {} }) {
+/**
+ * Runs wrk against `routes` of `backendUrl` for `seconds` each: `healthz` and `sessionToken`
+ * (default both).
+ */
+export async function measureLoad(backendUrl, { seconds, threads = 2, connections = 32, routes = ["healthz", "sessionToken"], log = () => {} }) {
   mkdirSync(OUT_DIR, { recursive: true });
   const script = path.join(OUT_DIR, "session-token.lua");
   writeFileSync(script, TOKEN_SCRIPT);
@@ -65,7 +68,7 @@ export async function measureLoad(backendUrl, { seconds, threads = 2, connection
   for (const [name, args] of [
     ["healthz", [...common, `${backendUrl}/healthz`]],
     ["sessionToken", [...common, "-s", script, `${backendUrl}/api/session-token`]],
-  ]) {
+  ].filter(([name]) => routes.includes(name))) {
     const out = await runWrk(args, (seconds + 30) * 1000);
     results[name] = { ...parseWrk(out), raw: out.trim() };
     log(`wrk ${name}: ${results[name].requestsPerSec} req/s, p50 ${results[name].latencyMs.p50} ms, p99 ${results[name].latencyMs.p99} ms, non-2xx ${results[name].non2xx}`);
