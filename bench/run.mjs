@@ -22,6 +22,7 @@ import { renderReport } from "./lib/report.mjs";
 import { checkSmoke } from "./lib/smoke.mjs";
 import { measureSize } from "./measure/size.mjs";
 import { measureTtff } from "./measure/ttff.mjs";
+import { measureFirefox } from "./measure/firefox.mjs";
 import { measureMemory } from "./measure/memory.mjs";
 import { measureTalk } from "./measure/talk.mjs";
 import { measureLoad } from "./measure/load.mjs";
@@ -101,7 +102,7 @@ async function main() {
   const results = {
     command: `node bench/run.mjs ${process.argv.slice(2).join(" ")}`.trim(),
     smoke: opts.smoke,
-    settings: { rounds: opts.rounds, throttledRounds: opts.throttledRounds, profiles: opts.profiles, visits: opts.visits, warmupRounds: opts.warmup, cycles: opts.cycles, talks: opts.talks, wrkSeconds: opts.wrkSeconds, capacityWindowMs: opts.capacityWindowMs },
+    settings: { rounds: opts.rounds, throttledRounds: opts.throttledRounds, firefoxRounds: opts.firefoxRounds, profiles: opts.profiles, visits: opts.visits, warmupRounds: opts.warmup, cycles: opts.cycles, talks: opts.talks, wrkSeconds: opts.wrkSeconds, capacityWindowMs: opts.capacityWindowMs },
     binaries,
     pkgDir: path.relative(ROOT, pkgDir) || ".",
     officialVersion: officialVersion(),
@@ -148,7 +149,7 @@ async function main() {
       tokenUrl: backend ? `${origin}/api/session-token` : null,
     };
     results.tokenSource = backend ? "the page POSTs /api/session-token to anam-backend (same origin)" : "minted by the bench, given to the page";
-    const browserPhases = ["ttff", "memory", "talk", "capacity"].filter((k) => opts.only.includes(k));
+    const browserPhases = ["ttff", "firefox", "memory", "talk", "capacity"].filter((k) => opts.only.includes(k));
     if (browserPhases.length) await section(results, "emulatorWarmup", () => warmEmulator(env));
     if (browserPhases.length && !opts.smoke) {
       results.settle = await settle();
@@ -160,6 +161,10 @@ async function main() {
       const rounds = Object.fromEntries(opts.profiles.map((p) => [p, throttled(p) ? opts.throttledRounds : opts.rounds]));
       await section(results, "ttff", () =>
         measureTtff(env, { profiles: opts.profiles, clientsFor, rounds, warmup: opts.warmup, visits: opts.visits, log }));
+    }
+    if (opts.only.includes("firefox")) {
+      await section(results, "firefox", () =>
+        measureFirefox(env, { clients: opts.smoke ? ["ours", "official"] : undefined, rounds: opts.firefoxRounds, log }));
     }
     if (opts.only.includes("memory")) {
       results.memory = {};

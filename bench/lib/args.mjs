@@ -1,6 +1,6 @@
 // Command-line options of bench/run.mjs and their defaults (full run vs --smoke).
 
-export const ALL = ["size", "ttff", "memory", "talk", "load", "capacity"];
+export const ALL = ["size", "ttff", "firefox", "memory", "talk", "load", "capacity"];
 // Kept in step with bench/lib/profiles.mjs PROFILES (this module stays free of imports).
 export const PROFILE_NAMES = ["loopback", "4g", "slow-4g"];
 
@@ -49,10 +49,10 @@ export function parseArgs(argv) {
   }
   const d = opts.smoke
     ? // One throttled profile, so that the profile code runs in every `make test`.
-      { rounds: 1, throttledRounds: 1, profiles: ["loopback", "4g"], visits: ["cold", "warm"], cycles: 2, talks: 2, wrkSeconds: 1, capacityWindowMs: 1500, warmup: 0, capacitySteps: [1] }
+      { rounds: 1, throttledRounds: 1, firefoxRounds: 1, profiles: ["loopback", "4g"], visits: ["cold", "warm"], cycles: 2, talks: 2, wrkSeconds: 1, capacityWindowMs: 1500, warmup: 0, capacitySteps: [1] }
     : // First-frame rounds: 16 on loopback, 10 under each throttled profile, where a run takes
       // seconds and the spread is wider in ms but narrower relative to the total.
-      { rounds: 16, throttledRounds: 10, profiles: PROFILE_NAMES, visits: ["cold", "warm"], cycles: 20, talks: 30, wrkSeconds: 10, capacityWindowMs: 5000, warmup: 1,
+      { rounds: 16, throttledRounds: 10, firefoxRounds: 10, profiles: PROFILE_NAMES, visits: ["cold", "warm"], cycles: 20, talks: 30, wrkSeconds: 10, capacityWindowMs: 5000, warmup: 1,
         capacitySteps: [1, 2, 4, 6, 8, 10, 12, 14, 16, 20, 24, 32, 40, 48, 64] };
   if (opts.smoke) opts.attribution = false;
   return { ...d, ...opts };

@@ -244,6 +244,34 @@ function loadSection(l, redis) {
   return out.join("\n");
 }
 
+function firefoxSection(f) {
+  const out = ["## First frame in Firefox", ""];
+  if (!f) return "";
+  if (failed(f)) return [...out, failed(f)].join("\n");
+  const label = { ours: "anam-wasm (README page)", official: "official 4.27.0", "floor-mic": "raw-JS floor + microphone" };
+  const ratios = { ours: null, official: f.ratios?.oursVsOfficial, "floor-mic": f.ratios?.oursVsFloorMic };
+  out.push(
+    `Firefox ${f.version || "ESR"} over WebDriver BiDi (\`bench/measure/firefox.mjs\`), loopback only (Firefox has no DevTools network emulation), the same pages and probe marks as the Chromium rows; ${f.rounds} rounds, the order reversed every other round, each run in a new browser context (its own HTTP cache: a cold visit). Medians, p90 in brackets; the last column is ours over that client, with its 95% interval.`,
+    "",
+    table(
+      ["client", "runs (failed)", "navigation → first painted frame", "createClient → VIDEO_PLAY_STARTED", "ours / this client"],
+      f.clients.map((c) => {
+        const s = f.summary?.[c];
+        const fails = f.failures?.filter((x) => x.client === c).length ?? 0;
+        return [
+          label[c] ?? c,
+          `${s?.runs ?? 0} (${fails})`,
+          `${ms(s?.navToFirstFrame?.median)} (${ms(s?.navToFirstFrame?.p90)})`,
+          `${ms(s?.createToPlayStarted?.median)} (${ms(s?.createToPlayStarted?.p90)})`,
+          c === "ours" ? "–" : navRatio(ratios[c]),
+        ];
+      }),
+    ),
+    "",
+  );
+  return out.join("\n");
+}
+
 function capacitySection(c) {
   const out = ["## Emulator: concurrent sessions at 25 fps", ""];
   if (!c) return "";
@@ -415,6 +443,7 @@ export function renderReport(results, { previous = "" } = {}) {
     loopbackCold
       ? ttffSection({ ...loopbackCold, clients: t.byProfile.loopback.clients, rounds: t.byProfile.loopback.rounds, warmup: t.warmup, failures: t.byProfile.loopback.failures, machine: results.machine })
       : "",
+    firefoxSection(results.firefox),
     memorySection(results.memory),
     talkSection(results.talk),
     loadSection(results.load, results.loadRedis),

@@ -80,6 +80,13 @@ export function checkSmoke(results, only) {
     need(r && !r.error, `load with limits in Redis: ${r?.error ?? "missing"}`);
     need(positive(r?.sessionToken?.requestsPerSec) && r?.sessionToken?.non2xx === 0, "load with limits in Redis: no successful session-token requests");
   }
+  if (only.includes("firefox")) {
+    const f = results.firefox;
+    need(f && !f.error, `firefox: ${f?.error ?? "missing"}`);
+    for (const client of f?.clients ?? []) {
+      need(positive(f.summary?.[client]?.navToFirstFrame?.median), `firefox ${client}: no first frame`);
+    }
+  }
   if (only.includes("capacity") && results.capacity && !results.capacity.error) {
     const first = results.capacity.steps[0];
     need(first && !first.error && positive(first.medianFps), "capacity: the first step measured no frame rate");
