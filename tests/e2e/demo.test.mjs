@@ -3,6 +3,7 @@
 // disconnect; it must also work at phone width and explain a failed connection.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import {
@@ -321,6 +322,40 @@ test("the error banner explains a rejected API key (401) and an unknown persona 
     assertSecretAbsent(page, "not-the-emulator-key");
     await page.context().close();
   }
+});
+
+/** An HS256 JWT of `claims`, as an app that signs its own session cookies makes it. */
+function appSessionJwt(claims, secret) {
+  const part = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  const unsigned = `${part({ alg: "HS256", typ: "JWT" })}.${part(claims)}`;
+  return `${unsigned}.${createHmac("sha256", secret).update(unsigned).digest("base64url")}`;
+}
+
+test("signed in with a cookie (AUTH_COOKIE): the 401 banner without the app's session, a session with it", async () => {
+  const secret = "demo-e2e-app-session-secret-0123456789";
+  const backend = await backendFor({ env: { AUTH_JWT_SECRET: secret, AUTH_COOKIE: "app_session" } });
+  const page = await newPage(browser);
+  await page.goto(`${backend.url}/`);
+  await waitState(page, "idle");
+  await page.click("#connect");
+  await waitFor(() => page.isVisible("#banner"), { what: "the banner for 401" });
+  assert.match(await page.textContent("#banner-title"), /401/);
+  assert.match(await page.textContent("#banner-solution"), /sign/i);
+  await waitState(page, "error");
+  const starts = () => page.traffic.filter((e) => e.kind === "request" && e.url.includes("/v1/engine/session"));
+  assert.equal(starts().length, 0, "no session was started without a sign-in");
+  await page.click("#banner-close");
+  // The app's login sets its session cookie; the demo's same-origin token request carries it.
+  const jwt = appSessionJwt({ sub: "user-42", exp: Math.floor(Date.now() / 1000) + 600 }, secret);
+  await page.evaluate((value) => {
+    document.cookie = `app_session=${value}; path=/; SameSite=Strict`;
+  }, jwt);
+  await page.click("#connect");
+  await waitState(page, "connected");
+  await page.click("#disconnect");
+  await waitState(page, "idle");
+  assertSecretAbsent(page, emulator.apiKey);
+  await page.context().close();
 });
 
 test("the error banner explains the token endpoint's rate limit (429)", async () => {
