@@ -79,6 +79,59 @@ async fn serves_www_at_root_and_pkg_with_wasm_mime() {
     assert_eq!(escape.status, StatusCode::NOT_FOUND);
 }
 
+/// The package and the pages go out brotli- or gzip-compressed to a browser that accepts it,
+/// and decode to the served file; a client that accepts neither gets the file as it is.
+#[tokio::test]
+async fn static_files_are_compressed_for_browsers_that_accept_it() {
+    log_sink();
+    let root = temp_dir("compressed");
+    let (www, pkg) = (root.join("www"), root.join("pkg"));
+    std::fs::create_dir_all(&www).unwrap();
+    std::fs::create_dir_all(&pkg).unwrap();
+    let module: String = (0..400).map(|i| format!("export const v{i} = {i};\n")).collect();
+    std::fs::write(pkg.join("anam_wasm.js"), &module).unwrap();
+    std::fs::write(www.join("index.html"), "<!doctype html><title>demo</title>").unwrap();
+    let cfg = config(
+        &[
+            ("ANAM_API_KEY", "k"),
+            ("ANAM_PERSONA_ID", "p"),
+            ("WWW_DIR", www.to_str().unwrap()),
+            ("PKG_DIR", pkg.to_str().unwrap()),
+        ],
+        &[],
+    );
+    let app = anam_backend::app(&cfg, FakeUpstream::default(), &[]).unwrap();
+    let get = |accept: Option<&str>| {
+        let mut r = Request::get("/pkg/anam_wasm.js");
+        if let Some(a) = accept {
+            r = r.header("accept-encoding", a);
+        }
+        r.body(Body::empty()).unwrap()
+    };
+
+    let br = send(&app, get(Some("gzip, deflate, br"))).await;
+    assert_eq!(br.header("content-encoding"), Some("br"));
+    assert!(br.body.len() * 4 < module.len(), "{} bytes", br.body.len());
+    let mut decoded = Vec::new();
+    std::io::Read::read_to_end(
+        &mut brotli_decompressor::Decompressor::new(&br.body[..], 4096),
+        &mut decoded,
+    )
+    .unwrap();
+    assert_eq!(decoded, module.as_bytes());
+
+    let gzip = send(&app, get(Some("gzip"))).await;
+    assert_eq!(gzip.header("content-encoding"), Some("gzip"));
+    let mut decoded = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gzip.body[..]), &mut decoded)
+        .unwrap();
+    assert_eq!(decoded, module.as_bytes());
+
+    let plain = send(&app, get(None)).await;
+    assert_eq!(plain.header("content-encoding"), None);
+    assert_eq!(plain.body, module.as_bytes());
+}
+
 /// Collects everything the tracing subscriber writes.
 #[derive(Clone, Default)]
 struct LogSink(Arc<Mutex<Vec<u8>>>);
