@@ -10,7 +10,9 @@ use std::fmt;
 /// The token `type` claim, compared case-insensitively.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenType {
+    /// A token bound to a persona saved in Anam Lab.
     Stateful,
+    /// A token minted for a runtime persona config.
     Ephemeral,
     /// No longer supported: rejected by [`TokenClaims::validate_for_client`].
     Legacy,
@@ -37,6 +39,7 @@ impl TokenType {
 /// The claims a client reads from a session token.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TokenClaims {
+    /// The `type` claim.
     pub token_type: TokenType,
     /// `accountId`, reported as the organization id in telemetry.
     pub account_id: Option<String>,
@@ -52,7 +55,10 @@ pub struct TokenClaims {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClaimsError {
     /// The token does not have three `.`-separated parts, or its payload part is empty.
-    NotThreeParts { parts: usize },
+    NotThreeParts {
+        /// How many `.`-separated parts the token had.
+        parts: usize,
+    },
     /// The payload part holds no base64 character (the decoder skips everything else).
     BadBase64,
     /// The payload bytes are not UTF-8 JSON.

@@ -48,16 +48,25 @@ macro_rules! string_enum {
 string_enum! {
     /// `ErrorCode` of `ClientError` (§10.8).
     ErrorCode {
+        /// A 429 without a more specific `error` in the body.
         UsageLimitReached => "CLIENT_ERROR_CODE_USAGE_LIMIT_REACHED",
+        /// A 429 whose body says the spend cap is reached.
         SpendCapReached => "CLIENT_ERROR_CODE_SPEND_CAP_REACHED",
+        /// A 400: the Core API rejected the request.
         ValidationError => "CLIENT_ERROR_CODE_VALIDATION_ERROR",
+        /// A 401 or 403, or a token provider that failed.
         AuthenticationError => "CLIENT_ERROR_CODE_AUTHENTICATION_ERROR",
+        /// Any other status, a network failure, a timeout or a non-JSON body.
         ServerError => "CLIENT_ERROR_CODE_SERVER_ERROR",
+        /// A 429 whose body says too many sessions run at once.
         MaxConcurrentSessionsReached => "CLIENT_ERROR_CODE_MAX_CONCURRENT_SESSIONS_REACHED",
+        /// A 503: the service has no capacity now (retried).
         ServiceBusy => "CLIENT_ERROR_CODE_SERVICE_BUSY",
+        /// A 402: the account has no plan.
         NoPlanFound => "CLIENT_ERROR_CODE_NO_PLAN_FOUND",
         /// Defined by the SDK, never produced.
         UnknownError => "CLIENT_ERROR_CODE_UNKNOWN_ERROR",
+        /// Invalid client options or persona config (§2.3).
         ConfigurationError => "CLIENT_ERROR_CODE_CONFIGURATION_ERROR",
     }
 }
@@ -65,10 +74,15 @@ string_enum! {
 string_enum! {
     /// `ConnectionClosedCode` of the `CONNECTION_CLOSED` event (§10.7).
     ConnectionClosedCode {
+        /// The app stopped the session.
         Normal => "CONNECTION_CLOSED_CODE_NORMAL",
+        /// The microphone was refused during WebRTC setup.
         MicrophonePermissionDenied => "CONNECTION_CLOSED_CODE_MICROPHONE_PERMISSION_DENIED",
+        /// The signalling socket could not be kept up (budget spent).
         SignallingClientConnectionFailure => "CONNECTION_CLOSED_CODE_SIGNALLING_CLIENT_CONNECTION_FAILURE",
+        /// The peer connection failed (§8.6).
         WebrtcFailure => "CONNECTION_CLOSED_CODE_WEBRTC_FAILURE",
+        /// The server sent `endsession`.
         ServerClosedConnection => "CONNECTION_CLOSED_CODE_SERVER_CLOSED_CONNECTION",
     }
 }
@@ -76,20 +90,26 @@ string_enum! {
 string_enum! {
     /// Microphone permission state of `InputAudioState` (§10.9).
     AudioPermissionState {
+        /// The browser is asking the user.
         Pending => "pending",
+        /// The user allowed the microphone.
         Granted => "granted",
+        /// The microphone was refused or unavailable.
         Denied => "denied",
+        /// No microphone was asked for yet.
         NotRequested => "not_requested",
     }
 }
 
 /// `body.error` values that refine a 429 (§3.3).
 pub const CONCURRENT_SESSION_LIMIT_ERROR: &str = "Concurrent session limit reached";
+/// `body.error` of a 429 that means the account's spend cap is reached.
 pub const SPEND_CAP_ERROR: &str = "Spend cap reached";
 
 /// A failed Core API call, classified like the official client's `ClientError`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiFailure {
+    /// How the failure is classified for the app.
     pub code: ErrorCode,
     /// The `statusCode` the client reports: the HTTP status, or 500 for network failures and
     /// unreadable bodies.

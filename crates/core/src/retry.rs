@@ -3,8 +3,11 @@
 
 /// Defaults of the official client.
 pub const DEFAULT_START_ATTEMPTS: u32 = 3;
+/// Backoff cap after the first failed attempt, in ms (doubles per attempt).
 pub const DEFAULT_INITIAL_BACKOFF_MS: u64 = 250;
+/// Upper bound of any retry delay, in ms.
 pub const DEFAULT_MAX_BACKOFF_MS: u64 = 2000;
+/// Per-attempt timeout of the start-session request, in ms.
 pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 10_000;
 
 /// A normalised retry policy.
@@ -12,6 +15,7 @@ pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 10_000;
 pub struct RetryPolicy {
     /// Total attempts including the first; at least 1.
     pub max_attempts: u32,
+    /// Backoff cap after the first failure, doubling per attempt; never negative.
     pub initial_backoff_ms: u64,
     /// At least `initial_backoff_ms`.
     pub max_backoff_ms: u64,

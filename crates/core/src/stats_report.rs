@@ -14,32 +14,50 @@ const LOW_FPS: u32 = 23;
 /// Above this jitter (milliseconds) audio starts to sound broken.
 const HIGH_AUDIO_JITTER_MS: u32 = 100;
 
+/// Final counters of one RTP stream (`inbound-rtp` or `outbound-rtp`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StreamStats {
+    /// MIME type of the codec, e.g. `video/VP8`; absent when the browser linked none.
     pub codec: Option<String>,
+    /// Packets received (inbound) or sent (outbound).
     pub packets: Option<Number>,
+    /// Packets lost, as counted by the receiver; absent for outbound streams.
     pub packets_lost: Option<Number>,
+    /// Bytes received (inbound) or sent (outbound).
     pub bytes: Option<Number>,
+    /// Interarrival jitter in seconds.
     pub jitter_seconds: Option<Number>,
+    /// Video frames decoded; absent for audio.
     pub frames_decoded: Option<Number>,
+    /// Video frames dropped before display; absent for audio.
     pub frames_dropped: Option<Number>,
+    /// Decoded video frame rate; absent for audio.
     pub frames_per_second: Option<Number>,
 }
 
+/// The selected ICE candidate pair.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TransportStats {
+    /// Current round-trip time of the pair, in seconds.
     pub round_trip_time_seconds: Option<Number>,
+    /// Type of the local candidate: `host`, `srflx`, `prflx` or `relay`.
     pub local_candidate_type: Option<String>,
+    /// Type of the remote candidate: `host`, `srflx`, `prflx` or `relay`.
     pub remote_candidate_type: Option<String>,
 }
 
 /// The summary; [`StatsReport::to_value`] is the report's JSON format.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StatsReport {
+    /// The persona's video; absent when none was received.
     pub inbound_video: Option<StreamStats>,
+    /// The persona's audio; absent when none was received.
     pub inbound_audio: Option<StreamStats>,
+    /// The microphone audio sent; absent without an input track.
     pub outbound_audio: Option<StreamStats>,
+    /// The selected candidate pair; absent when ICE never succeeded.
     pub transport: Option<TransportStats>,
+    /// Human-readable quality warnings (dropped frames, low frame rate, jitter, loss…).
     pub issues: Vec<String>,
 }
 

@@ -56,6 +56,7 @@ pub struct Fields<'a> {
 type Read<'v, T> = fn(&'v Value) -> Option<T>;
 
 impl<'a> Fields<'a> {
+    /// The whole payload object.
     pub fn object(&self) -> &'a Object {
         self.object
     }
@@ -135,34 +136,42 @@ impl<'a> Fields<'a> {
         self.optional(key, read_string, "a string")
     }
 
+    /// A boolean that must be present.
     pub fn bool(&self, key: &str) -> bool {
         self.required(key, Value::as_bool, "a boolean")
     }
 
+    /// A boolean that reads as `false` when absent.
     pub fn bool_or_false(&self, key: &str) -> bool {
         self.defaulted(key, Value::as_bool, "a boolean")
     }
 
+    /// A non-negative integer that must be present.
     pub fn u64(&self, key: &str) -> u64 {
         self.required(key, Value::as_u64, "a non-negative integer")
     }
 
+    /// A `u32` that must be present.
     pub fn u32(&self, key: &str) -> u32 {
         self.required(key, read_u32, "a 32-bit non-negative integer")
     }
 
+    /// A `u16` that must be present.
     pub fn u16(&self, key: &str) -> u16 {
         self.required(key, read_u16, "a 16-bit non-negative integer")
     }
 
+    /// A `u32` that may be absent or `null`.
     pub fn opt_u32(&self, key: &str) -> Option<u32> {
         self.optional(key, read_u32, "a 32-bit non-negative integer")
     }
 
+    /// A `u16` that may be absent or `null`.
     pub fn opt_u16(&self, key: &str) -> Option<u16> {
         self.optional(key, read_u16, "a 16-bit non-negative integer")
     }
 
+    /// A number that may be absent or `null`.
     pub fn opt_f64(&self, key: &str) -> Option<f64> {
         self.optional(key, Value::as_f64, "a number")
     }

@@ -11,7 +11,9 @@ pub const MAX_DEPTH: usize = 128;
 /// Why a text is not JSON: a short reason and the byte offset where parsing stopped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParseError {
+    /// What was wrong, e.g. an unexpected character.
     pub reason: &'static str,
+    /// Byte offset where parsing stopped.
     pub offset: usize,
 }
 

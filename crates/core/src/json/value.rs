@@ -6,12 +6,18 @@ use std::fmt;
 /// Any JSON value.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Value {
+    /// `null`.
     #[default]
     Null,
+    /// `true` or `false`.
     Bool(bool),
+    /// A number, kept as its JSON text.
     Number(Number),
+    /// A string, unescaped.
     String(String),
+    /// An array.
     Array(Vec<Value>),
+    /// An object, keys in their original order.
     Object(Object),
 }
 
@@ -39,7 +45,7 @@ impl Number {
     }
 
     /// The number as an `f64` (out of range gives ±inf). Exact for every short decimal; see
-    /// [`super::number`] for why this is not `str::parse`.
+    /// `json::number` for why this is not `str::parse`.
     pub fn as_f64(&self) -> f64 {
         super::number::to_f64(&self.0)
     }
@@ -103,6 +109,7 @@ impl PartialEq for Object {
 }
 
 impl Object {
+    /// An empty object.
     pub fn new() -> Object {
         Object(Vec::new())
     }
@@ -112,6 +119,7 @@ impl Object {
         self.0.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v)
     }
 
+    /// Whether `key` occurs at least once.
     pub fn contains_key(&self, key: &str) -> bool {
         self.0.iter().any(|(k, _)| k == key)
     }
@@ -140,6 +148,7 @@ impl Object {
         self
     }
 
+    /// Wraps the object as a [`Value`].
     pub fn into_value(self) -> Value {
         Value::Object(self)
     }
@@ -158,10 +167,12 @@ impl Object {
         last
     }
 
+    /// Number of entries, duplicated keys counted each time.
     pub fn len(&self) -> usize {
         self.0.len()
     }
 
+    /// Whether the object has no entries.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -196,6 +207,7 @@ impl IntoIterator for Object {
 }
 
 impl Value {
+    /// The text of a string; `None` for any other kind.
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Value::String(s) => Some(s),
@@ -203,6 +215,7 @@ impl Value {
         }
     }
 
+    /// The value of a boolean; `None` for any other kind.
     pub fn as_bool(&self) -> Option<bool> {
         match self {
             Value::Bool(b) => Some(*b),
@@ -210,6 +223,7 @@ impl Value {
         }
     }
 
+    /// The number of a number; `None` for any other kind.
     pub fn as_number(&self) -> Option<&Number> {
         match self {
             Value::Number(n) => Some(n),
@@ -217,18 +231,22 @@ impl Value {
         }
     }
 
+    /// A number as `f64`; `None` for any other kind.
     pub fn as_f64(&self) -> Option<f64> {
         self.as_number().map(Number::as_f64)
     }
 
+    /// A number as `u64`; `None` for other kinds and numbers that are not a `u64`.
     pub fn as_u64(&self) -> Option<u64> {
         self.as_number().and_then(Number::as_u64)
     }
 
+    /// A number as `i64`; `None` for other kinds and numbers that are not an `i64`.
     pub fn as_i64(&self) -> Option<i64> {
         self.as_number().and_then(Number::as_i64)
     }
 
+    /// The items of an array; `None` for any other kind.
     pub fn as_array(&self) -> Option<&Vec<Value>> {
         match self {
             Value::Array(a) => Some(a),
@@ -236,6 +254,7 @@ impl Value {
         }
     }
 
+    /// The entries of an object; `None` for any other kind.
     pub fn as_object(&self) -> Option<&Object> {
         match self {
             Value::Object(o) => Some(o),
@@ -243,6 +262,7 @@ impl Value {
         }
     }
 
+    /// Whether this is `null`.
     pub fn is_null(&self) -> bool {
         matches!(self, Value::Null)
     }

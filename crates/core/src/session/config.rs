@@ -8,6 +8,7 @@ use super::resume::{DEFAULT_RESUME_ATTEMPTS, MAX_ATTEMPTS_LIMIT};
 pub const CLIENT_NAME: &str = "anam-wasm";
 /// Default Core API origin and version (§12).
 pub const DEFAULT_BASE_URL: &str = "https://api.anam.ai";
+/// Default Core API version path, appended to the base URL.
 pub const DEFAULT_API_VERSION: &str = "/v1";
 
 /// Where session tokens come from.
@@ -23,12 +24,17 @@ pub enum TokenSource {
 /// The validated options the machine needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SessionConfig {
+    /// Core API origin, trailing slashes removed.
     pub base_url: String,
+    /// API version path, e.g. `/v1`.
     pub api_version: String,
+    /// Retries and timeout of the start-session call (§3.4).
     pub retry: RetryPolicy,
     /// Kept as the app's JSON number text, so the wire carries exactly what it gave.
     pub end_of_speech_sensitivity: Option<crate::json::Number>,
+    /// `disableInputAudio`: no microphone is requested and audio is receive-only.
     pub disable_input_audio: bool,
+    /// How session tokens are obtained.
     pub token: TokenSource,
     /// `autoResume`: how many fresh sessions to try after a lost one (`None`: never resume).
     /// Only meaningful with [`TokenSource::Provider`]; [`SessionConfig::from_raw`] refuses it

@@ -14,18 +14,23 @@ use super::{CommandError, Millis, Phase, Session};
 /// When a director-note cue applies: now, after a delay, or at a point of the current speech.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CueTiming {
+    /// As soon as the engine gets the cue.
     Now,
     /// Numbers keep the text the app gave (JS's own number formatting), so the wire carries
     /// exactly what the official client would send.
     InSeconds(Number),
+    /// At this offset in seconds; numbers keep the app's text, as for `InSeconds`.
     AtSeconds(Number),
 }
 
 /// `{encoding, sampleRate, channels}` of an agent-audio stream (§10.5).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AgentAudioConfig {
+    /// Sample format, e.g. `pcm_s16le`.
     pub encoding: String,
+    /// Samples per second, e.g. 24000.
     pub sample_rate: u32,
+    /// Number of interleaved channels.
     pub channels: u16,
 }
 
@@ -160,6 +165,7 @@ impl Session {
         Ok(())
     }
 
+    /// The config set with `setPersonaConfig`, sent with the next start-session; `None` if unset.
     pub fn persona_config(&self) -> Option<&Value> {
         self.persona_config.as_ref()
     }
@@ -188,6 +194,7 @@ impl Session {
         Ok(self.next_agent_audio)
     }
 
+    /// Next `sequenceNumber` of agent-audio stream `handle` (`getSequenceNumber()`); 0 if unknown.
     pub fn agent_audio_sequence(&self, handle: u32) -> u64 {
         self.agent_audio
             .iter()

@@ -46,17 +46,26 @@ pub const EVENT_NAMES: [&str; 29] = [
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageStreamEvent {
+    /// `<role>::<message_id>`: the role prefix keeps user and persona ids apart.
     pub id: String,
+    /// The text of this chunk.
     pub content: String,
+    /// `user` or `persona` (or any other role text the server sent).
     pub role: String,
+    /// Whether this chunk closes the message.
     pub end_of_speech: bool,
+    /// Whether the persona was cut off.
     pub interrupted: bool,
+    /// 0-based chunk index within the message; absent when the server sent none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub content_index: Option<u32>,
+    /// Correlation id of the triggering user action; absent when empty.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub correlation_id: Option<String>,
+    /// Director-note cue of this chunk; absent when empty.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cue_tag: Option<String>,
+    /// Utterance the chunk belongs to (4.27); absent when empty.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub utterance_id: Option<String>,
 }
@@ -66,59 +75,93 @@ pub struct MessageStreamEvent {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReasoningStreamEvent {
+    /// `<role>::<message_id>`, as for transcript events.
     pub id: String,
+    /// The text of this chunk.
     pub content: String,
+    /// Whether this chunk closes the reasoning message.
     pub end_of_thought: bool,
+    /// Whose reasoning it is, as the server sent it.
     pub role: String,
 }
 
 /// One public event with its arguments.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
+    /// A message finished: the whole transcript so far.
     MessageHistoryUpdated(Vec<Message>),
+    /// One transcript chunk arrived.
     MessageStreamEventReceived(MessageStreamEvent),
+    /// ICE reached `connected`/`completed` for the first time in the session.
     ConnectionEstablished,
+    /// The `session` data channel opened.
     DataChannelOpen,
     /// Close code string (`CONNECTION_CLOSED_CODE_*`) and optional details.
     ConnectionClosed {
+        /// One of the `CONNECTION_CLOSED_CODE_*` strings (§10.7).
         code: &'static str,
+        /// Extra text about the close; absent when there is none.
         details: Option<String>,
     },
+    /// A microphone or app track was attached to the audio sender.
     InputAudioStreamStarted,
+    /// The remote video track arrived.
     VideoStreamStarted,
+    /// The `<video>` presented its first frame.
     VideoPlayStarted,
+    /// The remote audio track arrived.
     AudioStreamStarted,
+    /// The server interrupted a talk stream; carries its correlation id.
     TalkStreamInterrupted(String),
+    /// The server reported the session ready; carries the session id.
     SessionReady(String),
+    /// The server sent a warning; carries its message.
     ServerWarning(String),
+    /// The microphone request started.
     MicPermissionPending,
+    /// The user allowed the microphone.
     MicPermissionGranted,
+    /// The microphone request failed; carries the error message.
     MicPermissionDenied(String),
+    /// The input device switch succeeded; carries the device id.
     InputAudioDeviceChanged(String),
+    /// The user began speaking; carries the correlation id or `"unknown"`.
     UserSpeechStarted(String),
+    /// The user stopped speaking; carries the correlation id or `"unknown"`.
     UserSpeechEnded(String),
+    /// One reasoning chunk arrived.
     ReasoningStreamEventReceived(ReasoningStreamEvent),
+    /// A reasoning message finished: all reasoning messages so far.
     ReasoningHistoryUpdated(Vec<Message>),
     /// `{changedFields}` as JSON text (`{}` when the server sent none).
     PersonaConfigUpdateApplied(String),
+    /// A legacy client tool event arrived.
     ClientToolEventReceived(ClientToolEventPayload),
+    /// A tool call started.
     ToolCallStarted(ToolCallEvent),
+    /// A tool call completed; reported once per call, unlike the official client (§11.3).
     ToolCallCompleted(ToolCallEvent),
+    /// A tool call failed; reported once per call.
     ToolCallFailed(ToolCallEvent),
     /// `{cueTag, correlationId}`, `"unknown"` where the server sent none.
     DirectorNoteCueApplied {
+        /// The applied cue tag.
         cue_tag: String,
+        /// Correlation id of the cue request.
         correlation_id: String,
     },
     /// The browser refused to play the persona with sound (autoplay policy); `playing_muted`
     /// says whether the video plays muted instead. `unlock()` from a user gesture unmutes.
     AutoplayBlocked {
+        /// Whether the video plays muted instead of being paused.
         playing_muted: bool,
     },
     /// A lost session is being replaced: try `attempt` (from 1) starts; `reason` is the close
     /// code string the lost session ended with.
     Reconnecting {
+        /// 1-based number of the replacement try.
         attempt: u32,
+        /// Close code string the lost session ended with.
         reason: &'static str,
     },
     /// The replacement session delivers media; the new session id.

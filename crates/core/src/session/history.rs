@@ -14,9 +14,13 @@ use serde::Serialize;
 /// left out).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Message {
+    /// `<role>::<message_id>`; persona chunks with the same id merge into one entry.
     pub id: String,
+    /// The full text: the user's utterance, or the persona's chunks joined.
     pub content: String,
+    /// `user` or `persona` (or another role the server sent).
     pub role: String,
+    /// Whether the persona was cut off; absent for user messages.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub interrupted: Option<bool>,
     /// [4.27] A persona message's chunks grouped by `utterance_id`, in order (only when the
@@ -28,7 +32,9 @@ pub struct Message {
 /// One utterance of a persona message.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Utterance {
+    /// The `utterance_id` the chunks carried.
     pub id: String,
+    /// The utterance's chunks joined.
     pub content: String,
 }
 
@@ -143,6 +149,7 @@ impl History {
         &self.messages
     }
 
+    /// Forgets every message.
     pub fn clear(&mut self) {
         self.messages.clear();
     }

@@ -234,6 +234,7 @@ impl Session {
         }
     }
 
+    /// `getInputAudioState()`: mute flag and microphone permission.
     pub fn input_audio_state(&self) -> InputAudioState {
         InputAudioState {
             is_muted: self.muted,
@@ -246,6 +247,7 @@ impl Session {
         matches!(&self.phase, Phase::Live(live) if !live.start_pending)
     }
 
+    /// The validated options the client was created with.
     pub fn config(&self) -> &SessionConfig {
         &self.config
     }
@@ -556,10 +558,12 @@ impl Session {
         }
     }
 
+    /// State of talk stream `handle`; `None` for an unknown handle.
     pub fn talk_stream_state(&self, handle: u32) -> Option<TalkStreamState> {
         self.talk_streams.get(&handle).map(|s| s.state)
     }
 
+    /// Correlation id of talk stream `handle`; `None` for an unknown handle.
     pub fn talk_stream_correlation_id(&self, handle: u32) -> Option<&str> {
         self.talk_streams
             .get(&handle)

@@ -13,6 +13,7 @@ pub const MAX_ATTEMPTS_LIMIT: u32 = 10;
 /// Delay before the second try; it doubles for each later one up to [`MAX_BACKOFF_MS`]. The
 /// first try starts at once: the old session is already gone, waiting helps nobody.
 pub const INITIAL_BACKOFF_MS: Millis = 1_000;
+/// Longest delay between two tries.
 pub const MAX_BACKOFF_MS: Millis = 8_000;
 
 /// Whether a session that ended with `code` is worth resuming: the losses that WebSocket
@@ -33,11 +34,14 @@ pub fn is_resumable(code: ConnectionClosedCode) -> bool {
 pub struct Resume {
     /// 1-based number of the try under way (0 before the first).
     pub attempt: u32,
+    /// Close code of the lost session, reported if every try fails.
     pub code: ConnectionClosedCode,
+    /// Details of that close, reported with it.
     pub details: Option<String>,
 }
 
 impl Resume {
+    /// A resume of a session lost with `code`, before its first try.
     pub fn new(code: ConnectionClosedCode, details: Option<String>) -> Resume {
         Resume {
             attempt: 0,

@@ -30,9 +30,25 @@ pub enum SocketState {
 /// An IO request of the signalling machine.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SocketCommand {
-    Open { socket: u32, url: String },
-    Send { socket: u32, text: String },
-    Close { socket: u32 },
+    /// Open a new socket; report with [`Input::SocketOpened`](super::Input::SocketOpened).
+    Open {
+        /// Id for the new socket, unique over the client's life.
+        socket: u32,
+        /// Signalling WebSocket URL (§7.1).
+        url: String,
+    },
+    /// Send one text frame.
+    Send {
+        /// Socket to send on.
+        socket: u32,
+        /// The frame, one signalling envelope (§7.2).
+        text: String,
+    },
+    /// Close a socket; its later callbacks are stale.
+    Close {
+        /// Socket to close.
+        socket: u32,
+    },
 }
 
 /// The signalling connection of one session.
@@ -76,6 +92,7 @@ impl Signalling {
         }
     }
 
+    /// What the connection is doing now.
     pub fn state(&self) -> SocketState {
         self.state
     }
@@ -85,6 +102,7 @@ impl Signalling {
         self.socket
     }
 
+    /// Whether the current socket is open, so frames go out now rather than queue.
     pub fn is_open(&self) -> bool {
         self.state == SocketState::Open
     }
@@ -94,6 +112,7 @@ impl Signalling {
         matches!(self.state, SocketState::Failed | SocketState::Stopped)
     }
 
+    /// Reconnect attempts made since the last stable open.
     pub fn attempts(&self) -> u32 {
         self.attempts
     }

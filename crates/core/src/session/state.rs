@@ -33,6 +33,7 @@ pub enum ConnectionPhase {
 }
 
 impl ConnectionPhase {
+    /// The lowercase name used in the snapshot's `phase`.
     pub fn as_str(self) -> &'static str {
         match self {
             ConnectionPhase::Idle => "idle",
@@ -60,7 +61,9 @@ impl ConnectionPhase {
 /// `ConnectionClosedCode` value when a running session ended abnormally.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LastError {
+    /// An `ErrorCode` or `ConnectionClosedCode` string.
     pub code: String,
+    /// Human-readable explanation.
     pub message: String,
 }
 
@@ -68,9 +71,11 @@ pub struct LastError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ClientState {
+    /// Where the connection stands.
     pub phase: ConnectionPhase,
     /// The live session's id (`getActiveSessionId()`), `None` outside a live session.
     pub session_id: Option<String>,
+    /// Whether the microphone is muted.
     pub muted: bool,
     /// An `AudioPermissionState` value.
     pub permission_state: &'static str,
@@ -86,6 +91,7 @@ pub struct StateTracker {
 }
 
 impl StateTracker {
+    /// A tracker in phase idle, with `session`'s session id and audio state.
     pub fn new(session: &Session) -> StateTracker {
         let audio = session.input_audio_state();
         StateTracker {
@@ -99,6 +105,7 @@ impl StateTracker {
         }
     }
 
+    /// The current snapshot.
     pub fn state(&self) -> &ClientState {
         &self.state
     }

@@ -5,9 +5,13 @@ use crate::wire::signalling::TalkStreamPayload;
 /// State of one talk stream; the numbers are the official (unexported) ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TalkStreamState {
+    /// Created; nothing sent yet.
     Unstarted = 0,
+    /// At least one chunk sent, the last one not yet.
     Streaming = 1,
+    /// The server interrupted it; further chunks are refused.
     Interrupted = 2,
+    /// The final chunk was sent.
     Ended = 3,
 }
 

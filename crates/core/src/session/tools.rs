@@ -25,8 +25,11 @@ const MAX_TRACKED_CALLS: usize = 256;
 /// Which handler of a registered tool runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ToolStage {
+    /// `onStart`: the server began the call.
     Start,
+    /// `onComplete`: the call produced a result.
     Complete,
+    /// `onFail`: the call ended with an error.
     Fail,
 }
 
@@ -47,17 +50,27 @@ impl ToolStage {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ToolCallEvent {
+    /// Unique id of the server event.
     pub event_uid: String,
+    /// Session the call belongs to.
     pub session_id: String,
+    /// Id shared by all events of one call.
     pub tool_call_id: String,
+    /// Name the handler is registered under.
     pub tool_name: String,
+    /// `client`, `server`, …
     pub tool_type: String,
+    /// `webhook`, `rag`, …; absent when the server sent none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tool_subtype: Option<String>,
+    /// Arguments of the call, as a JSON object.
     #[serde(serialize_with = "json::serialize_for_js")]
     pub arguments: Value,
+    /// When the event happened, ISO-8601; for locally decided outcomes, the local time.
     pub timestamp: String,
+    /// When the triggering user action happened, ISO-8601.
     pub timestamp_user_action: String,
+    /// Correlates the call with the user action that triggered it.
     pub user_action_correlation_id: String,
     /// Completed only (any JSON, `null` included).
     #[serde(
@@ -65,6 +78,7 @@ pub struct ToolCallEvent {
         serialize_with = "json::serialize_some_for_js"
     )]
     pub result: Option<Value>,
+    /// Documents a RAG tool read; completed only, absent when the server sent none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub documents_accessed: Option<Vec<String>>,
     /// Failed only.
@@ -100,13 +114,20 @@ impl ToolCallEvent {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ClientToolEventPayload {
+    /// Unique id of the server event.
     pub event_uid: String,
+    /// Session the event belongs to.
     pub session_id: String,
+    /// Name of the client tool to run.
     pub event_name: String,
+    /// Arguments for the tool, as a JSON object.
     #[serde(serialize_with = "json::serialize_for_js")]
     pub event_data: Value,
+    /// When the event happened, ISO-8601.
     pub timestamp: String,
+    /// When the triggering user action happened, ISO-8601.
     pub timestamp_user_action: String,
+    /// Correlates the event with the user action that triggered it.
     pub user_action_correlation_id: String,
 }
 
@@ -151,6 +172,7 @@ pub struct ToolCalls {
 }
 
 impl ToolCalls {
+    /// Forgets every call (new session or stop).
     pub fn clear(&mut self) {
         self.calls.clear();
     }

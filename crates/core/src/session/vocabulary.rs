@@ -6,7 +6,9 @@ use super::*;
 /// Which remote track arrived.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TrackKind {
+    /// The persona's video track.
     Video,
+    /// The persona's audio track.
     Audio,
 }
 
@@ -21,47 +23,70 @@ pub enum Input {
     TokenFailed,
     /// Start-session attempt `attempt` got an HTTP answer.
     StartSessionAnswered {
+        /// Which attempt this answers; answers to stale attempts are ignored.
         attempt: u32,
+        /// HTTP status code.
         status: u16,
+        /// Response body text.
         body: String,
     },
     /// Start-session attempt `attempt` never got an answer (network error, abort).
     StartSessionUnreachable {
+        /// Which attempt failed.
         attempt: u32,
+        /// The browser's error message, for logs and `details.cause`.
         detail: String,
     },
+    /// The signalling socket with this id finished its handshake.
     SocketOpened(u32),
+    /// The signalling socket `socket` closed.
     SocketClosed {
+        /// Id of the socket, from [`SocketCommand::Open`].
         socket: u32,
+        /// WebSocket close code.
         code: u16,
+        /// WebSocket close reason; may be empty.
         reason: String,
     },
+    /// A text frame arrived on the signalling socket `socket`.
     SocketMessage {
+        /// Id of the socket, from [`SocketCommand::Open`].
         socket: u32,
+        /// The frame text, one signalling envelope (§7.2).
         text: String,
     },
     /// The peer connection could not be created or the first offer failed.
     PeerConnectionFailed(String),
     /// `createOffer` + `setLocalDescription` succeeded.
     LocalOffer {
+        /// The local offer SDP, to send as an `offer` signal.
         sdp: String,
     },
+    /// `createOffer` or `setLocalDescription` failed, with the browser's message.
     OfferFailed(String),
     /// A local ICE candidate was gathered (the final null candidate is not reported).
     LocalCandidate(IceCandidate),
+    /// `setRemoteDescription(answer)` succeeded.
     AnswerApplied,
+    /// `setRemoteDescription(answer)` failed, with the browser's message.
     AnswerFailed(String),
     /// `iceConnectionState` changed (the browser's string).
     IceConnectionState(String),
     /// `connectionState` became `closed` without our teardown.
     PeerConnectionClosed,
+    /// The `session` data channel opened; sends are possible from now on.
     DataChannelOpen,
+    /// The `session` data channel closed.
     DataChannelClosed,
+    /// A text frame arrived on the data channel (§9.2).
     DataChannelMessage(String),
+    /// A remote media track arrived.
     RemoteTrack(TrackKind),
     /// The target `<video>` presented its first frame.
     FirstFrame,
+    /// The user allowed microphone access.
     MicGranted,
+    /// Microphone access was refused or failed, with the browser's message.
     MicDenied(String),
     /// A microphone (or app-provided) track is now on the audio sender.
     InputAudioAttached,
@@ -69,19 +94,25 @@ pub enum Input {
     InputDeviceChanged(String),
     /// `onStart` of a tool handler finished (see [`Output::RunToolHandler`]).
     ToolStartHandled {
+        /// The call whose `onStart` finished.
         tool_call_id: String,
+        /// What the handler returned or threw.
         outcome: tools::HandlerOutcome,
     },
     /// The stats asked for by [`Output::CollectRtpStats`]: each entry as the browser's JSON.
     RtpStats(Vec<String>),
     /// The `/talk` request `call` (see [`Output::SendTalk`]) was answered with `status`.
     TalkAnswered {
+        /// Which `talk()` call this answers.
         call: u32,
+        /// HTTP status code.
         status: u16,
     },
     /// The `/talk` request `call` got no answer (network failure, CORS, abort).
     TalkUnreachable {
+        /// Which `talk()` call failed.
         call: u32,
+        /// The browser's error message.
         detail: String,
     },
 }
@@ -97,7 +128,9 @@ pub enum StartFailure {
     BadToken(String),
     /// The connection closed before the session was up.
     Closed {
+        /// Why the connection closed.
         code: ConnectionClosedCode,
+        /// Extra text from the server or the browser; absent when there is none.
         details: Option<String>,
     },
     /// The app called `stopStreaming()` or aborted the call's signal first (an `AbortError`).
@@ -147,13 +180,18 @@ pub enum Output {
     FetchToken,
     /// POST the start-session request; report the answer for `attempt`.
     StartSession {
+        /// Attempt number, echoed back in the answer.
         attempt: u32,
+        /// Start-session endpoint (§3.1).
         url: String,
+        /// Session token for the `Authorization: Bearer` header.
         token: String,
+        /// JSON request body.
         body: String,
     },
     /// Abort the in-flight start-session attempt (its timeout passed).
     AbortStartSession {
+        /// The attempt to abort.
         attempt: u32,
     },
     /// The app cancelled the start while attempt `attempt` was in flight: let the request
@@ -161,10 +199,12 @@ pub enum Output {
     /// with 1000, the protocol's only way to end a session). Aborting the request instead could
     /// leave a session on the server whose id the client never learns.
     AbandonStartSession {
+        /// The attempt to let finish and then end.
         attempt: u32,
     },
     /// The Core API accepted the session: `streamToVideoElement()` resolves.
     SessionStarted {
+        /// Id the Core API assigned to the session.
         session_id: String,
     },
     /// Both remote tracks arrived: `stream()` resolves with them.
@@ -179,20 +219,25 @@ pub enum Output {
     /// browser's blocking set-up then overlaps the socket handshake instead of holding back
     /// the start-session answer (first frame 7 ms sooner in a 40-round A/B run).
     CreatePeerConnection {
+        /// ICE servers from the start-session answer, as a JSON array for `RTCConfiguration`.
         ice_servers_json: String,
+        /// `iceTransportPolicy` (e.g. `relay`); absent for the browser default.
         ice_transport_policy: Option<String>,
     },
     /// `createOffer` (+ rollback first when not stable) and `setLocalDescription`; report
     /// [`Input::LocalOffer`] or [`Input::OfferFailed`].
     CreateOffer {
+        /// Whether this offer restarts ICE (§8.5).
         ice_restart: bool,
     },
     /// `setRemoteDescription(answer)`; report [`Input::AnswerApplied`] / [`Input::AnswerFailed`].
     ApplyAnswer {
+        /// The answer SDP received on signalling.
         sdp: String,
     },
     /// `addIceCandidate`; failures are only logged.
     AddRemoteCandidate(IceCandidate),
+    /// Open, send on or close a signalling socket.
     Socket(SocketCommand),
     /// Send text on the data channel.
     SendData(String),
@@ -204,13 +249,16 @@ pub enum Output {
     /// timers, but keep what the next session reuses (the `<video>`, the microphone or the app's
     /// input stream with their mute state and device, the page listeners).
     SuspendForResume,
+    /// Deliver a public event to the app's listeners (§10.6).
     Emit(Event),
     /// A console warning.
     Warn(String),
     /// Run the `stage` handler registered for `event.tool_name`, if any, with `event`; after
-    /// `onStart` the shell reports back with [`Session::tool_start_handled`].
+    /// `onStart` the shell reports back with [`Input::ToolStartHandled`].
     RunToolHandler {
+        /// Which handler callback to run.
         stage: ToolStage,
+        /// The tool-call event passed to the handler.
         event: ToolCallEvent,
     },
     /// Collect the peer connection's stats and report them with [`Input::RtpStats`] (§8.7).
@@ -218,22 +266,30 @@ pub enum Output {
     /// POST `body` to `url` for `talk()` call `call` now; report the status with
     /// [`Input::TalkAnswered`] (the body is not needed) or [`Input::TalkUnreachable`].
     SendTalk {
+        /// Id of the `talk()` call, echoed back in the answer.
         call: u32,
+        /// Engine `talk` endpoint (§4).
         url: String,
+        /// JSON request body.
         body: String,
     },
     /// Call `call` had no answer in time: abort its request (its promise is already settled).
     AbortTalk {
+        /// The call to abort.
         call: u32,
     },
     /// Settle the promise of `stream…()` call `call` (see [`Session::start_call`]).
     SettleCall {
+        /// Id of the `stream…()` call.
         call: u32,
+        /// How the call's promise settles.
         settlement: CallSettlement,
     },
     /// Settle the promise of `talk()` call `call`: `Err` holds the message of its `Error`.
     TalkSettled {
+        /// Id of the `talk()` call.
         call: u32,
+        /// `Ok` resolves the promise; `Err` rejects it with that message.
         result: Result<(), String>,
     },
 }
@@ -242,7 +298,9 @@ pub enum Output {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct InputAudioState {
+    /// Whether the microphone tracks are disabled.
     pub is_muted: bool,
+    /// Where the microphone permission request stands.
     pub permission_state: AudioPermissionState,
 }
 

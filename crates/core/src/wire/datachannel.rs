@@ -36,12 +36,19 @@ pub const MAX_CUE_TAG_BYTES: usize = 64;
 
 /// `message_type` values of client → server messages (§9.1).
 pub mod client_type {
+    /// A typed user message for the persona to answer.
     pub const SPEECH: &str = "speech";
+    /// Asks the persona to stop talking now.
     pub const INTERRUPT: &str = "interrupt";
+    /// Text added to the persona's context without a reply.
     pub const CONTEXT: &str = "context";
+    /// A director-note cue that changes the persona's delivery.
     pub const DIRECTOR_NOTE_CUE: &str = "director_note_cue";
+    /// The outcome of a client-side tool handler.
     pub const TOOL_RESULT: &str = "tool_result";
+    /// A periodic inbound-rtp stats report (every 5 s, §8.7).
     pub const REMOTE_RTP_STATS: &str = "remote_rtp_stats";
+    /// Every client → server type, in §9.1 order.
     pub const ALL: [&str; 6] = [
         SPEECH,
         INTERRUPT,
@@ -54,16 +61,27 @@ pub mod client_type {
 
 /// `messageType` values of server → client messages (§9.2), the SDK's `DataChannelMessage`.
 pub mod server_type {
+    /// One transcript chunk, user or persona.
     pub const SPEECH_TEXT: &str = "speechText";
+    /// A legacy client tool event.
     pub const CLIENT_TOOL_EVENT: &str = "clientToolEvent";
+    /// A tool call began on the engine.
     pub const TOOL_CALL_STARTED: &str = "toolCallStarted";
+    /// A tool call finished with a result.
     pub const TOOL_CALL_COMPLETED: &str = "toolCallCompleted";
+    /// A tool call ended with an error.
     pub const TOOL_CALL_FAILED: &str = "toolCallFailed";
+    /// One chunk of the persona's visible reasoning.
     pub const REASONING_TEXT: &str = "reasoningText";
+    /// The user began speaking.
     pub const USER_SPEECH_STARTED: &str = "userSpeechStarted";
+    /// The user stopped speaking.
     pub const USER_SPEECH_ENDED: &str = "userSpeechEnded";
+    /// The engine applied a director-note cue.
     pub const DIRECTOR_NOTE_CUE_APPLIED: &str = "directorNoteCueApplied";
+    /// The engine applied a persona config change.
     pub const PERSONA_CONFIG_UPDATE_APPLIED: &str = "personaConfigUpdateApplied";
+    /// Every server → client type, in the SDK's order.
     pub const ALL: [&str; 10] = [
         SPEECH_TEXT,
         CLIENT_TOOL_EVENT,
@@ -84,9 +102,12 @@ pub mod server_type {
 /// `speech`: a typed user message. `timestamp` is ISO-8601 UTC with the trailing `Z` removed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Speech {
+    /// What the user typed.
     pub content: String,
+    /// When the message was sent, ISO-8601 UTC without the trailing `Z`.
     #[serde(default)]
     pub timestamp: String,
+    /// Active session id; empty when absent on decode.
     #[serde(default)]
     pub session_id: String,
 }
@@ -94,8 +115,10 @@ pub struct Speech {
 /// `interrupt`: stop the persona. `timestamp` keeps its `Z`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Interrupt {
+    /// Active session id; empty when absent on decode.
     #[serde(default)]
     pub session_id: String,
+    /// When the interrupt was sent, ISO-8601 UTC with its `Z`.
     #[serde(default)]
     pub timestamp: String,
 }
@@ -103,23 +126,29 @@ pub struct Interrupt {
 /// `context`: silent context for the persona.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Context {
+    /// Active session id; empty when absent on decode.
     #[serde(default)]
     pub session_id: String,
+    /// Text the persona should take into account.
     pub content: String,
 }
 
 /// The `cue` object of a director-note cue.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cue {
+    /// One of [`DIRECTOR_NOTE_CUE_TAGS`], at most [`MAX_CUE_TAG_BYTES`] bytes.
     pub tag: String,
 }
 
 /// `director_note_cue`: no `session_id`; at most one of `in_seconds` / `at_seconds`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DirectorNoteCue {
+    /// Which cue to apply.
     pub cue: Cue,
+    /// Apply the cue this many seconds from now; absent for "now" or when `at_seconds` is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub in_seconds: Option<Number>,
+    /// Apply the cue at this offset in seconds; absent when `in_seconds` is set or for "now".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at_seconds: Option<Number>,
 }
@@ -127,15 +156,21 @@ pub struct DirectorNoteCue {
 /// `tool_result`: the outcome of a client tool handler (§9.4).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ToolResult {
+    /// Active session id; empty when absent on decode.
     #[serde(default)]
     pub session_id: String,
+    /// Id of the tool call this answers, copied from `toolCallStarted`.
     pub tool_call_id: String,
+    /// Correlation id copied from the tool call.
     #[serde(default)]
     pub user_action_correlation_id: String,
+    /// User-action timestamp copied from the tool call.
     #[serde(default)]
     pub timestamp_user_action: String,
+    /// The handler's returned string; absent on error or when it returned nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<String>,
+    /// `Error in handler: <message>` when the handler threw; absent on success.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -143,6 +178,7 @@ pub struct ToolResult {
 /// `remote_rtp_stats`: one `inbound-rtp` stats report, as the browser produced it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RemoteRtpStats {
+    /// The `inbound-rtp` report as a JSON object.
     #[serde(default)]
     pub data: Value,
 }
@@ -150,15 +186,23 @@ pub struct RemoteRtpStats {
 /// A client → server data-channel message.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ClientDataMessage {
+    /// `speech`.
     Speech(Speech),
+    /// `interrupt`.
     Interrupt(Interrupt),
+    /// `context`.
     Context(Context),
+    /// `director_note_cue`.
     DirectorNoteCue(DirectorNoteCue),
+    /// `tool_result`.
     ToolResult(ToolResult),
+    /// `remote_rtp_stats`.
     RemoteRtpStats(RemoteRtpStats),
     /// Any other `message_type`; `fields` holds the object without the `message_type` key.
     Unknown {
+        /// The unrecognised `message_type` value.
         message_type: String,
+        /// Remaining keys of the frame.
         fields: Object,
     },
 }
@@ -230,13 +274,17 @@ impl ClientDataMessage {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(from = "String", into = "String")]
 pub enum MessageRole {
+    /// The human side of the conversation (`"user"`).
     User,
+    /// The avatar (`"persona"`); assumed when the role is missing.
     #[default]
     Persona,
+    /// Any other role text, kept verbatim.
     Other(String),
 }
 
 impl MessageRole {
+    /// The role as it appears on the wire.
     pub fn as_str(&self) -> &str {
         match self {
             MessageRole::User => "user",
@@ -266,16 +314,23 @@ impl From<MessageRole> for String {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SpeechText {
+    /// Id shared by all chunks of one message (and by the user and persona sides of an exchange).
     pub message_id: String,
     /// 0-based chunk index within `message_id`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub content_index: Option<u32>,
+    /// The text of this chunk.
     pub content: String,
+    /// Who is speaking.
     pub role: MessageRole,
+    /// Whether this chunk closes the message.
     pub end_of_speech: bool,
+    /// Whether the persona was cut off during this message.
     pub interrupted: bool,
+    /// Director-note cue active for this chunk; absent when none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cue_tag: Option<String>,
+    /// Correlates the chunk with the user action that triggered it; absent when unknown.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user_action_correlation_id: Option<String>,
     /// Alias of `user_action_correlation_id` sent by some engines.
@@ -301,11 +356,16 @@ impl SpeechText {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ReasoningText {
+    /// Id shared by all chunks of one reasoning message.
     pub message_id: String,
+    /// 0-based chunk index within `message_id`; absent when the engine omits it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub content_index: Option<u32>,
+    /// The text of this chunk.
     pub content: String,
+    /// Whose reasoning it is (normally the persona).
     pub role: MessageRole,
+    /// Whether this chunk closes the reasoning message.
     pub end_of_thought: bool,
 }
 
@@ -313,6 +373,7 @@ pub struct ReasoningText {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct UserSpeech {
+    /// Correlates the speech with a user action; absent means `"unknown"` for the client.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user_action_correlation_id: Option<String>,
 }
@@ -321,19 +382,28 @@ pub struct UserSpeech {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ToolCallBase {
+    /// Unique id of this event.
     pub event_uid: String,
+    /// Session the tool call belongs to; only the active session's calls are tracked (§9.4).
     pub session_id: String,
+    /// Id shared by the started, completed and failed messages of one call.
     pub tool_call_id: String,
+    /// Name the handler is registered under.
     pub tool_name: String,
     /// `client`, `server`, …
     pub tool_type: String,
     /// `webhook`, `rag`, …
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tool_subtype: Option<String>,
+    /// Arguments as a JSON object; `{}` when absent.
     pub arguments: Value,
+    /// When the event happened, ISO-8601; the start and end give the execution time.
     pub timestamp: String,
+    /// When the triggering user action happened, ISO-8601.
     pub timestamp_user_action: String,
+    /// Correlates the call with the user action that triggered it.
     pub user_action_correlation_id: String,
+    /// Whether the tool ran outside the engine (client tools).
     pub used_outside_engine: bool,
 }
 
@@ -359,6 +429,7 @@ impl Default for ToolCallBase {
 /// `toolCallStarted` data.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ToolCallStarted {
+    /// Fields common to all tool-call messages.
     #[serde(flatten)]
     pub base: ToolCallBase,
 }
@@ -366,6 +437,7 @@ pub struct ToolCallStarted {
 /// `toolCallCompleted` data.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ToolCallCompleted {
+    /// Fields common to all tool-call messages.
     #[serde(flatten)]
     pub base: ToolCallBase,
     /// Any JSON.
@@ -379,8 +451,10 @@ pub struct ToolCallCompleted {
 /// `toolCallFailed` data.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ToolCallFailed {
+    /// Fields common to all tool-call messages.
     #[serde(flatten)]
     pub base: ToolCallBase,
+    /// Why the tool failed.
     #[serde(default)]
     pub error_message: String,
 }
@@ -389,13 +463,21 @@ pub struct ToolCallFailed {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ClientToolEvent {
+    /// Unique id of this event.
     pub event_uid: String,
+    /// Session the event belongs to.
     pub session_id: String,
+    /// Name of the client tool to run.
     pub event_name: String,
+    /// Arguments for the tool as a JSON object; `{}` when absent.
     pub event_data: Value,
+    /// When the event happened, ISO-8601.
     pub timestamp: String,
+    /// When the triggering user action happened, ISO-8601.
     pub timestamp_user_action: String,
+    /// Correlates the event with the user action that triggered it.
     pub user_action_correlation_id: String,
+    /// Whether the tool runs outside the engine.
     pub used_outside_engine: bool,
 }
 
@@ -418,12 +500,16 @@ impl Default for ClientToolEvent {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct DirectorNoteCueApplied {
+    /// Session the cue was applied in; absent when not sent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
+    /// Correlation id of the cue request; absent when not sent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user_action_correlation_id: Option<String>,
+    /// When the cue was requested, ISO-8601; absent when not sent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timestamp_user_action: Option<String>,
+    /// The applied cue tag; absent when not sent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cue_tag: Option<String>,
 }
@@ -433,27 +519,41 @@ pub struct DirectorNoteCueApplied {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PersonaConfigUpdateApplied {
+    /// Session the update was applied in; absent when not sent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
+    /// Config path → `{"before", "after"}`; `{}` when absent.
     pub changed_fields: Object,
 }
 
 /// A server → client data-channel message.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ServerDataMessage {
+    /// `speechText`.
     SpeechText(SpeechText),
+    /// `reasoningText`.
     ReasoningText(ReasoningText),
+    /// `userSpeechStarted`.
     UserSpeechStarted(UserSpeech),
+    /// `userSpeechEnded`.
     UserSpeechEnded(UserSpeech),
+    /// `toolCallStarted`.
     ToolCallStarted(ToolCallStarted),
+    /// `toolCallCompleted`.
     ToolCallCompleted(ToolCallCompleted),
+    /// `toolCallFailed`.
     ToolCallFailed(ToolCallFailed),
+    /// `clientToolEvent`.
     ClientToolEvent(ClientToolEvent),
+    /// `directorNoteCueApplied`.
     DirectorNoteCueApplied(DirectorNoteCueApplied),
+    /// `personaConfigUpdateApplied`.
     PersonaConfigUpdateApplied(PersonaConfigUpdateApplied),
     /// Any other `messageType` (ignored by clients, kept for logging).
     Unknown {
+        /// The unrecognised `messageType` value.
         message_type: String,
+        /// The `data` payload as received (`{}` when missing or `null`).
         data: Value,
     },
 }

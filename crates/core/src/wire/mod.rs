@@ -24,7 +24,12 @@ pub enum DecodeError {
     /// string.
     MissingKind(&'static str),
     /// The kind is known but its payload does not have the documented shape.
-    BadPayload { kind: String, reason: String },
+    BadPayload {
+        /// The message kind (or nested field) whose payload failed.
+        kind: String,
+        /// What was wrong with it.
+        reason: String,
+    },
 }
 
 impl fmt::Display for DecodeError {
@@ -57,12 +62,14 @@ pub(crate) fn parse_object(text: &str) -> Result<Object, DecodeError> {
 /// A decoder reads every field through `fields`, which records the first failure (see
 /// [`json::decode_with`]).
 pub trait FromJson: Sized {
+    /// Reads the type from its payload fields; failures are recorded in `fields`.
     fn from_json(fields: Fields<'_>) -> Self;
 }
 
 /// Hand-written encoding of a wire type as a JSON object (keys as serde would write them,
 /// absent optional fields left out).
 pub trait ToJson {
+    /// The type as a JSON object, ready to wrap in its envelope.
     fn to_json(&self) -> Object;
 }
 

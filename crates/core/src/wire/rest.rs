@@ -39,25 +39,34 @@ pub const MAX_CUSTOM_STYLE_PROMPT_CHARS: usize = 2000;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PersonaConfig {
+    /// Id of a saved persona; absent for a purely runtime persona.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub persona_id: Option<String>,
+    /// Display name of the persona.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// Which avatar (face and body) to render.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub avatar_id: Option<String>,
+    /// Which voice speaks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_id: Option<String>,
+    /// Which language model answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub llm_id: Option<String>,
     /// Deprecated alias of `llmId`; kept so that old configs still round-trip.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub brain_type: Option<String>,
+    /// Instructions given to the language model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system_prompt: Option<String>,
+    /// Session length cap in seconds; absent for the server default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_session_length_seconds: Option<Number>,
+    /// Language of speech recognition and synthesis; absent for the server default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language_code: Option<String>,
+    /// Speaking-style settings; checked by [`DirectorNotes::validate`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub director_notes: Option<DirectorNotes>,
     /// Keys this crate does not model, kept verbatim (newer persona options must survive a
@@ -71,10 +80,13 @@ pub struct PersonaConfig {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DirectorNotes {
+    /// One of [`PRESET_STYLES`]; exclusive with `customStylePrompt`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preset_style: Option<String>,
+    /// Free-text style, at most [`MAX_CUSTOM_STYLE_PROMPT_CHARS`] characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_style_prompt: Option<String>,
+    /// How strongly the style shows, in `[0, 1]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expressivity: Option<Number>,
 }
@@ -143,7 +155,10 @@ impl DirectorNotes {
 #[derive(Debug, Clone, PartialEq)]
 pub enum PersonaSelection {
     /// `{"personaId": "…"}` (or the legacy spelling `{"id": "…"}`); encodes as `personaId`.
-    Saved { persona_id: String },
+    Saved {
+        /// Id of the saved persona.
+        persona_id: String,
+    },
     /// A full persona config (boxed: it is much larger than a bare id).
     Ephemeral(Box<PersonaConfig>),
 }
@@ -226,6 +241,7 @@ impl<'de> Deserialize<'de> for PersonaSelection {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionOptions {
+    /// Tuning of end-of-speech detection; absent for the server default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_detection: Option<VoiceDetection>,
     /// Options this crate does not model, kept verbatim.
@@ -246,10 +262,13 @@ pub struct VoiceDetection {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionTokenRequest {
+    /// Which persona the token is bound to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub persona_config: Option<PersonaSelection>,
+    /// Free label identifying the caller, for the server's logs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_label: Option<String>,
+    /// Options applied to sessions started with this token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_options: Option<SessionOptions>,
     /// Older docs listed a token lifetime (`1h`, `12h`, `1d`, …).
@@ -261,6 +280,7 @@ pub struct SessionTokenRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionTokenResponse {
+    /// The JWT the client passes to `createClient` (§2.2).
     pub session_token: String,
 }
 
@@ -270,7 +290,9 @@ pub struct SessionTokenResponse {
 /// `clientMetadata` of the start-session body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientMetadata {
+    /// Client name (the SDK's package name).
     pub client: String,
+    /// Client version string.
     pub version: String,
 }
 
@@ -278,8 +300,10 @@ pub struct ClientMetadata {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StartSessionRequest {
+    /// Persona config: always with an API key, with a token only after `setPersonaConfig()`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub persona_config: Option<PersonaConfig>,
+    /// Present only when the client was given `voiceDetection`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_options: Option<SessionOptions>,
     /// Always sent by the client; optional on decode because servers ignore it.
@@ -291,7 +315,9 @@ pub struct StartSessionRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum IceUrls {
+    /// A single URL.
     One(String),
+    /// Several URLs for the same server.
     Many(Vec<String>),
 }
 
@@ -308,9 +334,12 @@ impl IceUrls {
 /// One entry of `clientConfig.iceServers` (an `RTCIceServer`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IceServer {
+    /// `stun:`/`turn:` URLs of the server.
     pub urls: IceUrls,
+    /// TURN user name; absent for STUN.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
+    /// TURN password; absent for STUN.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credential: Option<String>,
 }
@@ -319,8 +348,10 @@ pub struct IceServer {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ClientConfig {
+    /// Heartbeat period in seconds; falsy means 5 (see [`Self::heartbeat_interval_ms`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub heartbeat_interval_seconds: Option<f64>,
+    /// Signalling reconnect budget; falsy means 5 (see [`Self::max_ws_reconnection_attempts`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_ws_reconnection_attempts: Option<f64>,
     /// Must be an array (possibly empty): a missing list is a decode error here, because the
@@ -360,6 +391,7 @@ impl ClientConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StartSessionResponse {
+    /// Id of the new session, used in the signalling and `/talk` URLs.
     pub session_id: String,
     /// `host[:port]`, no scheme, no path.
     pub engine_host: String,
@@ -370,6 +402,7 @@ pub struct StartSessionResponse {
     /// [4.27] optional, may be `null`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
+    /// Heartbeat, reconnect and ICE settings for the client.
     pub client_config: ClientConfig,
 }
 
@@ -432,6 +465,7 @@ fn form_encode(value: &str) -> String {
 /// Body of `POST {engine}/talk?session_id=…`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TalkRequest {
+    /// Text the persona should speak.
     pub content: String,
 }
 
@@ -445,18 +479,21 @@ pub struct ApiErrorBody {
         deserialize_with = "lenient_string",
         skip_serializing_if = "Option::is_none"
     )]
+    /// Short error kind; absent or non-string values read as `None`.
     pub error: Option<String>,
     #[serde(
         default,
         deserialize_with = "lenient_string",
         skip_serializing_if = "Option::is_none"
     )]
+    /// Human-readable explanation; absent or non-string values read as `None`.
     pub message: Option<String>,
     #[serde(
         default,
         deserialize_with = "lenient_string",
         skip_serializing_if = "Option::is_none"
     )]
+    /// Hint on how to fix the problem; absent or non-string values read as `None`.
     pub solution: Option<String>,
 }
 
@@ -497,7 +534,9 @@ fn lenient_string<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<S
 /// One persona in a persona listing (`{id, name, …}`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PersonaSummary {
+    /// Persona id, usable as `personaConfig.personaId`.
     pub id: String,
+    /// Display name.
     pub name: String,
     /// Any other fields (description, avatar, …), kept verbatim.
     #[serde(flatten)]

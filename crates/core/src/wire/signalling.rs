@@ -10,16 +10,27 @@ use crate::json::Fields;
 
 /// Every `actionType` string of §7.3.
 pub mod action {
+    /// C→S: the client's SDP offer, initial or ICE restart.
     pub const OFFER: &str = "offer";
+    /// S→C: the server's SDP answer.
     pub const ANSWER: &str = "answer";
+    /// Both ways: one trickled ICE candidate.
     pub const ICE_CANDIDATE: &str = "icecandidate";
+    /// S→C: the server ended the session; payload is the reason text.
     pub const END_SESSION: &str = "endsession";
+    /// C→S keep-alive with an empty-string payload.
     pub const HEARTBEAT: &str = "heartbeat";
+    /// S→C: a warning text for the console and `SERVER_WARNING`.
     pub const WARNING: &str = "warning";
+    /// S→C: the server cut off a talk stream.
     pub const TALK_INPUT_STREAM_INTERRUPTED: &str = "talkinputstreaminterrupted";
+    /// C→S: one chunk of a talk message stream.
     pub const TALK_STREAM: &str = "talkstream";
+    /// S→C: the engine is ready; the session id is in the envelope.
     pub const SESSION_READY: &str = "sessionready";
+    /// C→S: one chunk of agent audio to speak (passthrough).
     pub const AGENT_AUDIO_INPUT: &str = "agentaudioinput";
+    /// C→S: end of the current agent-audio sequence.
     pub const AGENT_AUDIO_INPUT_END: &str = "agentaudioinputend";
 
     /// All of them, in the order of the SDK's `SignalMessageAction` enum.
@@ -41,8 +52,10 @@ pub mod action {
 /// An SDP blob with its type (`offer`, `answer`, …), like `RTCSessionDescriptionInit`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionDescription {
+    /// `type` on the wire: `offer`, `answer`, …
     #[serde(rename = "type")]
     pub kind: String,
+    /// The SDP text.
     pub sdp: String,
 }
 
@@ -50,6 +63,7 @@ pub struct SessionDescription {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OfferPayload {
+    /// The offer, under the `connectionDescription` key.
     pub connection_description: SessionDescription,
     /// The session id again. Tolerated when missing.
     #[serde(default)]
@@ -60,7 +74,9 @@ pub struct OfferPayload {
 /// carry `sdpMid` and/or `sdpMLineIndex`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IceCandidate {
+    /// `candidate:…` line of the candidate.
     pub candidate: String,
+    /// Media stream id the candidate belongs to; absent when only the index is given.
     #[serde(rename = "sdpMid", default, skip_serializing_if = "Option::is_none")]
     pub sdp_mid: Option<String>,
     #[serde(
@@ -68,12 +84,14 @@ pub struct IceCandidate {
         default,
         skip_serializing_if = "Option::is_none"
     )]
+    /// Index of the m-line the candidate belongs to; absent when only the mid is given.
     pub sdp_m_line_index: Option<u16>,
     #[serde(
         rename = "usernameFragment",
         default,
         skip_serializing_if = "Option::is_none"
     )]
+    /// ICE username fragment of the generation the candidate belongs to; absent when unknown.
     pub username_fragment: Option<String>,
 }
 
@@ -81,9 +99,13 @@ pub struct IceCandidate {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TalkStreamPayload {
+    /// The text chunk.
     pub content: String,
+    /// Whether this chunk opens a new utterance.
     pub start_of_speech: bool,
+    /// Whether this chunk closes the utterance.
     pub end_of_speech: bool,
+    /// Ties the chunks of one stream together and to its interruption.
     pub correlation_id: String,
     /// [4.27] lowercase UUID v4.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -94,6 +116,7 @@ pub struct TalkStreamPayload {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TalkInterruptedPayload {
+    /// Correlation id of the interrupted talk stream.
     pub correlation_id: String,
 }
 
@@ -101,25 +124,34 @@ pub struct TalkInterruptedPayload {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AgentAudioInputPayload {
+    /// Base64-encoded PCM bytes.
     pub audio_data: String,
     /// `pcm_s16le`.
     pub encoding: String,
+    /// Samples per second, e.g. 24000.
     pub sample_rate: u32,
+    /// Number of interleaved channels.
     pub channels: u16,
+    /// Chunk counter, from 0 in each sequence.
     pub sequence_number: u64,
 }
 
 /// What a signalling frame says, by `actionType`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SignalAction {
+    /// C→S offer.
     Offer(OfferPayload),
     /// Sent unwrapped: the payload is the description itself.
     Answer(SessionDescription),
+    /// Trickled ICE candidate, either direction.
     IceCandidate(IceCandidate),
     /// Payload `""`; whatever arrives is ignored.
     Heartbeat,
+    /// C→S talk stream chunk.
     TalkStream(TalkStreamPayload),
+    /// S→C notice that a talk stream was cut off.
     TalkInputStreamInterrupted(TalkInterruptedPayload),
+    /// C→S agent audio chunk.
     AgentAudioInput(AgentAudioInputPayload),
     /// Payload `{}`.
     AgentAudioInputEnd,
@@ -131,7 +163,9 @@ pub enum SignalAction {
     EndSession(String),
     /// An `actionType` this crate does not know; kept so that it can be logged or forwarded.
     Unknown {
+        /// The unknown `actionType` value.
         action_type: String,
+        /// The payload as received (`null` when missing).
         payload: Value,
     },
 }
@@ -180,10 +214,12 @@ impl SignalAction {
 pub struct SignalMessage {
     /// Envelope `sessionId`; empty when a peer left it out.
     pub session_id: String,
+    /// What the frame carries.
     pub action: SignalAction,
 }
 
 impl SignalMessage {
+    /// A frame for `session_id` carrying `action`.
     pub fn new(session_id: impl Into<String>, action: SignalAction) -> Self {
         SignalMessage {
             session_id: session_id.into(),
