@@ -134,8 +134,9 @@ test("without 'wasm-unsafe-eval': the first call, init() and anam.ready reject w
   assert.equal(await page.evaluate(() => window.__e2e.client.isStreaming()), false);
   await page.context().close();
 
-  const global = await newPage(browser);
+  // The server first: a Firefox page may only open origins its profile was granted at launch.
   const backend = await backendWith(policy);
+  const global = await newPage(browser);
   await global.goto(`${backend.url}/csp-global.html`);
   const ready = await global.evaluate(() => window.__e2e.ready);
   assert.equal(ready.ok, false);
@@ -144,8 +145,8 @@ test("without 'wasm-unsafe-eval': the first call, init() and anam.ready reject w
 });
 
 test("the classic-script build loads under the minimal policy", async () => {
-  const page = await newPage(browser);
   const backend = await backendWith(minimalPolicy());
+  const page = await newPage(browser);
   await page.goto(`${backend.url}/csp-global.html`);
   assert.deepEqual(await page.evaluate(() => window.__e2e.ready), { ok: true });
   await page.context().close();
