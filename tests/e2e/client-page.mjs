@@ -92,7 +92,9 @@ export function allowPageErrors(...patterns) {
  * What `page` failed to handle and no test allowed: uncaught exceptions and wasm traps (the
  * browser's `pageerror` reports, recorded by harness.mjs in page.consoleLines) and uncaught
  * errors and unhandled rejections recorded in the page by tests/e2e/pages/page-errors.js
- * (gone if the page navigated away; the browser's reports stay).
+ * (gone if the page navigated away; the browser's reports stay). Firefox's reports over BiDi
+ * also carry blocked-request notices, so there only the in-page recorder counts
+ * (tests/e2e/firefox-driver.mjs).
  */
 export async function pageErrors(page) {
   const reported = page.consoleLines.filter((l) => l.startsWith("pageerror:"));

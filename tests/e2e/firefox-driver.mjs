@@ -231,7 +231,11 @@ async function wrapPage(page, context, instance) {
     const type = msg.type() === "warn" ? "warning" : msg.type();
     emit("console", { type: () => type, text: () => text });
   });
-  page.on("pageerror", (err) => emit("pageerror", err));
+  // Over BiDi, Firefox's "javascript" log entries include the console reports of blocked
+  // requests (CORS, CSP), which are not exceptions of the page: they go to the console lines.
+  // Uncaught exceptions and unhandled rejections are caught in the page itself
+  // (tests/e2e/pages/page-errors.js), in both engines.
+  page.on("pageerror", (err) => emit("console", { type: () => "error", text: () => err.message }));
 
   // The network as WebDriver BiDi reports it: every request of the page, documents included.
   // A request's body comes in a second BiDi round trip; page.evaluate and waitForFunction wait
