@@ -88,7 +88,9 @@ async fn static_files_are_compressed_for_browsers_that_accept_it() {
     let (www, pkg) = (root.join("www"), root.join("pkg"));
     std::fs::create_dir_all(&www).unwrap();
     std::fs::create_dir_all(&pkg).unwrap();
-    let module: String = (0..400).map(|i| format!("export const v{i} = {i};\n")).collect();
+    let module: String = (0..400)
+        .map(|i| format!("export const v{i} = {i};\n"))
+        .collect();
     std::fs::write(pkg.join("anam_wasm.js"), &module).unwrap();
     std::fs::write(www.join("index.html"), "<!doctype html><title>demo</title>").unwrap();
     let cfg = config(
@@ -123,8 +125,11 @@ async fn static_files_are_compressed_for_browsers_that_accept_it() {
     let gzip = send(&app, get(Some("gzip"))).await;
     assert_eq!(gzip.header("content-encoding"), Some("gzip"));
     let mut decoded = Vec::new();
-    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gzip.body[..]), &mut decoded)
-        .unwrap();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(&gzip.body[..]),
+        &mut decoded,
+    )
+    .unwrap();
     assert_eq!(decoded, module.as_bytes());
 
     let plain = send(&app, get(None)).await;
