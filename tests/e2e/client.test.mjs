@@ -8,7 +8,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
-import { waitFor } from "./harness.mjs";
+import { ENGINE, waitFor } from "./harness.mjs";
 import {
   backend,
   countEvents as count,
@@ -654,7 +654,8 @@ test("rtcConfiguration reaches the peer connection, and the session connects wit
   const page = await openPage();
   const rtcConfiguration = {
     bundlePolicy: "max-bundle",
-    iceServers: [{ urls: "stun:127.0.0.1:9" }],
+    // Nothing answers there; a port browsers allow for STUN (Firefox refuses some, below).
+    iceServers: [{ urls: "stun:127.0.0.1:3478" }],
   };
   await startStreaming(page, { rtcConfiguration, disableInputAudio: true });
   await waitEvents(page, "SESSION_READY");
@@ -663,16 +664,34 @@ test("rtcConfiguration reaches the peer connection, and the session connects wit
     const c = window.peers[0].getConfiguration();
     return { bundlePolicy: c.bundlePolicy, urls: c.iceServers.flatMap((s) => [].concat(s.urls)), peers: window.peers.length };
   });
-  assert.deepEqual(config, { bundlePolicy: "max-bundle", urls: ["stun:127.0.0.1:9"], peers: 1 });
+  assert.deepEqual(config, { bundlePolicy: "max-bundle", urls: ["stun:127.0.0.1:3478"], peers: 1 });
   // The iceServers option wins over rtcConfiguration's.
   await page.evaluate(() => window.client.stopStreaming());
-  await startStreaming(page, { rtcConfiguration, iceServers: [{ urls: "stun:127.0.0.1:7" }], disableInputAudio: true });
+  await startStreaming(page, { rtcConfiguration, iceServers: [{ urls: "stun:127.0.0.1:3479" }], disableInputAudio: true });
   await waitEvents(page, "SESSION_READY", 2);
   const second = await page.evaluate(() => {
     const c = window.peers[1].getConfiguration();
     return { bundlePolicy: c.bundlePolicy, urls: c.iceServers.flatMap((s) => [].concat(s.urls)) };
   });
-  assert.deepEqual(second, { bundlePolicy: "max-bundle", urls: ["stun:127.0.0.1:7"] });
+  assert.deepEqual(second, { bundlePolicy: "max-bundle", urls: ["stun:127.0.0.1:3479"] });
+});
+
+test("a STUN server on a port the browser blocks: Firefox refuses the configuration, the session closes once with WEBRTC_FAILURE and its reason", async () => {
+  // Firefox refuses ICE servers on the ports it blocks for every protocol (9, "discard", among
+  // them) where Chromium takes them; the client reports the refusal rather than hanging.
+  const page = await openPage();
+  await startStreaming(page, { rtcConfiguration: { iceServers: [{ urls: "stun:127.0.0.1:9" }] }, disableInputAudio: true });
+  if (ENGINE === "firefox") {
+    const [closed] = await waitEvents(page, "CONNECTION_CLOSED");
+    assert.equal(closed.args[0], "CONNECTION_CLOSED_CODE_WEBRTC_FAILURE");
+    assert.match(closed.args[1], /port that is blocked/);
+    await tornDown(page);
+    assert.equal(await count(page, "CONNECTION_CLOSED"), 1);
+    assert.equal(await page.evaluate(() => window.client.isStreaming()), false);
+  } else {
+    await waitEvents(page, "SESSION_READY");
+    assert.equal(await count(page, "CONNECTION_CLOSED"), 0);
+  }
 });
 
 test("free() releases a stopped client; later calls throw instead of reaching freed memory", async () => {
