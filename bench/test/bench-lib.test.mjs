@@ -218,8 +218,17 @@ test("the smoke checker flags missing, failed and non-positive measurements", ()
   const good = {
     size: { ours: { total: { gzip: 10, brotli: 9 }, files: [{ kind: "wasm" }] }, official: { gzip: 20 }, ratios: { gzip: 0.5 } },
     load: { healthz: { requestsPerSec: 5, latencyMs: { p50: 1, p99: 2 } }, sessionToken: { requestsPerSec: 5, latencyMs: { p50: 1, p99: 2 } } },
+    loadRedis: { sessionToken: { requestsPerSec: 4, non2xx: 0, latencyMs: { p50: 1, p99: 3 } } },
+    firefox: { clients: ["ours", "official"], summary: { ours: { navToFirstFrame: { median: 300 } }, official: { navToFirstFrame: { median: 350 } } } },
   };
-  assert.deepEqual(checkSmoke(good, ["size", "load"]), []);
+  assert.deepEqual(checkSmoke(good, ["size", "load", "firefox"]), []);
+  // The Redis row and the Firefox section are required when their parts ran.
+  assert.ok(checkSmoke({ ...good, loadRedis: { error: "no redis-server" } }, ["load"]).some((p) => p.includes("no redis-server")));
+  assert.ok(checkSmoke({ ...good, loadRedis: { sessionToken: { requestsPerSec: 4, non2xx: 3 } } }, ["load"]).some((p) => p.includes("Redis")));
+  assert.ok(checkSmoke({ ...good, firefox: undefined }, ["firefox"]).some((p) => p.includes("firefox: missing")));
+  const noFrame = structuredClone(good);
+  noFrame.firefox.summary.official.navToFirstFrame.median = null;
+  assert.ok(checkSmoke(noFrame, ["firefox"]).some((p) => p.includes("firefox official")));
   assert.ok(checkSmoke({ ...good, size: { error: "boom" } }, ["size"]).some((p) => p.includes("boom")));
   assert.ok(checkSmoke({}, ["ttff"]).some((p) => p.includes("missing")));
   const bad = structuredClone(good);
@@ -246,6 +255,24 @@ test("the report shows measured numbers, judges targets from them, and says what
   assert.match(md, /\| \*\*ours, total a page loads\*\* \| 1,100 B/);
   assert.match(md, /gzip size ≤ official \(ratio ≤ 1\.0\) \| 0\.50× \| met/);
   assert.match(md, /Not measured: no anam-backend binary/);
+
+  // The Redis row beside the in-process one, and the Firefox section with ours over official.
+  const stat = (rps, p99) => ({ requestsPerSec: rps, latencyMs: { p50: 1, p99 }, requests: 10, non2xx: 0, socketErrors: 0 });
+  const more = renderReport({
+    ...results,
+    load: { threads: 2, connections: 32, seconds: 1, healthz: stat(900, 2), sessionToken: stat(500, 4) },
+    loadRedis: { sessionToken: stat(400, 6) },
+    firefox: {
+      version: "153.8.0esr", rounds: 2, clients: ["ours", "official"], failures: [],
+      summary: { ours: { runs: 2, navToFirstFrame: { median: 300, p90: 320 }, createToPlayStarted: { median: 200, p90: 210 } },
+        official: { runs: 2, navToFirstFrame: { median: 400, p90: 420 }, createToPlayStarted: { median: 250, p90: 260 } } },
+      ratios: { oursVsOfficial: { navToFirstFrame: 0.75, navToFirstFrameInterval: [0.7, 0.8] } },
+    },
+  });
+  assert.match(more, /\| POST \/api\/session-token, in-process limits \| 500 \|/);
+  assert.match(more, /\| POST \/api\/session-token, limits in Redis \| 400 \|/);
+  assert.match(more, /## First frame in Firefox/);
+  assert.match(more, /\| official 4\.27\.0 \| 2 \(0\) \| 400\.0 ms \(420\.0 ms\) \| 250\.0 ms \(260\.0 ms\) \| 0\.75× \(0\.70–0\.80\) \|/);
 });
 
 /** A two-client, two-visit ttff result for one profile, from navigation → first frame samples. */
