@@ -20,18 +20,18 @@ fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
-#[tokio::test]
-async fn serves_www_at_root_and_pkg_with_wasm_mime() {
+/// The whole app, serving `files` (paths under `www/` or `pkg/`) from a fresh directory.
+fn static_app(name: &str, files: &[(&str, &[u8])]) -> axum::Router {
     log_sink();
-    let root = temp_dir("static");
+    let root = temp_dir(name);
+    for (path, body) in files {
+        let path = root.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, body).unwrap();
+    }
     let (www, pkg) = (root.join("www"), root.join("pkg"));
     std::fs::create_dir_all(&www).unwrap();
     std::fs::create_dir_all(&pkg).unwrap();
-    std::fs::write(www.join("index.html"), "<!doctype html><title>demo</title>").unwrap();
-    std::fs::write(www.join("app.js"), "export {}").unwrap();
-    std::fs::write(pkg.join("anam_wasm_bg.wasm"), b"\0asm\x01\0\0\0").unwrap();
-    std::fs::write(pkg.join("anam_wasm.js"), "export default 1").unwrap();
-
     let cfg = config(
         &[
             ("ANAM_API_KEY", "k"),
@@ -41,7 +41,20 @@ async fn serves_www_at_root_and_pkg_with_wasm_mime() {
         ],
         &[],
     );
-    let app = anam_backend::app(&cfg, FakeUpstream::default(), &[]).unwrap();
+    anam_backend::app(&cfg, FakeUpstream::default(), &[]).unwrap()
+}
+
+#[tokio::test]
+async fn serves_www_at_root_and_pkg_with_wasm_mime() {
+    let app = static_app(
+        "static",
+        &[
+            ("www/index.html", b"<!doctype html><title>demo</title>"),
+            ("www/app.js", b"export {}"),
+            ("pkg/anam_wasm_bg.wasm", b"\0asm\x01\0\0\0"),
+            ("pkg/anam_wasm.js", b"export default 1"),
+        ],
+    );
     let get = |path: &str| Request::get(path).body(Body::empty()).unwrap();
 
     let index = send(&app, get("/")).await;
@@ -83,26 +96,16 @@ async fn serves_www_at_root_and_pkg_with_wasm_mime() {
 /// and decode to the served file; a client that accepts neither gets the file as it is.
 #[tokio::test]
 async fn static_files_are_compressed_for_browsers_that_accept_it() {
-    log_sink();
-    let root = temp_dir("compressed");
-    let (www, pkg) = (root.join("www"), root.join("pkg"));
-    std::fs::create_dir_all(&www).unwrap();
-    std::fs::create_dir_all(&pkg).unwrap();
     let module: String = (0..400)
         .map(|i| format!("export const v{i} = {i};\n"))
         .collect();
-    std::fs::write(pkg.join("anam_wasm.js"), &module).unwrap();
-    std::fs::write(www.join("index.html"), "<!doctype html><title>demo</title>").unwrap();
-    let cfg = config(
+    let app = static_app(
+        "compressed",
         &[
-            ("ANAM_API_KEY", "k"),
-            ("ANAM_PERSONA_ID", "p"),
-            ("WWW_DIR", www.to_str().unwrap()),
-            ("PKG_DIR", pkg.to_str().unwrap()),
+            ("www/index.html", b"<!doctype html><title>demo</title>"),
+            ("pkg/anam_wasm.js", module.as_bytes()),
         ],
-        &[],
     );
-    let app = anam_backend::app(&cfg, FakeUpstream::default(), &[]).unwrap();
     let get = |accept: Option<&str>| {
         let mut r = Request::get("/pkg/anam_wasm.js");
         if let Some(a) = accept {
