@@ -79,7 +79,7 @@ async function finishModule() {
 if (!readFileSync(path.join(pkg, "anam_wasm.js"), "utf8").startsWith(FINISHED)) await finishModule();
 append("anam_wasm.d.ts", "anam.d.ts");
 
-// Every export the issue promises must now exist in the module text.
+// Every export the README and js/anam.d.ts document must exist in the module text.
 const js = readFileSync(path.join(pkg, "anam_wasm.js"), "utf8");
 for (const name of ["default", "initSync", "version", "createClient", "fetchSessionToken", "preflight", "AnamEvent", "ConnectionClosedCode", "ErrorCode", "AudioPermissionState", "DIRECTOR_NOTE_CUE_TAGS"]) {
   if (!new RegExp(`export (const|function|class) ${name}\\b|export ?\\{[^}]*\\b${name}\\b|export ${name}\\b`).test(js)) {

@@ -303,6 +303,12 @@ impl Driver {
         *self.timer.borrow_mut() = timer;
     }
 
+    /// `f` applied to the session's peer connection, if there is one; the borrow ends before
+    /// the result is used, so a callback that re-enters the driver finds it free.
+    fn peer_call<T>(&self, f: impl FnOnce(&Peer) -> T) -> Option<T> {
+        self.io.borrow().session.conn.peer.as_ref().map(f)
+    }
+
     /// Spawns `fut`; its result is fed back only if the connection epoch did not change.
     fn spawn_for_session<F>(&self, fut: F, map: impl FnOnce(F::Output) -> Option<Input> + 'static)
     where
@@ -592,7 +598,7 @@ impl Driver {
                 ice_transport_policy,
             } => self.create_peer(&ice_servers_json, ice_transport_policy.as_deref()),
             Output::CreateOffer { ice_restart } => {
-                let fut = self.io.borrow().session.conn.peer.as_ref().map(|p| {
+                let fut = self.peer_call(|p| {
                     // Setting the `<video>` up takes the main thread several ms. Done while
                     // the browser creates the offer, it no longer delays the handling of the
                     // answer (interleaved runs: the first frame 3 and 8 ms sooner), and the
@@ -615,14 +621,7 @@ impl Driver {
                 }
             }
             Output::ApplyAnswer { sdp } => {
-                let fut = self
-                    .io
-                    .borrow()
-                    .session
-                    .conn
-                    .peer
-                    .as_ref()
-                    .map(|p| p.apply_answer(&sdp));
+                let fut = self.peer_call(|p| p.apply_answer(&sdp));
                 if let Some(fut) = fut {
                     self.spawn_for_session(fut, |r| {
                         Some(match r {
@@ -633,14 +632,7 @@ impl Driver {
                 }
             }
             Output::AddRemoteCandidate(c) => {
-                let fut = self
-                    .io
-                    .borrow()
-                    .session
-                    .conn
-                    .peer
-                    .as_ref()
-                    .map(|p| p.add_remote_candidate(&c));
+                let fut = self.peer_call(|p| p.add_remote_candidate(&c));
                 if let Some(fut) = fut {
                     // Each candidate stands alone; a bad one is only logged (§8.3 item 3).
                     self.spawn_for_session(fut, |r| {
@@ -805,7 +797,7 @@ impl Driver {
 
     /// Hands the peer connection's stats to the core as JSON texts (§8.7).
     fn collect_rtp_stats(&self) {
-        let Some(stats) = self.io.borrow().session.conn.peer.as_ref().map(Peer::stats) else {
+        let Some(stats) = self.peer_call(Peer::stats) else {
             return;
         };
         self.spawn_for_session(stats, |stats| {

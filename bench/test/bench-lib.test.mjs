@@ -165,7 +165,7 @@ test("wrk output is parsed into requests/s and latency percentiles in ms", () =>
   assert.equal(parseDuration("junk"), null);
 });
 
-test("arguments: smoke defaults are small, full defaults follow the issue, bad input is refused", () => {
+test("arguments: smoke defaults are small, full defaults measure every profile, bad input is refused", () => {
   const smoke = parseArgs(["--smoke"]);
   assert.equal(smoke.rounds, 1);
   // The smoke run keeps one throttled profile so that the profile code runs in make test.

@@ -16,7 +16,8 @@ use serde_json::Value;
 use crate::config::ApiKey;
 use crate::errors::truncate;
 
-/// The timeout the issue asks for: a page waiting longer than this is better told to retry.
+/// How long a token request waits for upstream: a page waiting longer than this is better told
+/// to retry.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// A session-token answer is a few hundred bytes; more than this is not one.
 const MAX_RESPONSE_BYTES: usize = 64 * 1024;
