@@ -5,6 +5,7 @@
 // Usage: node scripts/package-pkg.mjs [pkg-dir]      (no dependencies beyond Node itself)
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { brotliCompressSync, constants as zlibConstants, gzipSync } from "node:zlib";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -332,3 +333,20 @@ writeFileSync(path.join(pkg, "README.md"), readme);
 console.log(
   `package-pkg: ${pkg}: anam-wasm@${version}, ${names.length} exports (${Object.keys(data).length} available before load)`,
 );
+
+// Each file a page loads, precompressed beside it as a CDN would serve it (brotli quality 11,
+// gzip level 9): the demo's server sends these as they are instead of compressing per request
+// (crates/backend/src/static_files.rs). They are not in the npm package's "files".
+for (const f of ["anam_wasm.js", "anam_wasm_bg.wasm", "anam_wasm.global.js"]) {
+  const bytes = readFileSync(path.join(pkg, f));
+  writeFileSync(
+    path.join(pkg, `${f}.br`),
+    brotliCompressSync(bytes, {
+      params: {
+        [zlibConstants.BROTLI_PARAM_QUALITY]: 11,
+        [zlibConstants.BROTLI_PARAM_SIZE_HINT]: bytes.length,
+      },
+    }),
+  );
+  writeFileSync(path.join(pkg, `${f}.gz`), gzipSync(bytes, { level: 9 }));
+}

@@ -92,6 +92,43 @@ async fn serves_www_at_root_and_pkg_with_wasm_mime() {
     assert_eq!(escape.status, StatusCode::NOT_FOUND);
 }
 
+/// A package file with a `.br` / `.gz` beside it (what `make pkg` writes) is served from that
+/// file, byte for byte, with the original's type; without the encoding, the original.
+#[tokio::test]
+async fn precompressed_package_files_are_served_as_written() {
+    let app = static_app(
+        "precompressed",
+        &[
+            ("pkg/anam_wasm_bg.wasm", b"\0asm\x01\0\0\0"),
+            (
+                "pkg/anam_wasm_bg.wasm.br",
+                b"brotli bytes as make pkg wrote them",
+            ),
+            (
+                "pkg/anam_wasm_bg.wasm.gz",
+                b"gzip bytes as make pkg wrote them",
+            ),
+        ],
+    );
+    let get = |accept: &str| {
+        Request::get("/pkg/anam_wasm_bg.wasm")
+            .header("accept-encoding", accept)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let br = send(&app, get("gzip, deflate, br")).await;
+    assert_eq!(br.status, StatusCode::OK);
+    assert_eq!(br.header("content-encoding"), Some("br"));
+    assert_eq!(br.header("content-type"), Some("application/wasm"));
+    assert_eq!(br.body, b"brotli bytes as make pkg wrote them");
+    let gzip = send(&app, get("gzip")).await;
+    assert_eq!(gzip.header("content-encoding"), Some("gzip"));
+    assert_eq!(gzip.body, b"gzip bytes as make pkg wrote them");
+    let plain = send(&app, get("identity")).await;
+    assert_eq!(plain.header("content-encoding"), None);
+    assert_eq!(plain.body, b"\0asm\x01\0\0\0");
+}
+
 /// The package and the pages go out brotli- or gzip-compressed to a browser that accepts it,
 /// and decode to the served file; a client that accepts neither gets the file as it is.
 #[tokio::test]
