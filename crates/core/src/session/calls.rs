@@ -77,6 +77,9 @@ impl Session {
     pub fn start_call(&mut self, now: Millis, request: CallRequest) -> Result<Call, CallRefusal> {
         self.now = now;
         if request.aborted {
+            if !self.is_streaming() {
+                self.release_prefetched();
+            }
             return Err(CallRefusal::Aborted);
         }
         let user_audio = match request.user_audio {
@@ -84,7 +87,12 @@ impl Session {
                 self.warn("disableInputAudio is set: the provided input stream is ignored");
                 None
             }
-            Some(false) => return Err(CallRefusal::NoAudioTrack),
+            Some(false) => {
+                if !self.is_streaming() {
+                    self.release_prefetched();
+                }
+                return Err(CallRefusal::NoAudioTrack);
+            }
             other => other,
         };
         let joined =

@@ -7,8 +7,14 @@ impl Session {
     /// Runs `f` on the live session, taking it out of `self` meanwhile; `f` may end the session
     /// (then it leaves `self.phase` as it set it).
     pub(super) fn with_live(&mut self, f: impl FnOnce(&mut Session, &mut Live)) {
-        let Phase::Live(mut live) = std::mem::replace(&mut self.phase, Phase::Idle) else {
-            return;
+        let mut live = match std::mem::replace(&mut self.phase, Phase::Idle) {
+            Phase::Live(live) => live,
+            other => {
+                // An input for a live session while starting (a stale socket's frame) changes
+                // nothing; it must not end the start either.
+                self.phase = other;
+                return;
+            }
         };
         let generation = self.generation;
         f(self, &mut live);

@@ -86,6 +86,8 @@ struct Starting {
     /// The provider was already asked again after an expiry/401 (only once per start).
     refreshed: bool,
     attempt: u32,
+    /// Id of the request of the current attempt.
+    request: u64,
     wait: Wait,
     /// Set when this start is a try of an automatic resume.
     resume: Option<Resume>,
@@ -97,6 +99,7 @@ impl Starting {
             token,
             refreshed: false,
             attempt: 0,
+            request: 0,
             wait: Wait::Token,
             resume,
         }
@@ -177,6 +180,26 @@ pub struct Session {
     outputs: VecDeque<Output>,
     /// Generation whose session has already reported its end (so it reports it only once).
     ended_generation: Option<u64>,
+    /// Id of the last start-session request; ids are never reused, so an answer that comes
+    /// after its session was given up cannot be taken for a later session's.
+    last_request: u64,
+    /// Requests in flight that no session wants any more: a session they create is ended.
+    unwanted: Vec<u64>,
+    /// Sockets open only to end such a session.
+    throwaway: Vec<u32>,
+    /// A request the page sent before the client existed, waiting for the next start.
+    prefetched: Option<Prefetched>,
+}
+
+/// A start-session request sent before the client existed (see [`Session::prefetched`]).
+#[derive(Debug)]
+struct Prefetched {
+    request: u64,
+    url: String,
+    token: String,
+    body: String,
+    /// Its answer, when it came before a start asked for it.
+    answer: Option<Result<StartSessionResponse, ApiFailure>>,
 }
 
 impl Session {
@@ -206,6 +229,10 @@ impl Session {
             calls: calls::Calls::default(),
             outputs: VecDeque::new(),
             ended_generation: None,
+            last_request: 0,
+            unwanted: Vec::new(),
+            throwaway: Vec::new(),
+            prefetched: None,
         }
     }
 
@@ -323,6 +350,7 @@ impl Session {
     /// resumed), unless this session already reported its end.
     pub fn stop(&mut self, now: Millis) {
         self.now = now;
+        self.release_prefetched();
         match std::mem::replace(&mut self.phase, Phase::Idle) {
             Phase::Idle => {}
             Phase::Starting(s) => {
@@ -333,8 +361,7 @@ impl Session {
                     });
                 }
                 if let Wait::Answer { .. } = s.wait {
-                    self.outputs
-                        .push_back(Output::AbandonStartSession { attempt: s.attempt });
+                    self.unwanted.push(s.request);
                 }
                 self.outputs
                     .push_back(Output::StartFailed(StartFailure::Stopped));
@@ -588,19 +615,21 @@ impl Session {
                 }
             }
             Input::StartSessionAnswered {
-                attempt,
+                request,
                 status,
                 body,
-            } => {
-                if self.is_current_attempt(attempt) {
-                    let result = classify_start_session(status, &body);
-                    self.on_start_result(result);
-                }
+            } => self.on_start_answer(request, classify_start_session(status, &body)),
+            Input::StartSessionUnreachable { request, detail } => {
+                self.on_start_answer(request, Err(classify_network_failure(&detail)))
             }
-            Input::StartSessionUnreachable { attempt, detail } => {
-                if self.is_current_attempt(attempt) {
-                    self.on_start_result(Err(classify_network_failure(&detail)));
-                }
+            Input::SocketOpened(socket) | Input::SocketClosed { socket, .. }
+                if self.throwaway.contains(&socket) =>
+            {
+                // Open: the session is ended by closing (§7.3). Closed: it failed to open, and
+                // the server ends the session when it times out; either way, nothing is left.
+                self.throwaway.retain(|s| *s != socket);
+                self.outputs
+                    .push_back(Output::Throwaway(SocketCommand::Close { socket }));
             }
             Input::MicGranted => {
                 if self.permission == AudioPermissionState::Pending {

@@ -24,9 +24,70 @@ impl Session {
         }
     }
 
-    pub(super) fn is_current_attempt(&self, attempt: u32) -> bool {
-        matches!(&self.phase, Phase::Starting(s)
-            if s.attempt == attempt && matches!(s.wait, Wait::Answer { .. }))
+    /// A start-session request the page sent before this client existed (the package's loader
+    /// sends one while the WebAssembly module loads, so the answer is on its way sooner):
+    /// returns the id to report its answer under. The next start's first attempt uses it if
+    /// that attempt would send exactly this request; otherwise, and if no start uses it, its
+    /// answer only ends the session it created. A second one releases the first.
+    pub fn prefetched(&mut self, url: String, token: String, body: String) -> u64 {
+        self.release_prefetched();
+        self.last_request += 1;
+        let request = self.last_request;
+        self.prefetched = Some(Prefetched {
+            request,
+            url,
+            token,
+            body,
+            answer: None,
+        });
+        request
+    }
+
+    /// No start will use the prefetched request: a session it creates is ended.
+    pub(super) fn release_prefetched(&mut self) {
+        let Some(p) = self.prefetched.take() else {
+            return;
+        };
+        match p.answer {
+            None => self.unwanted.push(p.request),
+            Some(result) => self.end_unwanted(result),
+        }
+    }
+
+    /// Ends the session an unwanted request created, if it created one.
+    fn end_unwanted(&mut self, result: Result<StartSessionResponse, ApiFailure>) {
+        let Ok(info) = result else {
+            return;
+        };
+        self.next_socket += 1;
+        let socket = self.next_socket;
+        self.throwaway.push(socket);
+        self.outputs
+            .push_back(Output::Throwaway(SocketCommand::Open {
+                socket,
+                url: info.signalling_url(),
+            }));
+    }
+
+    /// The answer to start-session request `request`, whichever wants it.
+    pub(super) fn on_start_answer(
+        &mut self,
+        request: u64,
+        result: Result<StartSessionResponse, ApiFailure>,
+    ) {
+        if let Some(i) = self.unwanted.iter().position(|r| *r == request) {
+            self.unwanted.swap_remove(i);
+            return self.end_unwanted(result);
+        }
+        if let Some(p) = self.prefetched.as_mut().filter(|p| p.request == request) {
+            p.answer = Some(result);
+            return;
+        }
+        let current = matches!(&self.phase, Phase::Starting(s)
+            if s.request == request && matches!(s.wait, Wait::Answer { .. }));
+        if current {
+            self.on_start_result(result);
+        }
     }
 
     pub(super) fn on_token(&mut self, token: String) {
@@ -57,16 +118,57 @@ impl Session {
     }
 
     pub(super) fn next_attempt(&mut self) {
-        let Phase::Starting(s) = &mut self.phase else {
+        let Phase::Starting(s) = &self.phase else {
             return;
         };
         let Some(token) = s.token.clone() else {
             return;
         };
-        s.attempt += 1;
+        let first = s.attempt == 0;
+        let url = format!(
+            "{}{}/engine/session",
+            self.config.base_url, self.config.api_version
+        );
+        let body = self.start_session_body();
+        let adopted = match self.prefetched.take() {
+            Some(p) if first && p.url == url && p.token == token && p.body == body => Some(p),
+            other => {
+                self.prefetched = other;
+                self.release_prefetched();
+                None
+            }
+        };
+        let request = match &adopted {
+            Some(p) => p.request,
+            None => {
+                self.last_request += 1;
+                self.last_request
+            }
+        };
         let deadline = self.config.retry.request_timeout().map(|t| self.now + t);
+        let Phase::Starting(s) = &mut self.phase else {
+            return;
+        };
+        s.attempt += 1;
+        s.request = request;
         s.wait = Wait::Answer { deadline };
-        let attempt = s.attempt;
+        match adopted {
+            Some(Prefetched {
+                answer: Some(result),
+                ..
+            }) => self.on_start_result(result),
+            Some(_) => {}
+            None => self.outputs.push_back(Output::StartSession {
+                request,
+                url,
+                token,
+                body,
+            }),
+        }
+    }
+
+    /// The start-session request body (§3.1).
+    fn start_session_body(&self) -> String {
         let body = StartSessionRequest {
             persona_config: None,
             session_options: self.config.end_of_speech_sensitivity.clone().map(|v| {
@@ -86,16 +188,7 @@ impl Session {
         if let Some(cfg) = &self.persona_config {
             body.insert("personaConfig", cfg.clone());
         }
-        let body = body.into_value();
-        self.outputs.push_back(Output::StartSession {
-            attempt,
-            url: format!(
-                "{}{}/engine/session",
-                self.config.base_url, self.config.api_version
-            ),
-            token,
-            body: body.to_string(),
-        });
+        body.into_value().to_string()
     }
 
     pub(super) fn on_start_result(&mut self, result: Result<StartSessionResponse, ApiFailure>) {
@@ -133,6 +226,7 @@ impl Session {
     }
 
     pub(super) fn fail_start(&mut self, failure: StartFailure) {
+        self.release_prefetched();
         let phase = std::mem::replace(&mut self.phase, Phase::Idle);
         if let Phase::Starting(Starting {
             resume: Some(resume),
@@ -251,9 +345,9 @@ impl Session {
                     self.outputs.push_back(Output::FetchToken);
                 }
                 Wait::Answer { deadline: Some(at) } if now >= at => {
-                    let attempt = s.attempt;
+                    let request = s.request;
                     self.outputs
-                        .push_back(Output::AbortStartSession { attempt });
+                        .push_back(Output::AbortStartSession { request });
                     self.on_start_result(Err(classify_network_failure(
                         "the start-session request timed out",
                     )));

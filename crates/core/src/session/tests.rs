@@ -99,7 +99,7 @@ impl H {
         assert_eq!(self.s.start(self.now, false, false), StartOutcome::Started);
         let mut out = self.drain();
         out.extend(self.input(Input::StartSessionAnswered {
-            attempt: 1,
+            request: self.s.last_request,
             status: 200,
             body: start_body(),
         }));
@@ -200,7 +200,7 @@ fn happy_path_requests_events_and_ordering() {
         url,
         token: t,
         body,
-        attempt,
+        request,
     }) = out
         .iter()
         .find(|o| matches!(o, Output::StartSession { .. }))
@@ -208,14 +208,14 @@ fn happy_path_requests_events_and_ordering() {
     else {
         panic!("no start-session request in {out:?}");
     };
-    assert_eq!(attempt, 1);
+    assert_eq!(request, 1);
     assert_eq!(url, "https://api.anam.ai/v1/engine/session");
     assert_eq!(t, token(T0 / 1000 + 3600));
     assert!(body.contains(r#""clientMetadata""#));
     assert!(h.s.is_streaming());
 
     let out = h.input(Input::StartSessionAnswered {
-        attempt: 1,
+        request: 1,
         status: 200,
         body: start_body(),
     });
@@ -518,7 +518,7 @@ fn start_session_retries_5xx_with_backoff_then_fails_typed() {
     let mut delays = Vec::new();
     for attempt in 1..=3 {
         let out = h.input(Input::StartSessionAnswered {
-            attempt,
+            request: attempt,
             status: 503,
             body: busy.into(),
         });
@@ -536,7 +536,7 @@ fn start_session_retries_5xx_with_backoff_then_fails_typed() {
         let out = h.advance(due - h.now);
         assert!(out
             .iter()
-            .any(|o| matches!(o, Output::StartSession { attempt: a, .. } if *a == attempt + 1)));
+            .any(|o| matches!(o, Output::StartSession { request: a, .. } if *a == attempt + 1)));
     }
     assert!((125..250).contains(&delays[0]), "{delays:?}");
     assert!((250..500).contains(&delays[1]), "{delays:?}");
@@ -548,7 +548,7 @@ fn client_errors_are_not_retried_and_timeouts_are() {
     assert_eq!(h.s.start(h.now, true, false), StartOutcome::Started);
     h.drain();
     let out = h.input(Input::StartSessionAnswered {
-        attempt: 1,
+        request: 1,
         status: 429,
         body: r#"{"error":"Concurrent session limit reached"}"#.into(),
     });
@@ -559,14 +559,14 @@ fn client_errors_are_not_retried_and_timeouts_are() {
     assert_eq!(h.s.start(h.now, true, false), StartOutcome::Started);
     h.drain();
     let out = h.advance(10_000);
-    assert!(out.contains(&Output::AbortStartSession { attempt: 1 }));
+    assert!(out.contains(&Output::AbortStartSession { request: 1 }));
     let out = h.advance(300);
     assert!(out
         .iter()
-        .any(|o| matches!(o, Output::StartSession { attempt: 2, .. })));
+        .any(|o| matches!(o, Output::StartSession { request: 2, .. })));
     // The aborted attempt's late answer is ignored.
     let out = h.input(Input::StartSessionUnreachable {
-        attempt: 1,
+        request: 1,
         detail: "aborted".into(),
     });
     assert!(out.is_empty());
@@ -581,10 +581,10 @@ fn token_provider_is_asked_again_once_for_expired_tokens_and_401() {
     let out = h.input(Input::Token(token(T0 / 1000 - 10)));
     assert_eq!(out, [Output::FetchToken]);
     let out = h.input(Input::Token(token(T0 / 1000 + 3600)));
-    assert!(matches!(out[..], [Output::StartSession { attempt: 1, .. }]));
+    assert!(matches!(out[..], [Output::StartSession { request: 1, .. }]));
     // A 401 after the refresh is final.
     let out = h.input(Input::StartSessionAnswered {
-        attempt: 1,
+        request: 1,
         status: 401,
         body: r#"{"message":"expired"}"#.into(),
     });
@@ -597,13 +597,13 @@ fn token_provider_is_asked_again_once_for_expired_tokens_and_401() {
     h.drain();
     h.input(Input::Token(token(T0 / 1000 + 3600)));
     let out = h.input(Input::StartSessionAnswered {
-        attempt: 1,
+        request: 1,
         status: 401,
         body: "{}".into(),
     });
     assert_eq!(out, [Output::FetchToken]);
     let out = h.input(Input::Token(token(T0 / 1000 + 7200)));
-    assert!(matches!(out[..], [Output::StartSession { attempt: 2, .. }]));
+    assert!(matches!(out[..], [Output::StartSession { request: 2, .. }]));
 
     // A provider failure rejects with the app's own error.
     let mut h = H::new(TokenSource::Provider);
@@ -662,7 +662,7 @@ fn stream_promise_rejects_when_the_session_fails_before_media() {
     let mut h = H::fixed();
     assert_eq!(h.s.start(h.now, true, false), StartOutcome::Started);
     h.input(Input::StartSessionAnswered {
-        attempt: 1,
+        request: 1,
         status: 200,
         body: start_body(),
     });
@@ -822,7 +822,7 @@ fn the_peer_connection_is_created_with_the_servers_ice_settings_once_the_socket_
     let out = h.drain();
     assert!(matches!(out[..], [Output::StartSession { .. }]), "{out:?}");
     let out = h.input(Input::StartSessionAnswered {
-        attempt: 1,
+        request: 1,
         status: 200,
         body: start_body(),
     });
@@ -843,7 +843,7 @@ fn a_peer_connection_that_cannot_be_created_ends_the_start() {
     let mut h = H::fixed();
     assert_eq!(h.s.start(h.now, true, false), StartOutcome::Started);
     h.input(Input::StartSessionAnswered {
-        attempt: 1,
+        request: 1,
         status: 200,
         body: start_body(),
     });
@@ -860,4 +860,5 @@ fn a_peer_connection_that_cannot_be_created_ends_the_start() {
 mod calls;
 mod lifecycle;
 mod microphone;
+mod start_requests;
 mod talk_calls;

@@ -21,19 +21,19 @@ pub enum Input {
     Token(String),
     /// The token provider rejected; the shell keeps the app's error to reject `stream()` with.
     TokenFailed,
-    /// Start-session attempt `attempt` got an HTTP answer.
+    /// Start-session request `request` got an HTTP answer.
     StartSessionAnswered {
-        /// Which attempt this answers; answers to stale attempts are ignored.
-        attempt: u32,
+        /// Which request this answers ([`Output::StartSession`], [`Session::prefetched`]).
+        request: u64,
         /// HTTP status code.
         status: u16,
         /// Response body text.
         body: String,
     },
-    /// Start-session attempt `attempt` never got an answer (network error, abort).
+    /// Start-session request `request` never got an answer (network error, abort).
     StartSessionUnreachable {
-        /// Which attempt failed.
-        attempt: u32,
+        /// Which request failed.
+        request: u64,
         /// The browser's error message, for logs and `details.cause`.
         detail: String,
     },
@@ -178,10 +178,12 @@ impl StartFailure {
 pub enum Output {
     /// Call the token provider, then report [`Input::Token`] or [`Input::TokenFailed`].
     FetchToken,
-    /// POST the start-session request; report the answer for `attempt`.
+    /// POST the start-session request; report its answer, whenever it comes, even after the
+    /// session stopped: a request the machine no longer wants may have created a session on
+    /// the server, which it then ends (see [`Output::Throwaway`]).
     StartSession {
-        /// Attempt number, echoed back in the answer.
-        attempt: u32,
+        /// Request id, unique for the client's lifetime, echoed back in the answer.
+        request: u64,
         /// Start-session endpoint (§3.1).
         url: String,
         /// Session token for the `Authorization: Bearer` header.
@@ -189,19 +191,18 @@ pub enum Output {
         /// JSON request body.
         body: String,
     },
-    /// Abort the in-flight start-session attempt (its timeout passed).
+    /// Abort the in-flight start-session request (its timeout passed).
     AbortStartSession {
-        /// The attempt to abort.
-        attempt: u32,
+        /// The request to abort.
+        request: u64,
     },
-    /// The app cancelled the start while attempt `attempt` was in flight: let the request
-    /// finish, and if it created a session, end it (open its signalling socket and close it
-    /// with 1000, the protocol's only way to end a session). Aborting the request instead could
-    /// leave a session on the server whose id the client never learns.
-    AbandonStartSession {
-        /// The attempt to let finish and then end.
-        attempt: u32,
-    },
+    /// Open or close a socket that only ends a session nobody wants: a start-session request
+    /// answered after the start was given up (or a prefetched one that did not match) created
+    /// it. The protocol has no end-session call: a client ends a session by opening its
+    /// signalling socket and closing it with 1000 (§7.3). Aborting the request instead could
+    /// leave a session on the server whose id the client never learns. The socket reports
+    /// [`Input::SocketOpened`] / [`Input::SocketClosed`] like a session's; `Close` drops it.
+    Throwaway(SocketCommand),
     /// The Core API accepted the session: `streamToVideoElement()` resolves.
     SessionStarted {
         /// Id the Core API assigned to the session.

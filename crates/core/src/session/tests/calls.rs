@@ -22,7 +22,7 @@ fn settled(out: &[Output]) -> Vec<(u32, CallSettlement)> {
 
 fn answer() -> Input {
     Input::StartSessionAnswered {
-        attempt: 1,
+        request: 1,
         status: 200,
         body: start_body(),
     }
@@ -101,7 +101,7 @@ fn a_failed_start_settles_every_waiting_call() {
     let b = h.s.start_call(h.now, request(CallKind::Started)).unwrap();
     h.drain();
     let out = h.input(Input::StartSessionAnswered {
-        attempt: 1,
+        request: 1,
         status: 402,
         body: r#"{"message":"no plan"}"#.into(),
     });

@@ -42,15 +42,15 @@ impl H {
     /// media: start-session answered with `id`, negotiation done, both tracks in.
     fn connect(&mut self, id: &str) -> Vec<Output> {
         let mut out = self.input(Input::Token(fresh_token()));
-        let attempt = out
+        let request = out
             .iter()
             .find_map(|o| match o {
-                Output::StartSession { attempt, .. } => Some(*attempt),
+                Output::StartSession { request, .. } => Some(*request),
                 _ => None,
             })
             .unwrap_or(0);
         out.extend(self.input(Input::StartSessionAnswered {
-            attempt,
+            request,
             status: 200,
             body: body_for(id),
         }));
@@ -188,7 +188,7 @@ fn resume_gives_up_after_its_tries_with_the_original_close() {
     // Try 2: the session starts but is lost before media arrives; that was the last try.
     let mut out = h.input(Input::Token(fresh_token()));
     out.extend(h.input(Input::StartSessionAnswered {
-        attempt: 1,
+        request: h.s.last_request,
         status: 200,
         body: body_for(SID2),
     }));
@@ -222,7 +222,7 @@ fn a_failed_start_session_counts_as_a_try_and_backoff_grows() {
     for attempt in 1..=3 {
         let mut out = h.input(Input::Token(fresh_token()));
         out.extend(h.input(Input::StartSessionAnswered {
-            attempt: 1,
+            request: h.s.last_request,
             status: 403,
             body: r#"{"error":"nope"}"#.into(),
         }));
@@ -274,7 +274,7 @@ fn stop_during_a_resume_cancels_it() {
     h.server_ends("bye");
     let mut out = h.input(Input::Token(fresh_token()));
     out.extend(h.input(Input::StartSessionAnswered {
-        attempt: 1,
+        request: h.s.last_request,
         status: 200,
         body: body_for(SID2),
     }));
@@ -313,7 +313,7 @@ fn no_resume_without_the_option_for_normal_stops_or_before_media() {
     h.drain();
     let mut out = h.input(Input::Token(fresh_token()));
     out.extend(h.input(Input::StartSessionAnswered {
-        attempt: 1,
+        request: 1,
         status: 200,
         body: start_body(),
     }));
@@ -367,31 +367,42 @@ fn stop_works_in_every_state_and_late_answers_are_ignored() {
         "the abandoned prompt does not block the next start"
     );
 
-    // Waiting for start-session: the request is abandoned (the shell ends whatever session it
-    // creates); its answer no longer reaches the machine, and would change nothing if it did.
+    // Waiting for start-session: the request keeps running; the session its answer created is
+    // ended through a throw-away socket, and nothing else changes.
     assert_eq!(h.s.start(h.now, false, false), StartOutcome::Started);
     let out = h.drain();
     assert!(out.contains(&Output::RequestMic), "asks for the mic again");
     h.input(Input::Token(fresh_token()));
     h.s.stop(h.now);
     let out = h.drain();
-    assert!(out.contains(&Output::AbandonStartSession { attempt: 1 }));
+    assert!(
+        !out.iter()
+            .any(|o| matches!(o, Output::AbortStartSession { .. })),
+        "not aborted: a session it created would be left on the server"
+    );
     assert!(out.contains(&Output::StartFailed(StartFailure::Stopped)));
-    assert!(h
-        .input(Input::StartSessionAnswered {
-            attempt: 1,
-            status: 200,
-            body: start_body(),
-        })
-        .is_empty());
     assert_eq!(h.s.poll_timeout(), None, "no start-session timeout left");
+    let out = h.input(Input::StartSessionAnswered {
+        request: 1,
+        status: 200,
+        body: start_body(),
+    });
+    let [Output::Throwaway(SocketCommand::Open { socket, url })] = &out[..] else {
+        panic!("expected a throw-away socket: {out:?}");
+    };
+    assert!(url.contains("session_id="), "{url}");
+    assert_eq!(
+        h.input(Input::SocketOpened(*socket)),
+        [Output::Throwaway(SocketCommand::Close { socket: *socket })]
+    );
+    assert!(!h.s.is_streaming());
 
     // Negotiating (the session exists on the server): socket closed, everything torn down.
     assert_eq!(h.s.start(h.now, true, false), StartOutcome::Started);
     h.drain();
     let mut out = h.input(Input::Token(fresh_token()));
     out.extend(h.input(Input::StartSessionAnswered {
-        attempt: 1,
+        request: 2,
         status: 200,
         body: start_body(),
     }));
@@ -445,11 +456,11 @@ fn a_resume_try_whose_peer_connection_fails_goes_on_silently() {
     h.server_ends("bye");
     // Try 1 is accepted, then its peer connection cannot be created.
     let out = h.input(Input::Token(fresh_token()));
-    let Some(Output::StartSession { attempt, .. }) = out.last().cloned() else {
+    let Some(Output::StartSession { request, .. }) = out.last().cloned() else {
         panic!("{out:?}")
     };
     let out = h.input(Input::StartSessionAnswered {
-        attempt,
+        request,
         status: 200,
         body: body_for("s2"),
     });

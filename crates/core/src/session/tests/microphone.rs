@@ -27,7 +27,7 @@ fn started_with_video(h: &mut H) -> Vec<Output> {
     assert_eq!(h.s.start(h.now, false, true), StartOutcome::Started);
     let mut out = h.drain();
     out.extend(h.input(Input::StartSessionAnswered {
-        attempt: 1,
+        request: 1,
         status: 200,
         body: start_body(),
     }));
