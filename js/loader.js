@@ -6,7 +6,9 @@
 // - `createClient()` works as the first call: the client answers what it can at once and
 //   hands every other call to the real client, in order, once the module is there;
 // - the token request goes out at once (it needs no wasm), so it travels while the .wasm
-//   downloads and compiles;
+//   downloads and compiles; so does the first start-session request, once the token is in
+//   (`prefetch`): the client's core uses it if it is exactly the request it would send, and
+//   otherwise ends the session it created;
 // - a failure to load, or a connection the page's Content Security Policy blocks, becomes a
 //   typed `ClientError` (CLIENT_ERROR_CODE_CONFIGURATION_ERROR) that names what to change.
 
@@ -85,6 +87,37 @@ function load(input) {
 
 const ready = () => (wasm !== undefined ? Promise.resolve() : load());
 
+// The start-session body the client's first attempt sends with the default options
+// (docs/PROTOCOL.md §3.1), written here by scripts/finish-pkg.mjs from the Rust constants.
+const FIRST_BODY = "__ANAM_FIRST_START_SESSION_BODY__";
+
+// fetchSessionToken's promise -> the token, read by this JS from the same answer (null when
+// there is none): the wasm reads the answer too, with its typed errors, once it has loaded.
+const earlyTokens = new WeakMap();
+
+const trimmed = (text, fallback) => (text === undefined ? fallback : String(text).replace(/\/+$/, ""));
+
+// The first start-session request, sent while the module loads; `null` when the options make
+// the body or the URL something only the module computes (a persona config, voice detection,
+// the gateway, an unusual URL). The module's client decides whether to use it.
+function prefetch(client, given, options) {
+  const api = (options && options.api) || {};
+  const base = trimmed(api.baseUrl, "https://api.anam.ai");
+  const version = trimmed(api.apiVersion, "/v1");
+  if (client.g !== undefined || (options && options.voiceDetection !== undefined) || (api.apiGateway && api.apiGateway.enabled)) return;
+  if (!/^https?:\/\/[^/?#]+$/i.test(base) || !/^(\/[\w.-]+)*$/.test(version)) return;
+  const token = earlyTokens.get(given) || (typeof given == "string" ? Promise.resolve(given) : Promise.resolve(given).catch(() => null));
+  token.then((t) => {
+    if (typeof t != "string" || client.c || !client.u) return; // the client sends its own
+    const abort = new AbortController();
+    const url = `${base}${version}/engine/session`;
+    const headers = { "Content-Type": "application/json", Authorization: `Bearer ${t}` };
+    const response = fetch(url, { method: "POST", headers, body: FIRST_BODY, signal: abort.signal });
+    response.catch(() => {}); // read by the module
+    client.f = [url, t, FIRST_BODY, response, abort];
+  });
+}
+
 /** Loads the WebAssembly module (once); optional, every call waits for it anyway. */
 export default function init(input) {
   return (wasm !== undefined ? Promise.resolve() : load(input)).then(() => wasm);
@@ -103,7 +136,12 @@ export function fetchSessionToken(url, init) {
   const since = performance.now();
   const sent = fetch(url, request);
   sent.catch(() => {}); // read below, once the module is there
-  return watched(ready().then(() => wasm_sessionTokenOf(sent)), since);
+  const token = watched(ready().then(() => wasm_sessionTokenOf(sent)), since);
+  if (wasm === undefined) {
+    const json = sent.then((r) => (r.ok ? r.clone().json() : null));
+    earlyTokens.set(token, json.then((j) => (j && typeof j.sessionToken == "string" ? j.sessionToken : null), () => null));
+  }
+  return token;
 }
 
 export function preflight() {
@@ -124,7 +162,21 @@ class Client {
     this.m = false; // muted, before the module loaded
     this.s = new Set(); // subscribers before the module loaded
     this.x = null; // the CSP violation that broke the current session
-    const make = (t) => (this.c = wasm_createClient(t, options));
+    this.o = options;
+    this.f = null; // the prefetched start-session request, for the client the module makes
+    const make = (t) => {
+      const f = this.f;
+      this.f = null;
+      let c;
+      try {
+        c = wasm_createClient(t, options);
+      } catch (e) {
+        if (f) f[4].abort(); // options the module refuses: no client will start a session
+        throw e;
+      }
+      if (f) c.prefetched(...f);
+      return (this.c = c);
+    };
     if (typeof source == "function") {
       // The first token is asked for as soon as a session is (`p`), possibly before the module
       // loaded; the real client gets it from its first call of the provider.
@@ -174,11 +226,13 @@ class Client {
   start(method, args) {
     const last = args[args.length - 1];
     const signal = last && last.signal;
-    if (!this.c && this.t && !this.p && !(signal && signal.aborted)) {
-      this.p = new Promise((r) => r(this.t()));
-      this.p.catch(() => {});
-    }
     this.u = true;
+    if (!this.c && this.t && !this.p && !(signal && signal.aborted)) {
+      let given;
+      this.p = new Promise((r) => r((given = this.t())));
+      this.p.catch(() => {});
+      if (given !== undefined) prefetch(this, given, this.o);
+    }
     clients.add(this);
     this.x = null;
     return watched(

@@ -46,6 +46,20 @@ function append(target, source) {
   writeFileSync(file, appended(readFileSync(file, "utf8"), source));
 }
 
+// js/loader.js sends the client's first start-session request before the module has loaded;
+// its body is made of two Rust constants, read here so that the two cannot drift apart.
+function withFirstBody(loader) {
+  const cargo = readFileSync(path.join(root, "Cargo.toml"), "utf8");
+  const version = cargo.match(/\[workspace\.package\][^[]*?\nversion\s*=\s*"([^"]+)"/)?.[1];
+  const config = readFileSync(path.join(root, "crates", "core", "src", "session", "config.rs"), "utf8");
+  const client = config.match(/pub const CLIENT_NAME: &str = "([^"]+)";/)?.[1];
+  const placeholder = '"__ANAM_FIRST_START_SESSION_BODY__"';
+  if (!version || !client || !loader.includes(placeholder)) {
+    throw new Error("finish-pkg: cannot write the first start-session body into js/loader.js");
+  }
+  return loader.replace(placeholder, JSON.stringify(JSON.stringify({ clientMetadata: { client, version } })));
+}
+
 async function minified(code) {
   const result = await minify(code, {
     module: true,
@@ -68,7 +82,7 @@ async function finishModule() {
     wasmDts: existsSync(wasmDtsFile) ? readFileSync(wasmDtsFile, "utf8") : undefined,
     dts: readFileSync(file("anam_wasm.d.ts"), "utf8"),
   });
-  const js = await minified(appended(behindLoader(short.js), "enums.js", "loader.js"));
+  const js = await minified(withFirstBody(appended(behindLoader(short.js), "enums.js", "loader.js")));
   if (short.wasmDts !== undefined) writeFileSync(wasmDtsFile, short.wasmDts);
   writeFileSync(file("anam_wasm.d.ts"), short.dts);
   writeFileSync(file("anam_wasm_bg.wasm"), short.wasm);

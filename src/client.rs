@@ -247,6 +247,22 @@ impl AnamClient {
         Promise::resolve(&JsValue::UNDEFINED)
     }
 
+    /// For the package's loader only: a start-session request it sent for this client before
+    /// the module loaded (`response`: its `fetch` promise; `abort`: its controller). The next
+    /// start uses it if it is exactly that start's first request; otherwise its session, if
+    /// it created one, is ended.
+    #[wasm_bindgen(js_name = prefetched, skip_typescript)]
+    pub fn prefetched(
+        &self,
+        url: String,
+        token: String,
+        body: String,
+        response: Promise,
+        abort: Option<web_sys::AbortController>,
+    ) {
+        self.driver.prefetched(url, token, body, response, abort);
+    }
+
     #[wasm_bindgen(js_name = isStreaming)]
     pub fn is_streaming(&self) -> bool {
         self.driver.core().is_streaming()

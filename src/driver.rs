@@ -26,7 +26,7 @@ use web_sys::{AbortController, AbortSignal, HtmlVideoElement, MediaStream};
 
 use crate::autoplay::{start_playback, unmute_and_play, PlayOutcome};
 use crate::errors::{cause_details, client_error, plain_error};
-use crate::io::http::{post_json, post_json_status};
+use crate::io::http::{answer_of, post_json, post_json_status, Answer};
 use crate::io::media::{audio_tracks, capture_microphone, set_enabled, stop_all};
 use crate::io::now;
 use crate::io::peer::{attach_input, configuration, Peer, PeerEvent};
@@ -62,22 +62,6 @@ pub struct StartArgs {
     pub signal: Option<AbortSignal>,
 }
 
-/// A start-session request in flight; dropping it aborts the request.
-struct StartRequest {
-    attempt: u32,
-    abort: Option<AbortController>,
-    /// Set when the session no longer wants the answer: a session it created is then ended.
-    abandoned: Rc<Cell<bool>>,
-}
-
-impl Drop for StartRequest {
-    fn drop(&mut self) {
-        if let Some(c) = self.abort.take() {
-            c.abort();
-        }
-    }
-}
-
 /// `requestVideoFrameCallback` registration, cancelled when dropped.
 struct FrameCallback {
     video: HtmlVideoElement,
@@ -111,6 +95,11 @@ struct Io {
     pending: Vec<Pending>,
     /// The `/talk` requests in flight, by the core's call id.
     talk_requests: Vec<(u32, AbortController)>,
+    /// The start-session requests in flight, by the core's request id. They belong to the
+    /// client: the answer to one its session gave up on may still need ending.
+    start_requests: Vec<(u64, AbortController)>,
+    /// Sockets the core opened only to end a session nobody wants.
+    throwaway: Vec<Socket>,
     session: SessionIo,
 }
 
@@ -145,8 +134,6 @@ impl Drop for SessionIo {
 /// resume. Fields drop in this order: the request is aborted before the transport closes.
 #[derive(Default)]
 struct Connection {
-    /// The start-session request under way.
-    start_request: Option<StartRequest>,
     frame_callback: Option<FrameCallback>,
     socket: Option<Socket>,
     peer: Option<Peer>,
@@ -566,23 +553,25 @@ impl Driver {
         match output {
             Output::FetchToken => self.fetch_token(),
             Output::StartSession {
-                attempt,
+                request,
                 url,
                 token,
                 body,
-            } => self.start_session_request(attempt, url, token, body),
-            Output::AbandonStartSession { attempt } => {
-                if let Some(mut r) = self.take_start_request(attempt) {
-                    // Not aborted: the request finishes and `end_abandoned` ends its session.
-                    r.abandoned.set(true);
-                    r.abort = None;
+            } => {
+                let abort = AbortController::new().ok();
+                let signal = abort.as_ref().map(AbortController::signal);
+                // Sent now, not when first polled (see post_json).
+                let answer = post_json(&url, &body, Some(&token), signal.as_ref());
+                self.await_start_answer(request, abort, answer);
+            }
+            Output::AbortStartSession { request } => {
+                let mut io = self.io.borrow_mut();
+                if let Some(i) = io.start_requests.iter().position(|(r, _)| *r == request) {
+                    io.start_requests.swap_remove(i).1.abort();
                 }
             }
-            Output::AbortStartSession { attempt } => drop(self.take_start_request(attempt)),
-            Output::SessionStarted { .. } => {
-                self.io.borrow_mut().session.conn.start_request = None;
-            }
-            Output::MediaReady | Output::StartFailed(_) => {}
+            Output::Throwaway(cmd) => self.throwaway_socket(cmd),
+            Output::SessionStarted { .. } | Output::MediaReady | Output::StartFailed(_) => {}
             Output::SettleCall { call, settlement } => {
                 let result = match settlement {
                     CallSettlement::Started => Ok(JsValue::UNDEFINED),
@@ -688,49 +677,92 @@ impl Driver {
         }
     }
 
-    /// The start-session request of `attempt`, if it is the one under way.
-    fn take_start_request(&self, attempt: u32) -> Option<StartRequest> {
-        let mut io = self.io.borrow_mut();
-        let slot = &mut io.session.conn.start_request;
-        slot.take_if(|r| r.attempt == attempt)
+    /// A start-session request the package's JS sent while the module loaded (see
+    /// `AnamClient::prefetched`): the core decides whether the next start uses it.
+    pub fn prefetched(
+        &self,
+        url: String,
+        token: String,
+        body: String,
+        response: Promise,
+        abort: Option<AbortController>,
+    ) {
+        let request = self.command(|s| s.prefetched(url, token, body));
+        self.await_start_answer(request, abort, answer_of(response));
     }
 
-    fn start_session_request(&self, attempt: u32, url: String, token: String, body: String) {
-        let controller = AbortController::new().ok();
-        let signal = controller.as_ref().map(AbortController::signal);
-        let abandoned = Rc::new(Cell::new(false));
-        self.io.borrow_mut().session.conn.start_request = Some(StartRequest {
-            attempt,
-            abort: controller,
-            abandoned: abandoned.clone(),
-        });
-        // Sent now, not when first polled (see post_json).
-        let answer = post_json(&url, &body, Some(&token), signal.as_ref());
-        // The abandoned check lives in the future itself, so the server session a late answer
-        // created is ended even when the client or its session is gone by then.
-        let answer = async move {
-            let result = answer.await;
-            if abandoned.get() {
-                if let Ok(answer) = &result {
-                    end_abandoned(answer.status, &answer.body);
-                }
-                return None;
-            }
-            Some(result)
+    /// Feeds the answer of start-session request `request` to the core whenever it comes. The
+    /// future holds the client, so this happens even after `free()`: a request the core no
+    /// longer wants may have created a session on the server, which only its answer names.
+    fn await_start_answer(
+        &self,
+        request: u64,
+        abort: Option<AbortController>,
+        answer: impl Future<Output = Result<Answer, JsValue>> + 'static,
+    ) {
+        if let Some(abort) = abort {
+            self.io.borrow_mut().start_requests.push((request, abort));
+        }
+        let Some(this) = self.this.upgrade() else {
+            return;
         };
-        self.spawn_for_session(answer, move |result| {
-            Some(match result? {
+        wasm_bindgen_futures::spawn_local(async move {
+            let result = answer.await;
+            this.io
+                .borrow_mut()
+                .start_requests
+                .retain(|(r, _)| *r != request);
+            this.input(match result {
                 Ok(answer) => Input::StartSessionAnswered {
-                    attempt,
+                    request,
                     status: answer.status,
                     body: answer.body,
                 },
                 Err(e) => Input::StartSessionUnreachable {
-                    attempt,
+                    request,
                     detail: describe_js_error(&e),
                 },
-            })
+            });
         });
+    }
+
+    /// A socket that only ends a session nobody wants (see [`Output::Throwaway`]). Its
+    /// callback holds the client, so it opens and closes even after `free()`; the core closes
+    /// it on open or failure, which drops the callback and the cycle with it.
+    fn throwaway_socket(&self, cmd: SocketCommand) {
+        match cmd {
+            SocketCommand::Open { socket, url } => {
+                let Some(this) = self.this.upgrade() else {
+                    return;
+                };
+                let on: Rc<dyn Fn(SocketEvent)> = Rc::new(move |event| match event {
+                    SocketEvent::Open => this.input(Input::SocketOpened(socket)),
+                    SocketEvent::Close { code, reason } => this.input(Input::SocketClosed {
+                        socket,
+                        code,
+                        reason,
+                    }),
+                    SocketEvent::Message(_) => {}
+                });
+                match Socket::open(socket, &url, on) {
+                    Ok(s) => self.io.borrow_mut().throwaway.push(s),
+                    Err(e) => self.input(Input::SocketClosed {
+                        socket,
+                        code: 1006,
+                        reason: describe_js_error(&e),
+                    }),
+                }
+            }
+            SocketCommand::Close { socket } => {
+                let closed = {
+                    let mut io = self.io.borrow_mut();
+                    let i = io.throwaway.iter().position(|s| s.id == socket);
+                    i.map(|i| io.throwaway.swap_remove(i))
+                };
+                drop(closed); // outside the borrow: closing may report back
+            }
+            SocketCommand::Send { .. } => {}
+        }
     }
 
     fn run_tool_handler(&self, stage: ToolStage, event: &ToolCallEvent) {
@@ -1231,27 +1263,6 @@ impl Driver {
             | Event::MicPermissionGranted => Vec::new(),
         };
         args.into_iter().collect()
-    }
-}
-
-/// Ends the session an abandoned start-session request created: Anam's protocol has no
-/// end-session call, a client ends a session by closing its signalling socket (§7.3), so the
-/// socket is opened and closed with 1000 as soon as it is open. Nothing is reported back.
-fn end_abandoned(status: u16, body: &str) {
-    let Ok(info) = anam_core::errors::classify_start_session(status, body) else {
-        return; // no session was created
-    };
-    // The socket keeps itself alive through its callback until it has opened (or failed).
-    let slot: Rc<RefCell<Option<Socket>>> = Rc::new(RefCell::new(None));
-    let inner = slot.clone();
-    let on: Rc<dyn Fn(SocketEvent)> = Rc::new(move |event| {
-        if matches!(event, SocketEvent::Open | SocketEvent::Close { .. }) {
-            // Dropping the socket closes it with 1000 and detaches this callback.
-            drop(inner.borrow_mut().take());
-        }
-    });
-    if let Ok(socket) = Socket::open(0, &info.signalling_url(), on) {
-        *slot.borrow_mut() = Some(socket);
     }
 }
 
