@@ -6,6 +6,7 @@
 //! Everything here decodes input from the network, so decoders return typed errors and never
 //! panic; unknown JSON keys are ignored and unknown message kinds decode to an `Unknown` variant.
 pub mod datachannel;
+pub(crate) mod fields;
 pub mod rest;
 pub mod signalling;
 
