@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
+use anam_core::json::Value;
+use anam_core::wire::decode_payload;
 use anam_core::wire::rest::PersonaSelection;
-use serde_json::Value;
 
 pub const DEFAULT_API_BASE_URL: &str = "https://api.anam.ai";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -522,7 +523,7 @@ fn parse_persona_config(
         path: path.to_owned(),
         reason,
     };
-    let value: Value = serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+    let value = anam_core::json::parse(&text).map_err(|e| invalid(e.to_string()))?;
     match &value {
         Value::Object(map) if map.is_empty() => {
             return Err(invalid("the object is empty".to_owned()))
@@ -531,7 +532,7 @@ fn parse_persona_config(
         _ => return Err(invalid("the top level is not a JSON object".to_owned())),
     }
     let selection: PersonaSelection =
-        serde_json::from_value(value).map_err(|e| invalid(e.to_string()))?;
+        decode_payload("personaConfig", &value).map_err(|e| invalid(e.to_string()))?;
     let name = match &selection {
         PersonaSelection::Saved { .. } => None,
         PersonaSelection::Ephemeral(config) => {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anam_core::wire::rest::{PersonaSelection, PersonaSummary, SessionTokenResponse};
+use anam_wire_http::Wire;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -189,7 +190,7 @@ async fn mint<U: Upstream>(state: &AppState<U>, request: Request) -> Result<Resp
         kind,
         "session token minted"
     );
-    let mut response = Json(SessionTokenResponse {
+    let mut response = Wire(SessionTokenResponse {
         session_token: token,
     })
     .into_response();

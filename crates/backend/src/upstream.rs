@@ -7,11 +7,13 @@
 use std::future::Future;
 use std::time::Duration;
 
+use anam_core::json::{self, Value};
 use anam_core::wire::rest::{
     ApiErrorBody, PersonaSelection, PersonaSummary, SessionTokenRequest, SessionTokenResponse,
 };
+use anam_core::wire::{decode_payload, ToJson};
+use anam_wire_http::decode_body;
 use axum::http::HeaderValue;
-use serde_json::Value;
 
 use crate::config::ApiKey;
 use crate::errors::truncate;
@@ -143,7 +145,7 @@ impl HttpUpstream {
 
     /// Upstream's `error`/`message` from an error body, for the log only.
     fn error_reason(&self, body: &[u8]) -> Option<String> {
-        let value: anam_core::json::Value = serde_json::from_slice(body).ok()?;
+        let value = json::parse(std::str::from_utf8(body).ok()?).ok()?;
         let parsed = ApiErrorBody::from_value(&value);
         let text = match (parsed.error, parsed.message) {
             (Some(e), Some(m)) => format!("{e}: {m}"),
@@ -177,9 +179,10 @@ impl Upstream for HttpUpstream {
         let request = self
             .client
             .post(self.url("/v1/auth/session-token"))
-            .json(&body);
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.to_json().into_value().to_json());
         let bytes = self.send(request).await?;
-        let parsed: SessionTokenResponse = serde_json::from_slice(&bytes).map_err(|_| {
+        let parsed: SessionTokenResponse = decode_body(&bytes).map_err(|_| {
             UpstreamError::BadResponse(format!(
                 "{} bytes without a sessionToken string",
                 bytes.len()
@@ -205,7 +208,7 @@ impl Upstream for HttpUpstream {
 /// Persona listings come as a bare array or wrapped as `{"data": [...]}` / `{"personas":
 /// [...]}`; entries without a string id and name are skipped.
 pub fn parse_persona_listing(body: &[u8]) -> Option<Vec<PersonaSummary>> {
-    let value: Value = serde_json::from_slice(body).ok()?;
+    let value = json::parse(std::str::from_utf8(body).ok()?).ok()?;
     let items = match value {
         Value::Array(items) => items,
         Value::Object(mut map) => match map.remove("data").or_else(|| map.remove("personas")) {
@@ -216,8 +219,8 @@ pub fn parse_persona_listing(body: &[u8]) -> Option<Vec<PersonaSummary>> {
     };
     Some(
         items
-            .into_iter()
-            .filter_map(|item| serde_json::from_value::<PersonaSummary>(item).ok())
+            .iter()
+            .filter_map(|item| decode_payload::<PersonaSummary>("persona", item).ok())
             .collect(),
     )
 }

@@ -496,7 +496,6 @@ fn decode_error_body(text: &str) -> bool {
         }
     }
     let _ = classify_network_failure(text).to_string();
-    let _ = serde_json::from_str::<ApiErrorBody>(text);
     match anam_core::json::parse(text) {
         Ok(value) => {
             let body = ApiErrorBody::from_value(&value);

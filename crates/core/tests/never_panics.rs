@@ -5,12 +5,15 @@ mod common;
 use anam_core::claims::{decode_base64_lenient, TokenClaims};
 use anam_core::errors::{classify_session_token, classify_start_session};
 use anam_core::wire::datachannel::{ClientDataMessage, ServerDataMessage};
-use anam_core::wire::rest::{ApiErrorBody, SessionTokenRequest, StartSessionRequest};
+use anam_core::wire::rest::{
+    ApiErrorBody, PersonaSummary, SessionTokenRequest, SessionTokenResponse, StartSessionRequest,
+    StartSessionResponse, TalkRequest,
+};
 use anam_core::wire::signalling;
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 
-use common::assert_round_trip;
+use common::{assert_body_round_trip, assert_round_trip};
 
 /// Runs every decoder on `text`; what they accept must survive a round trip.
 fn decode_everything(text: &str) {
@@ -41,9 +44,13 @@ fn decode_everything(text: &str) {
         let _ = classify_start_session(status, text);
         let _ = classify_session_token(status, text);
     }
-    let _ = serde_json::from_str::<ApiErrorBody>(text);
-    let _ = serde_json::from_str::<SessionTokenRequest>(text);
-    let _ = serde_json::from_str::<StartSessionRequest>(text);
+    let _ = anam_core::json::parse(text).map(|v| ApiErrorBody::from_value(&v));
+    assert_body_round_trip::<SessionTokenRequest>("session-token request", text);
+    assert_body_round_trip::<SessionTokenResponse>("session-token response", text);
+    assert_body_round_trip::<StartSessionRequest>("start-session request", text);
+    assert_body_round_trip::<StartSessionResponse>("start-session response", text);
+    assert_body_round_trip::<TalkRequest>("talk request", text);
+    assert_body_round_trip::<PersonaSummary>("persona summary", text);
 }
 
 /// All fixture texts, the seeds of the mutation strategy.

@@ -261,3 +261,137 @@ fn constants_match_the_protocol() {
     assert!(DIRECTOR_NOTE_CUE_TAGS.contains(&"laughter"));
     assert_eq!(MAX_CUE_TAG_BYTES, 64);
 }
+
+mod every_message_round_trips {
+    //! Both directions are encoded and decoded by the one codec (the client one way, the
+    //! emulator the other): any value of every message survives encode → decode unchanged.
+    use super::*;
+    use anam_core::json::{Number, Object, Value};
+    use proptest::prelude::*;
+
+    fn num(text: &str) -> Number {
+        Number::from_json_text(text).expect("test number")
+    }
+
+    fn client(msg: ClientDataMessage) -> Result<(), TestCaseError> {
+        let text = msg.encode();
+        prop_assert_eq!(ClientDataMessage::decode(&text), Ok(msg), "{}", text);
+        Ok(())
+    }
+
+    fn server(msg: ServerDataMessage) -> Result<(), TestCaseError> {
+        let text = msg.encode();
+        prop_assert_eq!(ServerDataMessage::decode(&text), Ok(msg), "{}", text);
+        Ok(())
+    }
+
+    proptest! {
+        #[test]
+        fn client_messages(a in any::<String>(), b in any::<String>(), c in any::<Option<String>>(), n in any::<u32>()) {
+            client(ClientDataMessage::Speech(Speech { content: a.clone(), timestamp: b.clone(), session_id: a.clone() }))?;
+            client(ClientDataMessage::Interrupt(Interrupt { session_id: a.clone(), timestamp: b.clone() }))?;
+            client(ClientDataMessage::Context(Context { session_id: b.clone(), content: a.clone() }))?;
+            client(ClientDataMessage::DirectorNoteCue(DirectorNoteCue {
+                cue: Cue { tag: a.clone() },
+                in_seconds: c.as_ref().map(|_| num(&n.to_string())),
+                at_seconds: None,
+            }))?;
+            client(ClientDataMessage::ToolResult(ToolResult {
+                session_id: a.clone(),
+                tool_call_id: b.clone(),
+                user_action_correlation_id: a.clone(),
+                timestamp_user_action: b.clone(),
+                result: c.clone(),
+                error: c.clone(),
+            }))?;
+            client(ClientDataMessage::RemoteRtpStats(RemoteRtpStats {
+                data: Object::new().with(&a, b.as_str()).with("jitter", num("0.004")).into_value(),
+            }))?;
+        }
+
+        #[test]
+        fn server_messages(a in any::<String>(), b in any::<String>(), c in any::<Option<String>>(), n in any::<Option<u32>>(), yes in any::<bool>()) {
+            server(ServerDataMessage::SpeechText(SpeechText {
+                message_id: a.clone(),
+                content_index: n,
+                content: b.clone(),
+                role: MessageRole::from(a.clone()),
+                end_of_speech: yes,
+                interrupted: !yes,
+                cue_tag: c.clone(),
+                user_action_correlation_id: c.clone(),
+                correlation_id: c.clone(),
+                utterance_id: c.clone(),
+            }))?;
+            server(ServerDataMessage::ReasoningText(ReasoningText {
+                message_id: a.clone(),
+                content_index: n,
+                content: b.clone(),
+                role: MessageRole::from(b.clone()),
+                end_of_thought: yes,
+            }))?;
+            let speech = UserSpeech { user_action_correlation_id: c.clone() };
+            server(ServerDataMessage::UserSpeechStarted(speech.clone()))?;
+            server(ServerDataMessage::UserSpeechEnded(speech))?;
+            let base = ToolCallBase {
+                event_uid: a.clone(),
+                session_id: b.clone(),
+                tool_call_id: a.clone(),
+                tool_name: b.clone(),
+                tool_type: a.clone(),
+                tool_subtype: c.clone(),
+                arguments: Object::new().with(&b, a.as_str()).into_value(),
+                timestamp: a.clone(),
+                timestamp_user_action: b.clone(),
+                user_action_correlation_id: a.clone(),
+                used_outside_engine: yes,
+            };
+            server(ServerDataMessage::ToolCallStarted(ToolCallStarted { base: base.clone() }))?;
+            server(ServerDataMessage::ToolCallCompleted(ToolCallCompleted {
+                base: base.clone(),
+                result: c.clone().map_or(Value::Null, Value::from),
+                documents_accessed: c.clone().map(|d| vec![d, a.clone()]),
+            }))?;
+            server(ServerDataMessage::ToolCallFailed(ToolCallFailed { base, error_message: b.clone() }))?;
+            server(ServerDataMessage::ClientToolEvent(ClientToolEvent {
+                event_uid: a.clone(),
+                session_id: b.clone(),
+                event_name: a.clone(),
+                event_data: Object::new().with("x", b.as_str()).into_value(),
+                timestamp: b.clone(),
+                timestamp_user_action: a.clone(),
+                user_action_correlation_id: b.clone(),
+                used_outside_engine: yes,
+            }))?;
+            server(ServerDataMessage::DirectorNoteCueApplied(DirectorNoteCueApplied {
+                session_id: c.clone(),
+                user_action_correlation_id: c.clone(),
+                timestamp_user_action: c.clone(),
+                cue_tag: c.clone(),
+            }))?;
+            server(ServerDataMessage::PersonaConfigUpdateApplied(PersonaConfigUpdateApplied {
+                session_id: c.clone(),
+                changed_fields: Object::new().with(&a, Object::new().with("before", b.as_str())),
+            }))?;
+        }
+    }
+
+    /// The exact bytes the emulator sends for a transcript chunk: snake_case inside `data`,
+    /// optional fields left out, the `correlationId` alias kept camelCase.
+    #[test]
+    fn a_server_frame_has_the_documented_bytes() {
+        let msg = ServerDataMessage::SpeechText(SpeechText {
+            message_id: "m1".into(),
+            content_index: Some(0),
+            content: "Hi \"you\"".into(),
+            role: MessageRole::Persona,
+            end_of_speech: true,
+            correlation_id: Some("c1".into()),
+            ..SpeechText::default()
+        });
+        assert_eq!(
+            msg.encode(),
+            r#"{"messageType":"speechText","data":{"message_id":"m1","content_index":0,"content":"Hi \"you\"","role":"persona","end_of_speech":true,"interrupted":false,"correlationId":"c1"}}"#
+        );
+    }
+}

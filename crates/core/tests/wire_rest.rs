@@ -3,20 +3,19 @@
 mod common;
 
 use anam_core::wire::rest::*;
-use common::{assert_same_json, fixture, parse, with_unknown_fields};
-use serde::de::DeserializeOwned;
-use serde::Serialize;
+use anam_core::wire::{FromJson, ToJson};
+use common::{assert_same_json, decode_body, encode_body, fixture, parse, with_unknown_fields};
 use std::fmt::Debug;
 
 /// decode -> encode -> decode gives the same value, and the encoding has the fixture's keys.
 fn round_trip<T>(name: &str) -> T
 where
-    T: DeserializeOwned + Serialize + PartialEq + Debug,
+    T: FromJson + ToJson + PartialEq + Debug,
 {
     let text = fixture(name);
-    let first: T = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
-    let encoded = serde_json::to_string(&first).expect("encode");
-    let second: T = serde_json::from_str(&encoded).expect("re-decode");
+    let first: T = decode_body(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let encoded = encode_body(&first);
+    let second: T = decode_body(&encoded).expect("re-decode");
     assert_eq!(first, second, "{name}: round trip changed the value");
     assert_same_json(name, &encoded, &text);
     first
@@ -34,14 +33,14 @@ fn stateful_token_request_round_trips() {
 #[test]
 fn legacy_id_key_is_accepted_and_reencoded_as_persona_id() {
     let text = fixture("rest_session_token_request_legacy_id");
-    let req: SessionTokenRequest = serde_json::from_str(&text).expect("decode");
+    let req: SessionTokenRequest = decode_body(&text).expect("decode");
     assert_eq!(
         req.persona_config,
         Some(PersonaSelection::Saved {
             persona_id: "persona-milo".into()
         })
     );
-    let encoded = parse(&serde_json::to_string(&req).expect("encode"));
+    let encoded = parse(&encode_body(&req));
     assert_eq!(
         encoded,
         serde_json::json!({"personaConfig": {"personaId": "persona-milo"}})
@@ -82,12 +81,12 @@ fn persona_selection_without_any_id_or_config_is_rejected() {
         r#"{"personaConfig": {"personaId": 7}}"#,
     ] {
         assert!(
-            serde_json::from_str::<SessionTokenRequest>(body).is_err(),
+            decode_body::<SessionTokenRequest>(body).is_err(),
             "{body} should not decode"
         );
     }
     // An absent personaConfig is left for the server to judge.
-    let empty: SessionTokenRequest = serde_json::from_str("{}").expect("empty body");
+    let empty: SessionTokenRequest = decode_body("{}").expect("empty body");
     assert_eq!(empty.persona_config, None);
 }
 
@@ -95,7 +94,7 @@ fn persona_selection_without_any_id_or_config_is_rejected() {
 fn unknown_persona_keys_are_kept_for_forwarding() {
     let body = r#"{"personaConfig": {"name": "Cara", "avatarId": "a", "voiceId": "v",
         "futureKnob": {"level": 3}}, "someNewKey": true}"#;
-    let req: SessionTokenRequest = serde_json::from_str(body).expect("decode");
+    let req: SessionTokenRequest = decode_body(body).expect("decode");
     let Some(PersonaSelection::Ephemeral(cfg)) = &req.persona_config else {
         panic!("expected ephemeral");
     };
@@ -105,7 +104,7 @@ fn unknown_persona_keys_are_kept_for_forwarding() {
             serde_json::json!({"level": 3})
         ))
     );
-    let encoded = parse(&serde_json::to_string(&req).expect("encode"));
+    let encoded = parse(&encode_body(&req));
     assert_eq!(encoded["personaConfig"]["futureKnob"]["level"], 3);
 }
 
@@ -147,7 +146,7 @@ fn token_mode_start_session_body_matches_the_sdk_bytes() {
         ..Default::default()
     };
     assert_eq!(
-        serde_json::to_string(&req).expect("encode"),
+        encode_body(&req),
         r#"{"clientMetadata":{"client":"js-sdk","version":"4.27.0"}}"#
     );
 }
@@ -182,17 +181,17 @@ fn start_session_response_needs_client_config_and_ice_servers() {
         .as_object_mut()
         .expect("object")
         .remove("clientConfig");
-    assert!(serde_json::from_value::<StartSessionResponse>(no_config).is_err());
+    assert!(decode_body::<StartSessionResponse>(&no_config.to_string()).is_err());
     let mut no_ice = base;
     no_ice["clientConfig"] = serde_json::json!({"heartbeatIntervalSeconds": 5});
-    assert!(serde_json::from_value::<StartSessionResponse>(no_ice).is_err());
+    assert!(decode_body::<StartSessionResponse>(&no_ice.to_string()).is_err());
 }
 
 #[test]
 fn null_region_reads_as_none() {
     let mut value = parse(&fixture("rest_start_session_response_minimal"));
     value["region"] = serde_json::Value::Null;
-    let resp: StartSessionResponse = serde_json::from_value(value).expect("decode");
+    let resp: StartSessionResponse = decode_body(&value.to_string()).expect("decode");
     assert_eq!(resp.region, None);
 }
 
@@ -280,8 +279,7 @@ fn api_error_body_round_trips_and_is_lenient() {
     assert_eq!(body.error.as_deref(), Some("Spend cap reached"));
     // Non-string fields are ignored, not rejected.
     let odd: ApiErrorBody =
-        serde_json::from_str(r#"{"error": {"code": 7}, "message": "m", "solution": null}"#)
-            .expect("decode");
+        decode_body(r#"{"error": {"code": 7}, "message": "m", "solution": null}"#).expect("decode");
     assert_eq!(
         odd,
         ApiErrorBody {
@@ -295,7 +293,7 @@ fn api_error_body_round_trips_and_is_lenient() {
         ApiErrorBody::default()
     );
     assert_eq!(
-        serde_json::to_string(&ApiErrorBody::new("not_found", "no such session")).expect("enc"),
+        encode_body(&ApiErrorBody::new("not_found", "no such session")),
         r#"{"error":"not_found","message":"no such session"}"#
     );
 }
@@ -314,11 +312,11 @@ fn persona_summary_round_trips() {
 fn unknown_fields_are_tolerated_in_every_rest_body() {
     // Unknown keys at the top level and inside nested objects that are not forwarded are
     // dropped, so the value decodes exactly as without them.
-    fn check<T: DeserializeOwned + PartialEq + Debug>(name: &str, nested: &[&str]) {
+    fn check<T: FromJson + PartialEq + Debug>(name: &str, nested: &[&str]) {
         let text = fixture(name);
-        let plain: T = serde_json::from_str(&text).expect("plain");
+        let plain: T = decode_body(&text).expect("plain");
         let noisy = with_unknown_fields(&text, nested);
-        let decoded: T = serde_json::from_str(&noisy).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let decoded: T = decode_body(&noisy).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(plain, decoded, "{name}");
     }
     check::<SessionTokenRequest>("rest_session_token_request_stateful", &["personaConfig"]);
@@ -370,4 +368,120 @@ fn director_notes_validation() {
             MAX_CUSTOM_STYLE_PROMPT_CHARS + 1
         ))
     );
+}
+
+mod every_body_round_trips {
+    //! Each body is encoded on one side and decoded on the other (client, emulator, backend),
+    //! all through the one codec: any value survives encode → decode unchanged.
+    use super::*;
+    use anam_core::json::{Number, Object};
+    use proptest::prelude::*;
+
+    fn num(text: &str) -> Number {
+        Number::from_json_text(text).expect("test number")
+    }
+
+    fn body<T: FromJson + ToJson + PartialEq + Debug>(value: T) -> Result<(), TestCaseError> {
+        let text = encode_body(&value);
+        prop_assert_eq!(decode_body::<T>(&text).ok(), Some(value), "{}", text);
+        Ok(())
+    }
+
+    fn config(a: &str, b: &str, c: &Option<String>) -> PersonaConfig {
+        PersonaConfig {
+            persona_id: c.clone(),
+            name: Some(a.to_owned()),
+            avatar_id: Some(b.to_owned()),
+            voice_id: c.clone(),
+            llm_id: c.clone(),
+            brain_type: c.clone(),
+            system_prompt: Some(b.to_owned()),
+            max_session_length_seconds: Some(num("600")),
+            language_code: c.clone(),
+            director_notes: Some(DirectorNotes {
+                preset_style: c.clone(),
+                custom_style_prompt: Some(a.to_owned()),
+                expressivity: Some(num("0.5")),
+            }),
+            extra: Object::new().with(&format!("x{a}"), b),
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn rest_bodies(a in any::<String>(), b in any::<String>(), c in any::<Option<String>>(), f in any::<Option<u16>>()) {
+            let options = SessionOptions {
+                voice_detection: Some(VoiceDetection { end_of_speech_sensitivity: Some(num("0.25")) }),
+                extra: Object::new().with(&format!("x{b}"), a.as_str()),
+            };
+            body(SessionTokenRequest {
+                persona_config: Some(PersonaSelection::Ephemeral(Box::new(config(&a, &b, &c)))),
+                client_label: c.clone(),
+                session_options: Some(options.clone()),
+                expires_in: c.clone(),
+            })?;
+            body(SessionTokenRequest {
+                persona_config: Some(PersonaSelection::Saved { persona_id: a.clone() }),
+                ..SessionTokenRequest::default()
+            })?;
+            body(SessionTokenResponse { session_token: a.clone() })?;
+            body(StartSessionRequest {
+                persona_config: Some(config(&b, &a, &c)),
+                session_options: Some(options),
+                client_metadata: Some(ClientMetadata { client: a.clone(), version: b.clone() }),
+            })?;
+            body(StartSessionResponse {
+                session_id: a.clone(),
+                engine_host: b.clone(),
+                engine_protocol: a.clone(),
+                signalling_endpoint: b.clone(),
+                region: c.clone(),
+                client_config: ClientConfig {
+                    heartbeat_interval_seconds: f.map(f64::from),
+                    max_ws_reconnection_attempts: f.map(|n| f64::from(n) / 8.0),
+                    ice_servers: vec![
+                        IceServer { urls: IceUrls::One(a.clone()), username: None, credential: None },
+                        IceServer {
+                            urls: IceUrls::Many(vec![a.clone(), b.clone()]),
+                            username: c.clone(),
+                            credential: c.clone(),
+                        },
+                    ],
+                    ice_transport_policy: c.clone(),
+                    expected_heartbeat_interval_secs: Some(5.0),
+                },
+            })?;
+            body(TalkRequest { content: a.clone() })?;
+            body(ApiErrorBody { error: c.clone(), message: Some(a.clone()), solution: c.clone() })?;
+            body(PersonaSummary {
+                id: a.clone(),
+                name: b.clone(),
+                extra: Object::new().with(&format!("x{a}"), b.as_str()),
+            })?;
+        }
+    }
+
+    /// The exact bytes the emulator answers a start with: serde's order and its `5.0` for a JS
+    /// number field, as the servers wrote it before they shared the client's codec.
+    #[test]
+    fn a_start_session_answer_has_the_documented_bytes() {
+        let answer = StartSessionResponse {
+            session_id: "s".into(),
+            engine_host: "127.0.0.1:1".into(),
+            engine_protocol: "http".into(),
+            signalling_endpoint: "/ws".into(),
+            region: Some("local-emulator".into()),
+            client_config: ClientConfig {
+                heartbeat_interval_seconds: Some(5.0),
+                max_ws_reconnection_attempts: Some(0.5),
+                ice_servers: Vec::new(),
+                ice_transport_policy: None,
+                expected_heartbeat_interval_secs: Some(5.0),
+            },
+        };
+        assert_eq!(
+            encode_body(&answer),
+            r#"{"sessionId":"s","engineHost":"127.0.0.1:1","engineProtocol":"http","signallingEndpoint":"/ws","region":"local-emulator","clientConfig":{"heartbeatIntervalSeconds":5.0,"maxWsReconnectionAttempts":0.5,"iceServers":[],"expectedHeartbeatIntervalSecs":5.0}}"#
+        );
+    }
 }

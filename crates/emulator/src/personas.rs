@@ -123,7 +123,8 @@ mod tests {
     use super::*;
 
     fn cfg(json: &str) -> PersonaConfig {
-        serde_json::from_str(json).unwrap()
+        anam_core::wire::decode_payload("personaConfig", &anam_core::json::parse(json).unwrap())
+            .unwrap()
     }
 
     #[test]

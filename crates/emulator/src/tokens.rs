@@ -27,11 +27,46 @@ pub struct Claims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub persona_id: Option<String>,
     /// The full runtime config of an ephemeral token.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "persona_config_claim"
+    )]
     pub persona_config: Option<PersonaConfig>,
     pub iat: u64,
     pub exp: u64,
     pub jti: String,
+}
+
+/// The `personaConfig` claim, written and read through the wire codec (the wire types have no
+/// serde derives; the claims as a whole are the emulator's own, serde-encoded).
+mod persona_config_claim {
+    use anam_core::json::Value;
+    use anam_core::wire::rest::PersonaConfig;
+    use anam_core::wire::{decode_payload, ToJson};
+    use serde::de::Error;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(
+        config: &Option<PersonaConfig>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        config
+            .as_ref()
+            .map(|c| Value::Object(c.to_json()))
+            .serialize(serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<PersonaConfig>, D::Error> {
+        match Value::deserialize(deserializer)? {
+            Value::Null => Ok(None),
+            value => decode_payload("personaConfig", &value)
+                .map(Some)
+                .map_err(D::Error::custom),
+        }
+    }
 }
 
 /// Why a presented token was refused; the message tells the caller which check failed.

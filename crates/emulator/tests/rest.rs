@@ -199,7 +199,11 @@ async fn token_minting_errors() {
         .header("content-type", "application/json")
         .body(Body::from("{not json"))
         .unwrap();
-    assert_json_error(&raw(&app, bad).await, StatusCode::BAD_REQUEST);
+    let r = raw(&app, bad).await;
+    assert_json_error(&r, StatusCode::BAD_REQUEST);
+    assert_eq!(r.body["error"], "Bad Request");
+    let message = r.body["message"].as_str().unwrap_or_default();
+    assert!(message.starts_with("invalid JSON body: "), "{message}");
 }
 
 #[tokio::test]

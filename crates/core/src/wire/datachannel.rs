@@ -11,9 +11,8 @@
 //! `"unknown"` / `{}`, §11.1 item 10), so every `data` field has a default.
 
 use crate::json::{Number, Object, Value};
-use serde::{Deserialize, Serialize};
 
-use super::{decode_payload, parse_object, payload_as, to_value, DecodeError, ToJson};
+use super::{decode_payload, parse_object, DecodeError, ToJson};
 
 /// Label of the one data channel the client creates.
 pub const CHANNEL_LABEL: &str = "session";
@@ -100,86 +99,73 @@ pub mod server_type {
 // Client → server (§9.1)
 
 /// `speech`: a typed user message. `timestamp` is ISO-8601 UTC with the trailing `Z` removed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Speech {
     /// What the user typed.
     pub content: String,
     /// When the message was sent, ISO-8601 UTC without the trailing `Z`.
-    #[serde(default)]
     pub timestamp: String,
     /// Active session id; empty when absent on decode.
-    #[serde(default)]
     pub session_id: String,
 }
 
 /// `interrupt`: stop the persona. `timestamp` keeps its `Z`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Interrupt {
     /// Active session id; empty when absent on decode.
-    #[serde(default)]
     pub session_id: String,
     /// When the interrupt was sent, ISO-8601 UTC with its `Z`.
-    #[serde(default)]
     pub timestamp: String,
 }
 
 /// `context`: silent context for the persona.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Context {
     /// Active session id; empty when absent on decode.
-    #[serde(default)]
     pub session_id: String,
     /// Text the persona should take into account.
     pub content: String,
 }
 
 /// The `cue` object of a director-note cue.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cue {
     /// One of [`DIRECTOR_NOTE_CUE_TAGS`], at most [`MAX_CUE_TAG_BYTES`] bytes.
     pub tag: String,
 }
 
 /// `director_note_cue`: no `session_id`; at most one of `in_seconds` / `at_seconds`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DirectorNoteCue {
     /// Which cue to apply.
     pub cue: Cue,
     /// Apply the cue this many seconds from now; absent for "now" or when `at_seconds` is set.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub in_seconds: Option<Number>,
     /// Apply the cue at this offset in seconds; absent when `in_seconds` is set or for "now".
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at_seconds: Option<Number>,
 }
 
 /// `tool_result`: the outcome of a client tool handler (§9.4).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ToolResult {
     /// Active session id; empty when absent on decode.
-    #[serde(default)]
     pub session_id: String,
     /// Id of the tool call this answers, copied from `toolCallStarted`.
     pub tool_call_id: String,
     /// Correlation id copied from the tool call.
-    #[serde(default)]
     pub user_action_correlation_id: String,
     /// User-action timestamp copied from the tool call.
-    #[serde(default)]
     pub timestamp_user_action: String,
     /// The handler's returned string; absent on error or when it returned nothing.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<String>,
     /// `Error in handler: <message>` when the handler threw; absent on success.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
 
 /// `remote_rtp_stats`: one `inbound-rtp` stats report, as the browser produced it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RemoteRtpStats {
     /// The `inbound-rtp` report as a JSON object.
-    #[serde(default)]
     pub data: Value,
 }
 
@@ -230,16 +216,17 @@ impl ClientDataMessage {
         };
         let kind = message_type.as_str();
         let fields = Value::Object(map);
+        let f = &fields;
         Ok(match kind {
-            client_type::SPEECH => ClientDataMessage::Speech(payload_as(kind, fields)?),
-            client_type::INTERRUPT => ClientDataMessage::Interrupt(payload_as(kind, fields)?),
-            client_type::CONTEXT => ClientDataMessage::Context(payload_as(kind, fields)?),
+            client_type::SPEECH => ClientDataMessage::Speech(decode_payload(kind, f)?),
+            client_type::INTERRUPT => ClientDataMessage::Interrupt(decode_payload(kind, f)?),
+            client_type::CONTEXT => ClientDataMessage::Context(decode_payload(kind, f)?),
             client_type::DIRECTOR_NOTE_CUE => {
-                ClientDataMessage::DirectorNoteCue(payload_as(kind, fields)?)
+                ClientDataMessage::DirectorNoteCue(decode_payload(kind, f)?)
             }
-            client_type::TOOL_RESULT => ClientDataMessage::ToolResult(payload_as(kind, fields)?),
+            client_type::TOOL_RESULT => ClientDataMessage::ToolResult(decode_payload(kind, f)?),
             client_type::REMOTE_RTP_STATS => {
-                ClientDataMessage::RemoteRtpStats(payload_as(kind, fields)?)
+                ClientDataMessage::RemoteRtpStats(decode_payload(kind, f)?)
             }
             _ => ClientDataMessage::Unknown {
                 message_type,
@@ -271,8 +258,7 @@ impl ClientDataMessage {
 // Server → client (§9.2)
 
 /// Speaker of a transcript chunk. Roles other than `user`/`persona` are kept as text.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum MessageRole {
     /// The human side of the conversation (`"user"`).
     User,
@@ -311,13 +297,11 @@ impl From<MessageRole> for String {
 }
 
 /// `speechText` data: one transcript chunk.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SpeechText {
     /// Id shared by all chunks of one message (and by the user and persona sides of an exchange).
     pub message_id: String,
     /// 0-based chunk index within `message_id`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub content_index: Option<u32>,
     /// The text of this chunk.
     pub content: String,
@@ -328,16 +312,12 @@ pub struct SpeechText {
     /// Whether the persona was cut off during this message.
     pub interrupted: bool,
     /// Director-note cue active for this chunk; absent when none.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub cue_tag: Option<String>,
     /// Correlates the chunk with the user action that triggered it; absent when unknown.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub user_action_correlation_id: Option<String>,
     /// Alias of `user_action_correlation_id` sent by some engines.
-    #[serde(rename = "correlationId", skip_serializing_if = "Option::is_none")]
     pub correlation_id: Option<String>,
     /// [4.27]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub utterance_id: Option<String>,
 }
 
@@ -353,13 +333,11 @@ impl SpeechText {
 }
 
 /// `reasoningText` data: one chunk of the persona's visible reasoning.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReasoningText {
     /// Id shared by all chunks of one reasoning message.
     pub message_id: String,
     /// 0-based chunk index within `message_id`; absent when the engine omits it.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub content_index: Option<u32>,
     /// The text of this chunk.
     pub content: String,
@@ -370,17 +348,14 @@ pub struct ReasoningText {
 }
 
 /// `userSpeechStarted` / `userSpeechEnded` data.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UserSpeech {
     /// Correlates the speech with a user action; absent means `"unknown"` for the client.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub user_action_correlation_id: Option<String>,
 }
 
 /// Fields shared by the three tool-call messages.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ToolCallBase {
     /// Unique id of this event.
     pub event_uid: String,
@@ -393,7 +368,6 @@ pub struct ToolCallBase {
     /// `client`, `server`, …
     pub tool_type: String,
     /// `webhook`, `rag`, …
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub tool_subtype: Option<String>,
     /// Arguments as a JSON object; `{}` when absent.
     pub arguments: Value,
@@ -427,41 +401,34 @@ impl Default for ToolCallBase {
 }
 
 /// `toolCallStarted` data.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ToolCallStarted {
     /// Fields common to all tool-call messages.
-    #[serde(flatten)]
     pub base: ToolCallBase,
 }
 
 /// `toolCallCompleted` data.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ToolCallCompleted {
     /// Fields common to all tool-call messages.
-    #[serde(flatten)]
     pub base: ToolCallBase,
     /// Any JSON.
-    #[serde(default)]
     pub result: Value,
     /// RAG tools only.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub documents_accessed: Option<Vec<String>>,
 }
 
 /// `toolCallFailed` data.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ToolCallFailed {
     /// Fields common to all tool-call messages.
-    #[serde(flatten)]
     pub base: ToolCallBase,
     /// Why the tool failed.
-    #[serde(default)]
     pub error_message: String,
 }
 
 /// `clientToolEvent` data (legacy client tools).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientToolEvent {
     /// Unique id of this event.
     pub event_uid: String,
@@ -497,30 +464,23 @@ impl Default for ClientToolEvent {
 }
 
 /// `directorNoteCueApplied` data. Missing ids are reported as `"unknown"` by the client.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DirectorNoteCueApplied {
     /// Session the cue was applied in; absent when not sent.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
     /// Correlation id of the cue request; absent when not sent.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub user_action_correlation_id: Option<String>,
     /// When the cue was requested, ISO-8601; absent when not sent.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub timestamp_user_action: Option<String>,
     /// The applied cue tag; absent when not sent.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub cue_tag: Option<String>,
 }
 
 /// `personaConfigUpdateApplied` data: `changed_fields` maps a config path to
 /// `{"before": …, "after": …}`; kept as JSON because the values can be anything.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PersonaConfigUpdateApplied {
     /// Session the update was applied in; absent when not sent.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
     /// Config path → `{"before", "after"}`; `{}` when absent.
     pub changed_fields: Object,
@@ -627,17 +587,17 @@ impl ServerDataMessage {
     /// Encodes this message as `{"messageType", "data"}` JSON text.
     pub fn encode(&self) -> String {
         let data = match self {
-            ServerDataMessage::SpeechText(d) => to_value(d),
-            ServerDataMessage::ReasoningText(d) => to_value(d),
+            ServerDataMessage::SpeechText(d) => d.to_json().into(),
+            ServerDataMessage::ReasoningText(d) => d.to_json().into(),
             ServerDataMessage::UserSpeechStarted(d) | ServerDataMessage::UserSpeechEnded(d) => {
-                to_value(d)
+                d.to_json().into()
             }
-            ServerDataMessage::ToolCallStarted(d) => to_value(d),
-            ServerDataMessage::ToolCallCompleted(d) => to_value(d),
-            ServerDataMessage::ToolCallFailed(d) => to_value(d),
-            ServerDataMessage::ClientToolEvent(d) => to_value(d),
-            ServerDataMessage::DirectorNoteCueApplied(d) => to_value(d),
-            ServerDataMessage::PersonaConfigUpdateApplied(d) => to_value(d),
+            ServerDataMessage::ToolCallStarted(d) => d.to_json().into(),
+            ServerDataMessage::ToolCallCompleted(d) => d.to_json().into(),
+            ServerDataMessage::ToolCallFailed(d) => d.to_json().into(),
+            ServerDataMessage::ClientToolEvent(d) => d.to_json().into(),
+            ServerDataMessage::DirectorNoteCueApplied(d) => d.to_json().into(),
+            ServerDataMessage::PersonaConfigUpdateApplied(d) => d.to_json().into(),
             ServerDataMessage::Unknown { data, .. } => data.clone(),
         };
         Object::new()

@@ -1,11 +1,12 @@
-//! Types for every message on the wire (docs/PROTOCOL.md sections 2-9), with two codecs: serde
-//! derives for the servers (axum), and hand-written [`FromJson`]/[`ToJson`] codecs on
-//! [`crate::json`] for the browser client, which keep serde out of the wasm bundle. The
-//! `codec_agreement` tests hold the two to one wire format.
+//! Types for every message on the wire (docs/PROTOCOL.md sections 2-9), with one codec: the
+//! hand-written [`FromJson`]/[`ToJson`] on [`crate::json`], used by the browser client and the
+//! servers alike (serde would add 18-32 KB to the wasm bundle, docs/BENCHMARKS.md). A few types
+//! the client also hands to JavaScript keep a serde `Serialize` for serde-wasm-bindgen only.
 //!
 //! Everything here decodes input from the network, so decoders return typed errors and never
 //! panic; unknown JSON keys are ignored and unknown message kinds decode to an `Unknown` variant.
 pub mod datachannel;
+pub(crate) mod fields;
 pub mod rest;
 pub mod signalling;
 
@@ -56,8 +57,7 @@ pub(crate) fn parse_object(text: &str) -> Result<Object, DecodeError> {
     }
 }
 
-/// Hand-written decoding of a wire type from JSON: the client's path. The serde derives of the
-/// same types serve the servers; core tests check that both codecs agree.
+/// Decoding of a wire type from JSON, for the client and the servers.
 ///
 /// A decoder reads every field through `fields`, which records the first failure (see
 /// [`json::decode_with`]).
@@ -66,11 +66,18 @@ pub trait FromJson: Sized {
     fn from_json(fields: Fields<'_>) -> Self;
 }
 
-/// Hand-written encoding of a wire type as a JSON object (keys as serde would write them,
-/// absent optional fields left out).
+/// Encoding of a wire type as a JSON object (camelCase or snake_case keys as the protocol has
+/// them, absent optional fields left out).
 pub trait ToJson {
     /// The type as a JSON object, ready to wrap in its envelope.
     fn to_json(&self) -> Object;
+}
+
+/// An untyped object (a listing's envelope, a relayed payload) is its own encoding.
+impl ToJson for Object {
+    fn to_json(&self) -> Object {
+        self.clone()
+    }
 }
 
 /// Decodes the payload of message `kind`, which must be an object.
@@ -78,20 +85,11 @@ pub fn decode_payload<T: FromJson>(kind: &str, value: &Value) -> Result<T, Decod
     json::decode_with(kind, value, T::from_json)
 }
 
-/// Decodes a typed payload with serde, naming the message kind in the error. Only the servers'
-/// decoders use it (the client's go through [`FromJson`]).
-pub(crate) fn payload_as<T: serde::de::DeserializeOwned>(
-    kind: &str,
-    value: Value,
-) -> Result<T, DecodeError> {
-    serde_json::from_value(serde_json::Value::from(value)).map_err(|e| DecodeError::BadPayload {
-        kind: kind.to_owned(),
-        reason: e.to_string(),
-    })
-}
-
-/// Serializes a typed payload with serde (servers only). Our payload types are plain structs
-/// with string keys, for which serialization cannot fail; `Null` is a harmless fallback.
-pub(crate) fn to_value<T: serde::Serialize>(payload: &T) -> Value {
-    serde_json::to_value(payload).map_or(Value::Null, Value::from)
+/// An optional nested object field: absent or `null` reads as `None`; a malformed one is
+/// recorded in `f` (under the field's name) and reads as `None`.
+pub(crate) fn opt_nested<T: FromJson>(f: &Fields<'_>, key: &str) -> Option<T> {
+    match f.object().get(key) {
+        None | Some(Value::Null) => None,
+        Some(value) => decode_payload(key, value).map_err(|e| f.record(e)).ok(),
+    }
 }

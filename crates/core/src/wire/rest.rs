@@ -7,9 +7,6 @@
 //! pass them on.
 
 use crate::json::{Number, Object, Value};
-use serde::de::Deserializer;
-use serde::ser::Serializer;
-use serde::{Deserialize, Serialize};
 
 /// Default signalling path when the server sends an empty `signallingEndpoint` (§7.1).
 pub const DEFAULT_SIGNALLING_PATH: &str = "/ws";
@@ -36,58 +33,42 @@ pub const MAX_CUSTOM_STYLE_PROMPT_CHARS: usize = 2000;
 /// A runtime persona configuration, as sent in an ephemeral token request or in the
 /// start-session body. All fields are optional on the wire so that partial configs decode;
 /// callers decide what they require.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct PersonaConfig {
     /// Id of a saved persona; absent for a purely runtime persona.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub persona_id: Option<String>,
     /// Display name of the persona.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Which avatar (face and body) to render.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub avatar_id: Option<String>,
     /// Which voice speaks.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_id: Option<String>,
     /// Which language model answers.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub llm_id: Option<String>,
     /// Deprecated alias of `llmId`; kept so that old configs still round-trip.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub brain_type: Option<String>,
     /// Instructions given to the language model.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system_prompt: Option<String>,
     /// Session length cap in seconds; absent for the server default.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_session_length_seconds: Option<Number>,
     /// Language of speech recognition and synthesis; absent for the server default.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language_code: Option<String>,
     /// Speaking-style settings; checked by [`DirectorNotes::validate`].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub director_notes: Option<DirectorNotes>,
     /// Keys this crate does not model, kept verbatim (newer persona options must survive a
     /// backend or emulator that forwards the config).
-    #[serde(flatten)]
     pub extra: Object,
 }
 
 /// `personaConfig.directorNotes`: a preset style or a custom prompt, each optionally with an
 /// expressivity. Decoded permissively; [`DirectorNotes::validate`] applies the §10.9 rules.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct DirectorNotes {
     /// One of [`PRESET_STYLES`]; exclusive with `customStylePrompt`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preset_style: Option<String>,
     /// Free-text style, at most [`MAX_CUSTOM_STYLE_PROMPT_CHARS`] characters.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_style_prompt: Option<String>,
     /// How strongly the style shows, in `[0, 1]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expressivity: Option<Number>,
 }
 
@@ -192,93 +173,40 @@ impl PersonaSelection {
     }
 }
 
-impl Serialize for PersonaSelection {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self {
-            PersonaSelection::Saved { persona_id } => {
-                #[derive(Serialize)]
-                #[serde(rename_all = "camelCase")]
-                struct Saved<'a> {
-                    persona_id: &'a str,
-                }
-                Saved { persona_id }.serialize(serializer)
-            }
-            PersonaSelection::Ephemeral(cfg) => cfg.serialize(serializer),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for PersonaSelection {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        use serde::de::Error;
-        let map = Object::deserialize(deserializer)?;
-        let is_runtime = EPHEMERAL_KEYS.iter().any(|k| map.contains_key(k));
-        if !is_runtime {
-            // A bare reference: `personaId` is the documented key, `id` the older one.
-            let id = map
-                .get("personaId")
-                .and_then(Value::as_str)
-                .or_else(|| map.get("id").and_then(Value::as_str));
-            return match id {
-                Some(id) => Ok(PersonaSelection::Saved {
-                    persona_id: id.to_owned(),
-                }),
-                None => Err(D::Error::custom(
-                    "personaConfig needs a string personaId (or id), or a full persona config",
-                )),
-            };
-        }
-        serde_json::from_value(serde_json::Value::from(Value::Object(map)))
-            .map(|cfg| PersonaSelection::Ephemeral(Box::new(cfg)))
-            .map_err(D::Error::custom)
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Session token (§2.1)
 
 /// `sessionOptions` (§2.1 token body, §3.1 start-session body).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct SessionOptions {
     /// Tuning of end-of-speech detection; absent for the server default.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_detection: Option<VoiceDetection>,
     /// Options this crate does not model, kept verbatim.
-    #[serde(flatten)]
     pub extra: Object,
 }
 
 /// `sessionOptions.voiceDetection`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct VoiceDetection {
     /// In `[0, 1]` (checked by the client at construction, §2.3 item 5).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_of_speech_sensitivity: Option<Number>,
 }
 
 /// Body of `POST /v1/auth/session-token`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct SessionTokenRequest {
     /// Which persona the token is bound to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub persona_config: Option<PersonaSelection>,
     /// Free label identifying the caller, for the server's logs.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_label: Option<String>,
     /// Options applied to sessions started with this token.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_options: Option<SessionOptions>,
     /// Older docs listed a token lifetime (`1h`, `12h`, `1d`, …).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_in: Option<String>,
 }
 
 /// Success body of `POST /v1/auth/session-token`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionTokenResponse {
     /// The JWT the client passes to `createClient` (§2.2).
     pub session_token: String,
@@ -288,7 +216,7 @@ pub struct SessionTokenResponse {
 // Start session (§3)
 
 /// `clientMetadata` of the start-session body.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientMetadata {
     /// Client name (the SDK's package name).
     pub client: String,
@@ -297,23 +225,18 @@ pub struct ClientMetadata {
 }
 
 /// Body of `POST /v1/engine/session`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct StartSessionRequest {
     /// Persona config: always with an API key, with a token only after `setPersonaConfig()`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub persona_config: Option<PersonaConfig>,
     /// Present only when the client was given `voiceDetection`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_options: Option<SessionOptions>,
     /// Always sent by the client; optional on decode because servers ignore it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_metadata: Option<ClientMetadata>,
 }
 
 /// `urls` of an ICE server: one URL or a list, like `RTCIceServer.urls`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IceUrls {
     /// A single URL.
     One(String),
@@ -332,36 +255,29 @@ impl IceUrls {
 }
 
 /// One entry of `clientConfig.iceServers` (an `RTCIceServer`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IceServer {
     /// `stun:`/`turn:` URLs of the server.
     pub urls: IceUrls,
     /// TURN user name; absent for STUN.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
     /// TURN password; absent for STUN.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credential: Option<String>,
 }
 
 /// `clientConfig` of the start-session response. Required by the client (§3.2).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ClientConfig {
     /// Heartbeat period in seconds; falsy means 5 (see [`Self::heartbeat_interval_ms`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub heartbeat_interval_seconds: Option<f64>,
     /// Signalling reconnect budget; falsy means 5 (see [`Self::max_ws_reconnection_attempts`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_ws_reconnection_attempts: Option<f64>,
     /// Must be an array (possibly empty): a missing list is a decode error here, because the
     /// official client cannot set up its peer connection without one.
     pub ice_servers: Vec<IceServer>,
     /// `"all"` or `"relay"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ice_transport_policy: Option<String>,
     /// Read by Anam's Python SDK; harmless for browser clients.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expected_heartbeat_interval_secs: Option<f64>,
 }
 
@@ -388,8 +304,7 @@ impl ClientConfig {
 }
 
 /// Success body of `POST /v1/engine/session` (status 200 or 201).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StartSessionResponse {
     /// Id of the new session, used in the signalling and `/talk` URLs.
     pub session_id: String,
@@ -400,7 +315,6 @@ pub struct StartSessionResponse {
     /// WS path, e.g. `/ws`.
     pub signalling_endpoint: String,
     /// [4.27] optional, may be `null`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
     /// Heartbeat, reconnect and ICE settings for the client.
     pub client_config: ClientConfig,
@@ -463,7 +377,7 @@ fn form_encode(value: &str) -> String {
 // Talk (§4), errors, personas, metrics
 
 /// Body of `POST {engine}/talk?session_id=…`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TalkRequest {
     /// Text the persona should speak.
     pub content: String,
@@ -472,27 +386,12 @@ pub struct TalkRequest {
 /// JSON error body of the Core API (and of our emulator and backend): any subset of
 /// `{error, message, solution}`. Non-string values are ignored rather than rejected, because
 /// this is read from failing servers.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ApiErrorBody {
-    #[serde(
-        default,
-        deserialize_with = "lenient_string",
-        skip_serializing_if = "Option::is_none"
-    )]
     /// Short error kind; absent or non-string values read as `None`.
     pub error: Option<String>,
-    #[serde(
-        default,
-        deserialize_with = "lenient_string",
-        skip_serializing_if = "Option::is_none"
-    )]
     /// Human-readable explanation; absent or non-string values read as `None`.
     pub message: Option<String>,
-    #[serde(
-        default,
-        deserialize_with = "lenient_string",
-        skip_serializing_if = "Option::is_none"
-    )]
     /// Hint on how to fix the problem; absent or non-string values read as `None`.
     pub solution: Option<String>,
 }
@@ -524,22 +423,14 @@ impl ApiErrorBody {
     }
 }
 
-fn lenient_string<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
-    Ok(match Value::deserialize(deserializer)? {
-        Value::String(s) => Some(s),
-        _ => None,
-    })
-}
-
 /// One persona in a persona listing (`{id, name, …}`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PersonaSummary {
     /// Persona id, usable as `personaConfig.personaId`.
     pub id: String,
     /// Display name.
     pub name: String,
     /// Any other fields (description, avatar, …), kept verbatim.
-    #[serde(flatten)]
     pub extra: Object,
 }
 

@@ -3,7 +3,6 @@
 //! `endsession`.
 
 use crate::json::{Object, Value};
-use serde::{Deserialize, Serialize};
 
 use super::{decode_payload, parse_object, DecodeError, FromJson, ToJson};
 use crate::json::Fields;
@@ -50,54 +49,39 @@ pub mod action {
 }
 
 /// An SDP blob with its type (`offer`, `answer`, …), like `RTCSessionDescriptionInit`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SessionDescription {
     /// `type` on the wire: `offer`, `answer`, …
-    #[serde(rename = "type")]
     pub kind: String,
     /// The SDP text.
     pub sdp: String,
 }
 
 /// `offer` payload (C→S): the description is wrapped, unlike the answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OfferPayload {
     /// The offer, under the `connectionDescription` key.
     pub connection_description: SessionDescription,
     /// The session id again. Tolerated when missing.
-    #[serde(default)]
     pub user_uid: String,
 }
 
 /// `icecandidate` payload (both directions), like `RTCIceCandidateInit`. A server-sent one must
 /// carry `sdpMid` and/or `sdpMLineIndex`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IceCandidate {
     /// `candidate:…` line of the candidate.
     pub candidate: String,
     /// Media stream id the candidate belongs to; absent when only the index is given.
-    #[serde(rename = "sdpMid", default, skip_serializing_if = "Option::is_none")]
     pub sdp_mid: Option<String>,
-    #[serde(
-        rename = "sdpMLineIndex",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
     /// Index of the m-line the candidate belongs to; absent when only the mid is given.
     pub sdp_m_line_index: Option<u16>,
-    #[serde(
-        rename = "usernameFragment",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
     /// ICE username fragment of the generation the candidate belongs to; absent when unknown.
     pub username_fragment: Option<String>,
 }
 
 /// `talkstream` payload (C→S), one chunk of a talk message stream (§10.4).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TalkStreamPayload {
     /// The text chunk.
     pub content: String,
@@ -108,21 +92,18 @@ pub struct TalkStreamPayload {
     /// Ties the chunks of one stream together and to its interruption.
     pub correlation_id: String,
     /// [4.27] lowercase UUID v4.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub utterance_id: Option<String>,
 }
 
 /// `talkinputstreaminterrupted` payload (S→C).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TalkInterruptedPayload {
     /// Correlation id of the interrupted talk stream.
     pub correlation_id: String,
 }
 
 /// `agentaudioinput` payload (C→S): base64 PCM plus its format (§10.5).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AgentAudioInputPayload {
     /// Base64-encoded PCM bytes.
     pub audio_data: String,
@@ -291,7 +272,7 @@ pub fn encode(message: &SignalMessage) -> String {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Hand-written JSON codecs of the payloads (the same shapes as the serde derives above).
+// The JSON codecs of the payloads.
 
 impl FromJson for SessionDescription {
     fn from_json(f: Fields<'_>) -> Self {

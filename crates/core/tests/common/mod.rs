@@ -151,3 +151,27 @@ pub fn numbers<T: std::fmt::Debug>(value: &T) -> Vec<u64> {
 pub fn js_view(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("our encoding {text:?} is not JSON: {e}"))
 }
+
+/// Decodes a REST body (or any one JSON object) as `T` through the wire codec.
+pub fn decode_body<T: anam_core::wire::FromJson>(
+    text: &str,
+) -> Result<T, anam_core::wire::DecodeError> {
+    let value = anam_core::json::parse(text)
+        .map_err(|e| anam_core::wire::DecodeError::NotJson(e.to_string()))?;
+    anam_core::wire::decode_payload("body", &value)
+}
+
+/// Encodes `value` as the JSON text of its wire codec.
+pub fn encode_body<T: anam_core::wire::ToJson>(value: &T) -> String {
+    value.to_json().into_value().to_json()
+}
+
+/// [`assert_round_trip`] for a REST body: what `decode_body` accepts, `encode_body` writes back.
+pub fn assert_body_round_trip<T>(what: &str, text: &str)
+where
+    T: anam_core::wire::FromJson + anam_core::wire::ToJson + PartialEq + std::fmt::Debug,
+{
+    if let Ok(body) = decode_body::<T>(text) {
+        assert_round_trip(what, text, &body, encode_body, decode_body::<T>);
+    }
+}

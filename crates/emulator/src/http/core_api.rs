@@ -1,16 +1,17 @@
 //! Core API routes (§2, §3, §5): session tokens, personas, start-session, metrics.
+use anam_core::json::{Object, Value};
 use anam_core::wire::rest::{
     ClientConfig, PersonaConfig, PersonaSelection, PersonaSummary, SessionTokenRequest,
     SessionTokenResponse, StartSessionRequest, StartSessionResponse,
 };
+use anam_core::wire::ToJson;
+use anam_wire_http::{Wire, WireRejection};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
-use serde_json::Value;
 
-use super::{bearer, parse_json, same_secret, ApiError};
+use super::{bearer, same_secret, ApiError};
 use crate::clock::unix_now;
 use crate::faults::FaultEndpoint;
 use crate::personas::{builtin, SessionPersona, BUILTIN};
@@ -34,8 +35,8 @@ fn check_api_key(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> 
 pub async fn session_token(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<SessionTokenResponse>, ApiError> {
+    body: Result<Wire<SessionTokenRequest>, WireRejection>,
+) -> Result<Wire<SessionTokenResponse>, ApiError> {
     if let Some(f) = state.faults.take(FaultEndpoint::SessionToken) {
         return Err(ApiError::from_fault(f));
     }
@@ -47,8 +48,7 @@ pub async fn session_token(
             retry,
         ));
     }
-    let req: SessionTokenRequest =
-        parse_json(&body)?.ok_or_else(|| ApiError::bad_request("a JSON body is required"))?;
+    let Wire(req) = body?;
     let selection = req
         .persona_config
         .ok_or_else(|| ApiError::bad_request("personaConfig is required"))?;
@@ -74,7 +74,7 @@ pub async fn session_token(
         exp: now.saturating_add(state.config.token_ttl.as_secs()),
         jti: uuid::Uuid::new_v4().to_string(),
     };
-    Ok(Json(SessionTokenResponse {
+    Ok(Wire(SessionTokenResponse {
         session_token: state.signer.mint(&claims),
     }))
 }
@@ -124,35 +124,37 @@ fn validate_ephemeral(cfg: &PersonaConfig) -> Result<(), ApiError> {
 pub async fn personas(
     State(state): State<AppState>,
     headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Wire<Object>, ApiError> {
     check_api_key(&state, &headers)?;
-    let list: Vec<PersonaSummary> = BUILTIN
+    let list: Vec<Value> = BUILTIN
         .iter()
         .map(|p| {
-            let extra = anam_core::json::Object::new()
+            let extra = Object::new()
                 .with("avatarId", p.avatar_id)
                 .with("voiceId", p.voice_id)
                 .with("description", p.description);
-            PersonaSummary {
+            let summary = PersonaSummary {
                 id: p.id.to_owned(),
                 name: p.name.to_owned(),
                 extra,
-            }
+            };
+            summary.to_json().into()
         })
         .collect();
     let total = list.len();
     // Shaped like Anam's paginated list answers.
-    Ok(Json(
-        serde_json::json!({ "data": list, "meta": { "total": total } }),
-    ))
+    Ok(Wire(Object::new().with("data", list).with(
+        "meta",
+        Object::new().with("total", u64::try_from(total).unwrap_or(u64::MAX)),
+    )))
 }
 
 /// `POST /v1/engine/session`.
 pub async fn engine_session(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<StartSessionResponse>, ApiError> {
+    body: Result<Wire<StartSessionRequest>, WireRejection>,
+) -> Result<Wire<StartSessionResponse>, ApiError> {
     if let Some(f) = state.faults.take(FaultEndpoint::EngineSession) {
         return Err(ApiError::from_fault(f));
     }
@@ -167,7 +169,7 @@ pub async fn engine_session(
     if state.config.single_use_tokens && state.token_used(&claims.jti) {
         return Err(used_token());
     }
-    let req: Option<StartSessionRequest> = parse_json(&body)?;
+    let req = Wire::optional(body)?;
     // API-key mode sends the full persona config with every start (§3.1); it wins.
     let override_cfg = req.and_then(|r| r.persona_config);
     let persona = match (&override_cfg, claims.kind) {
@@ -199,7 +201,7 @@ pub async fn engine_session(
     }
     let session_id = uuid::Uuid::new_v4().to_string();
     crate::session::spawn(state.clone(), session_id.clone(), persona);
-    Ok(Json(StartSessionResponse {
+    Ok(Wire(StartSessionResponse {
         session_id,
         engine_host: state.engine_host.clone(),
         engine_protocol: "http".to_owned(),

@@ -2,14 +2,15 @@
 use std::collections::HashMap;
 
 use anam_core::wire::rest::TalkRequest;
-use axum::body::Bytes;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Query, State};
 use axum::response::Response;
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::{parse_json, send_to_session, ApiError};
+use anam_wire_http::{Wire, WireRejection};
+
+use super::{send_to_session, ApiError};
 use crate::faults::FaultEndpoint;
 use crate::registry::SessionCmd;
 use crate::state::AppState;
@@ -19,7 +20,7 @@ use crate::state::AppState;
 pub async fn talk(
     State(state): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
-    body: Bytes,
+    body: Result<Wire<TalkRequest>, WireRejection>,
 ) -> Result<Json<Value>, ApiError> {
     if let Some(f) = state.faults.take(FaultEndpoint::Talk) {
         return Err(ApiError::from_fault(f));
@@ -27,8 +28,7 @@ pub async fn talk(
     let id = q
         .get("session_id")
         .ok_or_else(|| ApiError::bad_request("session_id query parameter is required"))?;
-    let req: TalkRequest =
-        parse_json(&body)?.ok_or_else(|| ApiError::bad_request("a JSON body is required"))?;
+    let Wire(req) = body?;
     send_to_session(
         &state,
         id,

@@ -13,6 +13,9 @@ use axum::{Json, Router};
 use serde_json::json;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
+use anam_core::wire::rest::ApiErrorBody;
+use anam_wire_http::{Wire, WireRejection};
+
 use crate::faults::Fault;
 use crate::registry::SessionCmd;
 use crate::state::AppState;
@@ -132,13 +135,25 @@ impl ApiError {
     }
 }
 
+/// A body that is not the wire type a route expects: 400 (`a JSON body is required`, `invalid
+/// JSON body: …`), or the status of a body that could not be read (over the limit).
+impl From<WireRejection> for ApiError {
+    fn from(rejection: WireRejection) -> Self {
+        match &rejection {
+            WireRejection::Body(e) => {
+                let status = e.status();
+                let error = status.canonical_reason().unwrap_or("Bad Request");
+                Self::new(status, error, rejection.to_string())
+            }
+            _ => Self::bad_request(rejection.to_string()),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut resp = (
-            self.status,
-            Json(json!({"error": self.error, "message": self.message})),
-        )
-            .into_response();
+        let body = ApiErrorBody::new(&self.error, &self.message);
+        let mut resp = (self.status, Wire(body)).into_response();
         if let Some(secs) = self.retry_after {
             if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
                 resp.headers_mut().insert(header::RETRY_AFTER, v);
@@ -159,7 +174,6 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     (!token.is_empty()).then_some(token)
 }
 
-/// Parses an optional JSON body: empty means `None`.
 /// Hands `cmd` to the live session `id`; 404 when there is none or it ended meanwhile. Shared by
 /// the engine's `/talk` and the control API, which differ only in the command.
 pub async fn send_to_session(state: &AppState, id: &str, cmd: SessionCmd) -> Result<(), ApiError> {
@@ -174,6 +188,7 @@ pub async fn send_to_session(state: &AppState, id: &str, cmd: SessionCmd) -> Res
         .map_err(|_| ApiError::not_found("the session has ended"))
 }
 
+/// Parses an optional JSON body of the control API (not a wire type): empty means `None`.
 pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<Option<T>, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);

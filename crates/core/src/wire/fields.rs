@@ -1,6 +1,6 @@
 //! Typed reads of an object's fields, for the hand-written decoders of the wire types.
 //!
-//! The rules mirror what the serde derives accept, so both codecs agree on every input: a
+//! The rules are serde's, so that the wire format reads as it did with serde derives: a
 //! required field must be present with the right type; a defaulted field may be absent but not
 //! `null`; an optional field may be absent or `null`. Failures are
 //! [`DecodeError::BadPayload`] naming the message kind and the field.
@@ -13,7 +13,7 @@
 
 use std::cell::Cell;
 
-use super::value::{Number, Object, Value};
+use crate::json::{Number, Object, Value};
 use crate::wire::DecodeError;
 
 /// A `BadPayload` error for message `kind`.
@@ -232,4 +232,55 @@ fn read_u32(value: &Value) -> Option<u32> {
 
 fn read_u16(value: &Value) -> Option<u16> {
     value.as_u64().and_then(|n| u16::try_from(n).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(text: &str) -> Value {
+        Value::Number(Number::from_json_text(text).expect("test number"))
+    }
+
+    fn obj(pairs: &[(&str, Value)]) -> Value {
+        Value::Object(
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn a_decode_answers_its_first_failed_read_whatever_follows() {
+        let value = obj(&[
+            ("a", Value::Bool(true)),
+            ("c", Value::from("ok")),
+            ("d", n("-1")),
+        ]);
+        // Four reads, three bad: "a" has the wrong type, "b" is missing, "d" is negative.
+        let decoded = decode_with("kind", &value, |f| {
+            (f.string("a"), f.string("b"), f.string("c"), f.u64("d"))
+        });
+        assert_eq!(
+            decoded,
+            Err(field_error("kind", "field `a` must be a string"))
+        );
+        // Good reads decode, and a nested failure recorded later does not replace the first one.
+        let decoded = decode_with("kind", &value, |f| {
+            let c = f.string("c");
+            f.fail("first");
+            f.record(field_error("other", "second"));
+            c
+        });
+        assert_eq!(decoded, Err(field_error("kind", "first")));
+        assert_eq!(
+            decode_with("kind", &value, |f| f.string("c")),
+            Ok("ok".to_owned())
+        );
+        assert_eq!(
+            decode_with("kind", &Value::Null, |f| f.string("c")),
+            Err(field_error("kind", "expected an object"))
+        );
+    }
 }

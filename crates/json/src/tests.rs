@@ -146,39 +146,6 @@ fn arb_value() -> impl Strategy<Value = Value> {
     })
 }
 
-#[test]
-fn a_decode_answers_its_first_failed_read_whatever_follows() {
-    let value = obj(&[
-        ("a", Value::Bool(true)),
-        ("c", Value::from("ok")),
-        ("d", n("-1")),
-    ]);
-    // Four reads, three bad: "a" has the wrong type, "b" is missing, "d" is negative.
-    let decoded = decode_with("kind", &value, |f| {
-        (f.string("a"), f.string("b"), f.string("c"), f.u64("d"))
-    });
-    assert_eq!(
-        decoded,
-        Err(field_error("kind", "field `a` must be a string"))
-    );
-    // Good reads decode, and a nested failure recorded later does not replace the first one.
-    let decoded = decode_with("kind", &value, |f| {
-        let c = f.string("c");
-        f.fail("first");
-        f.record(field_error("other", "second"));
-        c
-    });
-    assert_eq!(decoded, Err(field_error("kind", "first")));
-    assert_eq!(
-        decode_with("kind", &value, |f| f.string("c")),
-        Ok("ok".to_owned())
-    );
-    assert_eq!(
-        decode_with("kind", &Value::Null, |f| f.string("c")),
-        Err(field_error("kind", "expected an object"))
-    );
-}
-
 proptest! {
     #[test]
     fn parsing_arbitrary_text_never_panics(text in any::<String>()) {
