@@ -26,7 +26,7 @@ use web_sys::{AbortController, AbortSignal, HtmlVideoElement, MediaStream};
 
 use crate::autoplay::{start_playback, unmute_and_play, PlayOutcome};
 use crate::errors::{cause_details, client_error, plain_error};
-use crate::io::http::{answer_of, post_json, post_json_status, Answer};
+use crate::io::http::{answer_of, post_json, post_json_status};
 use crate::io::media::{audio_tracks, capture_microphone, set_enabled, stop_all};
 use crate::io::now;
 use crate::io::peer::{attach_input, configuration, Peer, PeerEvent};
@@ -97,7 +97,7 @@ struct Io {
     talk_requests: Vec<(u32, AbortController)>,
     /// The start-session requests in flight, by the core's request id. They belong to the
     /// client: the answer to one its session gave up on may still need ending.
-    start_requests: Vec<(u64, AbortController)>,
+    start_requests: Vec<(u32, AbortController)>,
     /// Sockets the core opened only to end a session nobody wants.
     throwaway: Vec<Socket>,
     session: SessionIo,
@@ -560,9 +560,8 @@ impl Driver {
             } => {
                 let abort = AbortController::new().ok();
                 let signal = abort.as_ref().map(AbortController::signal);
-                // Sent now, not when first polled (see post_json).
-                let answer = post_json(&url, &body, Some(&token), signal.as_ref());
-                self.await_start_answer(request, abort, answer);
+                let sent = post_json(&url, &body, Some(&token), signal.as_ref());
+                self.await_start_answer(request, abort, sent);
             }
             Output::AbortStartSession { request } => {
                 let mut io = self.io.borrow_mut();
@@ -688,7 +687,7 @@ impl Driver {
         abort: Option<AbortController>,
     ) {
         let request = self.command(|s| s.prefetched(url, token, body));
-        self.await_start_answer(request, abort, answer_of(response));
+        self.await_start_answer(request, abort, Ok(response));
     }
 
     /// Feeds the answer of start-session request `request` to the core whenever it comes. The
@@ -696,9 +695,9 @@ impl Driver {
     /// longer wants may have created a session on the server, which only its answer names.
     fn await_start_answer(
         &self,
-        request: u64,
+        request: u32,
         abort: Option<AbortController>,
-        answer: impl Future<Output = Result<Answer, JsValue>> + 'static,
+        sent: Result<Promise, JsValue>,
     ) {
         if let Some(abort) = abort {
             self.io.borrow_mut().start_requests.push((request, abort));
@@ -707,7 +706,10 @@ impl Driver {
             return;
         };
         wasm_bindgen_futures::spawn_local(async move {
-            let result = answer.await;
+            let result = match sent {
+                Ok(sent) => answer_of(sent).await,
+                Err(e) => Err(e),
+            };
             this.io
                 .borrow_mut()
                 .start_requests

@@ -18,16 +18,16 @@ fn window() -> Result<web_sys::Window, JsValue> {
     web_sys::window().ok_or_else(|| JsValue::from_str("no window"))
 }
 
-/// POSTs `body` (JSON text) to `url`, with a bearer token when given. The request goes out
-/// now, not when the future is first polled: a caller that goes on with synchronous work must
-/// not hold the request back until that is done.
+/// POSTs `body` (JSON text) to `url`, with a bearer token when given; read the answer with
+/// [`answer_of`]. The request goes out now, not when a future is first polled: a caller that
+/// goes on with synchronous work must not hold the request back until that is done.
 pub fn post_json(
     url: &str,
     body: &str,
     bearer: Option<&str>,
     signal: Option<&AbortSignal>,
-) -> impl Future<Output = Result<Answer, JsValue>> {
-    answer(send_post(url, body, bearer, signal))
+) -> Result<Promise, JsValue> {
+    send_post(url, body, bearer, signal)
 }
 
 /// [`post_json`] for a caller that needs only the status: the body is never read, so the
@@ -67,18 +67,9 @@ fn send_post(
     Ok(window()?.fetch_with_str_and_init(url, &init))
 }
 
-/// The answer to a `fetch` the page's JS already sent (used by `fetchSessionToken`).
+/// The answer to a `fetch` already sent (by [`post_json`], or by the page's JS).
 pub async fn answer_of(sent: Promise) -> Result<Answer, JsValue> {
-    answer(Ok(sent)).await
-}
-
-/// The answer to a request already sent (or the error that kept it from being sent).
-async fn answer(sent: Result<Promise, JsValue>) -> Result<Answer, JsValue> {
-    read(JsFuture::from(sent?).await?).await
-}
-
-async fn read(response: JsValue) -> Result<Answer, JsValue> {
-    let response: Response = response.dyn_into()?;
+    let response: Response = JsFuture::from(sent).await?.dyn_into()?;
     let status = response.status();
     let text = JsFuture::from(response.text()?).await?;
     Ok(Answer {

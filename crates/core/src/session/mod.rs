@@ -87,7 +87,7 @@ struct Starting {
     refreshed: bool,
     attempt: u32,
     /// Id of the request of the current attempt.
-    request: u64,
+    request: u32,
     wait: Wait,
     /// Set when this start is a try of an automatic resume.
     resume: Option<Resume>,
@@ -180,11 +180,11 @@ pub struct Session {
     outputs: VecDeque<Output>,
     /// Generation whose session has already reported its end (so it reports it only once).
     ended_generation: Option<u64>,
-    /// Id of the last start-session request; ids are never reused, so an answer that comes
-    /// after its session was given up cannot be taken for a later session's.
-    last_request: u64,
+    /// Id of the last start-session request. Ids are not reused (they would wrap after 2^32
+    /// requests), so a late answer cannot be taken for a later session's.
+    last_request: u32,
     /// Requests in flight that no session wants any more: a session they create is ended.
-    unwanted: Vec<u64>,
+    unwanted: Vec<u32>,
     /// Sockets open only to end such a session.
     throwaway: Vec<u32>,
     /// A request the page sent before the client existed, waiting for the next start.
@@ -194,7 +194,7 @@ pub struct Session {
 /// A start-session request sent before the client existed (see [`Session::prefetched`]).
 #[derive(Debug)]
 struct Prefetched {
-    request: u64,
+    request: u32,
     url: String,
     token: String,
     body: String,

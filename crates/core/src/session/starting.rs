@@ -29,9 +29,9 @@ impl Session {
     /// returns the id to report its answer under. The next start's first attempt uses it if
     /// that attempt would send exactly this request; otherwise, and if no start uses it, its
     /// answer only ends the session it created. A second one releases the first.
-    pub fn prefetched(&mut self, url: String, token: String, body: String) -> u64 {
+    pub fn prefetched(&mut self, url: String, token: String, body: String) -> u32 {
         self.release_prefetched();
-        self.last_request += 1;
+        self.last_request = self.last_request.wrapping_add(1);
         let request = self.last_request;
         self.prefetched = Some(Prefetched {
             request,
@@ -72,7 +72,7 @@ impl Session {
     /// The answer to start-session request `request`, whichever wants it.
     pub(super) fn on_start_answer(
         &mut self,
-        request: u64,
+        request: u32,
         result: Result<StartSessionResponse, ApiFailure>,
     ) {
         if let Some(i) = self.unwanted.iter().position(|r| *r == request) {
@@ -141,7 +141,7 @@ impl Session {
         let request = match &adopted {
             Some(p) => p.request,
             None => {
-                self.last_request += 1;
+                self.last_request = self.last_request.wrapping_add(1);
                 self.last_request
             }
         };

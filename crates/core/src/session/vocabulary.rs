@@ -24,7 +24,7 @@ pub enum Input {
     /// Start-session request `request` got an HTTP answer.
     StartSessionAnswered {
         /// Which request this answers ([`Output::StartSession`], [`Session::prefetched`]).
-        request: u64,
+        request: u32,
         /// HTTP status code.
         status: u16,
         /// Response body text.
@@ -33,7 +33,7 @@ pub enum Input {
     /// Start-session request `request` never got an answer (network error, abort).
     StartSessionUnreachable {
         /// Which request failed.
-        request: u64,
+        request: u32,
         /// The browser's error message, for logs and `details.cause`.
         detail: String,
     },
@@ -183,7 +183,7 @@ pub enum Output {
     /// the server, which it then ends (see [`Output::Throwaway`]).
     StartSession {
         /// Request id, unique for the client's lifetime, echoed back in the answer.
-        request: u64,
+        request: u32,
         /// Start-session endpoint (§3.1).
         url: String,
         /// Session token for the `Authorization: Bearer` header.
@@ -194,7 +194,7 @@ pub enum Output {
     /// Abort the in-flight start-session request (its timeout passed).
     AbortStartSession {
         /// The request to abort.
-        request: u64,
+        request: u32,
     },
     /// Open or close a socket that only ends a session nobody wants: a start-session request
     /// answered after the start was given up (or a prefetched one that did not match) created

@@ -27,7 +27,7 @@ fn first_body() -> String {
     }
 }
 
-fn requests(out: &[Output]) -> Vec<u64> {
+fn requests(out: &[Output]) -> Vec<u32> {
     out.iter()
         .filter_map(|o| match o {
             Output::StartSession { request, .. } => Some(*request),
@@ -36,7 +36,7 @@ fn requests(out: &[Output]) -> Vec<u64> {
         .collect()
 }
 
-fn answered(request: u64, status: u16) -> Input {
+fn answered(request: u32, status: u16) -> Input {
     Input::StartSessionAnswered {
         request,
         status,
