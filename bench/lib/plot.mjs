@@ -8,6 +8,7 @@ import { PROFILES } from "./profiles.mjs";
 export const PLOT_LABEL = {
   ours: "ours (README page)",
   "ours-eager": "ours, compiled eagerly",
+  "ours-nohints": "ours, no preload hints",
   official: "official 4.27.0",
   "floor-mic": "raw-JS floor + mic",
   floor: "raw-JS floor",

@@ -37,6 +37,7 @@ const LABEL = {
   "ours-nomic": "anam-wasm, no microphone",
   "ours-pool2": "anam-wasm, ICE candidate pool 2",
   "ours-eager": "anam-wasm, wasm compiled eagerly (browser flag)",
+  "ours-nohints": "anam-wasm, README page without its preload hints",
   // Shown where the README page and the driver page must not be confused.
   "floor-sdk-order": "raw-JS floor, SDK order",
 };
@@ -389,6 +390,7 @@ function profilesSection(t) {
       ["ours compiled eagerly / official", "eagerVsOfficial"],
       ["ours compiled eagerly / raw-JS floor + microphone", "eagerVsFloorMic"],
       ["ours / ours compiled eagerly", "oursVsEager"],
+      ["ours / ours without the preload hints", "oursVsNoHints"],
       ["ours / raw-JS floor", "oursVsFloor"],
       ["ours / raw-JS floor, SDK order", "oursVsFloorSdkOrder"],
     ];

@@ -59,6 +59,11 @@ export function stageWww(pkgDir = path.join(ROOT, "pkg")) {
     if (!html.includes(PROBE_TAG)) throw new Error(`bench/pages/${f} does not load the probe with ${PROBE_TAG}`);
     writeFileSync(file, html.replace(PROBE_TAG, () => `<script>\n${probe}</script>`));
   }
+  // The README page without its preload hints (the `ours-nohints` client).
+  const readme = readFileSync(path.join(www, "bench", "readme.html"), "utf8");
+  const bare = readme.replace(/^<link rel="(module)?preload"[^\n]*\n/gm, "");
+  if (bare.split("\n").length !== readme.split("\n").length - 2) throw new Error("bench/pages/readme.html: expected two preload hints");
+  writeFileSync(path.join(www, "bench", "readme-nohints.html"), bare);
   cpSync(OFFICIAL_BUNDLE, path.join(www, "sdk", "anam.js"));
   symlinkSync(path.resolve(pkgDir), path.join(www, "pkg"));
   return www;

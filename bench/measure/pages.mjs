@@ -16,6 +16,8 @@ export const CLIENTS = {
   // The same page in a browser whose V8 compiles a wasm module whole before it runs: what lazy
   // compilation costs ours, a setting no page can choose.
   "ours-eager": { page: "readme", sdk: true, wasm: true, args: ["--js-flags=--no-wasm-lazy-compilation"] },
+  // The README page without the two preload hints the README recommends: what the hints buy.
+  "ours-nohints": { page: "readme-nohints", sdk: true, wasm: true },
   // The bench's own driver page (init() and the token request together), with disableInputAudio:
   // no microphone, like the raw-JS floor.
   "ours-nomic": { page: "ours", sdk: true, wasm: true, hash: { mic: "0" } },

@@ -183,6 +183,7 @@ export function summarizeRuns(runs, clients) {
     oursNoMicVsFloor: versus("ours-nomic", "floor"),
     oursVsPool2: versus("ours", "ours-pool2"),
     oursVsEager: versus("ours", "ours-eager"),
+    oursVsNoHints: versus("ours", "ours-nohints"),
     eagerVsOfficial: versus("ours-eager", "official"),
     oursVsFloorMic: versus("ours", "floor-mic"),
     eagerVsFloorMic: versus("ours-eager", "floor-mic"),
