@@ -68,12 +68,30 @@ step size-budget      node scripts/size-check.mjs
 step bench-unit       node --test --test-reporter=tap bench/test/
 step scripts-unit     node --test --test-reporter=tap scripts/test/
 step bench-smoke      isolated node bench/run.mjs --smoke
-# The end-to-end suites once per browser engine (tests/e2e/README.md), one after the other: the
-# Vite and React suites of both would build into the same app directories. pkg-ssr and
-# pkg-first-call use no browser: they run once.
-step e2e-chromium     isolated env E2E_ENGINE=chromium node --test --test-concurrency=1 --test-reporter=tap tests/e2e/
-step e2e-firefox      isolated env E2E_ENGINE=firefox node --test --test-concurrency=1 --test-reporter=tap \
-  $(ls tests/e2e/*.test.mjs | grep -vE '/pkg-(ssr|first-call)\.test\.mjs')
+# The end-to-end suites once per browser engine (tests/e2e/README.md), the two engines side by
+# side: each suite starts its own servers and browser on free ports in its own network
+# namespace, and spends most of its time waiting on sessions. The two suites that install the
+# packed package into an app directory and build it there (pkg-vite, react-example) would race
+# on that directory, so Firefox runs them once Chromium is done. pkg-ssr and pkg-first-call use
+# no browser: they run once. Each engine's output: target/test-logs/e2e-<engine>.log.
+e2e() { isolated env E2E_ENGINE="$1" node --test --test-concurrency=1 --test-reporter=tap "${@:2}"; }
+e2e_engines() {
+  local builds='/(pkg-vite|react-example)\.test\.mjs' once='/pkg-(ssr|first-call)\.test\.mjs'
+  local chromium firefox later
+  e2e chromium tests/e2e/ >"$LOGS/e2e-chromium.log" 2>&1 &
+  chromium=$!
+  # shellcheck disable=SC2046 # one argument per file
+  e2e firefox $(ls tests/e2e/*.test.mjs | grep -vE "$builds|$once") >"$LOGS/e2e-firefox.log" 2>&1
+  firefox=$?
+  wait "$chromium"
+  chromium=$?
+  # shellcheck disable=SC2046
+  e2e firefox $(ls tests/e2e/*.test.mjs | grep -E "$builds") >>"$LOGS/e2e-firefox.log" 2>&1
+  later=$?
+  cat "$LOGS/e2e-chromium.log" "$LOGS/e2e-firefox.log"
+  [ "$chromium" -eq 0 ] && [ "$firefox" -eq 0 ] && [ "$later" -eq 0 ]
+}
+step e2e-engines      e2e_engines
 
 echo
 [ ${#failed_steps[@]} -eq 0 ] || echo "failed steps: ${failed_steps[*]} (logs in $LOGS/)"

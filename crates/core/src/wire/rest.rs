@@ -144,9 +144,9 @@ pub enum PersonaSelection {
     Ephemeral(Box<PersonaConfig>),
 }
 
-/// Keys whose presence makes a `personaConfig` a runtime (ephemeral) config rather than a
-/// reference to a saved persona.
-const EPHEMERAL_KEYS: [&str; 9] = [
+/// The keys of [`PersonaConfig`] that are fields, not pass-through `extra`.
+const PERSONA_CONFIG_KEYS: [&str; 10] = [
+    "personaId",
     "name",
     "avatarId",
     "voiceId",
@@ -157,6 +157,10 @@ const EPHEMERAL_KEYS: [&str; 9] = [
     "languageCode",
     "directorNotes",
 ];
+
+/// Keys whose presence makes a `personaConfig` a runtime (ephemeral) config rather than a
+/// reference to a saved persona: every field but the id.
+const EPHEMERAL_KEYS: &[&str] = PERSONA_CONFIG_KEYS.split_at(1).1;
 
 impl PersonaSelection {
     /// The persona id, for both a saved reference and a config that names one.

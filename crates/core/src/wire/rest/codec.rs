@@ -58,20 +58,6 @@ impl ToJson for PersonaConfig {
     }
 }
 
-/// The keys of [`PersonaConfig`] that are fields, not pass-through `extra`.
-const PERSONA_CONFIG_KEYS: [&str; 10] = [
-    "personaId",
-    "name",
-    "avatarId",
-    "voiceId",
-    "llmId",
-    "brainType",
-    "systemPrompt",
-    "maxSessionLengthSeconds",
-    "languageCode",
-    "directorNotes",
-];
-
 impl FromJson for PersonaConfig {
     fn from_json(f: Fields<'_>) -> Self {
         PersonaConfig {
