@@ -3,7 +3,7 @@
 //! WebAssembly module may have loaded, so the token is on its way while the module downloads;
 //! this reads the answer once both are there.
 
-use anam_core::errors::{classify_network_failure, classify_session_token, ErrorCode};
+use anam_core::errors::{classify_network_failure, classify_session_token};
 use anam_core::wire::rest::ApiErrorBody;
 use js_sys::Promise;
 use wasm_bindgen::JsValue;
@@ -34,14 +34,10 @@ pub async fn session_token(sent: Promise) -> Result<JsValue, JsValue> {
     };
     match classify_session_token(answer.status, &answer.body) {
         Ok(ok) => Ok(JsValue::from_str(&ok.session_token)),
-        Err(mut failure) => {
+        Err(failure) => {
             let body = anam_core::json::parse(&answer.body)
                 .map(|v| ApiErrorBody::from_value(&v))
                 .unwrap_or_default();
-            // A backend's rate limit is a usage limit, not a malformed request.
-            if answer.status == 429 {
-                failure.code = ErrorCode::UsageLimitReached;
-            }
             if (200..300).contains(&answer.status) {
                 return Err(api_error(&failure));
             }

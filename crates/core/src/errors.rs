@@ -205,8 +205,9 @@ pub fn classify_network_failure(detail: &str) -> ApiFailure {
     )
 }
 
-/// Maps an answer of the session-token endpoint, as the unsafe API-key path reads it (§2.4):
-/// 401/403 authentication, other 4xx validation, anything else server error; a 2xx without a
+/// Maps an answer of a session-token endpoint (`fetchSessionToken`, the app backend's; mapped
+/// like the API-key path's, §2.4): 401/403 authentication, 429 usage limit (a rate limit, not a
+/// malformed request), other 4xx validation, anything else server error; a 2xx without a
 /// non-empty `sessionToken` is a server error with status 500. The token fetch is never
 /// retried, so `retryable` is informational here.
 pub fn classify_session_token(status: u16, body: &str) -> Result<SessionTokenResponse, ApiFailure> {
@@ -228,6 +229,7 @@ pub fn classify_session_token(status: u16, body: &str) -> Result<SessionTokenRes
     let error_body = ApiErrorBody::from_value(&json);
     let code = match status {
         401 | 403 => ErrorCode::AuthenticationError,
+        429 => ErrorCode::UsageLimitReached,
         400..=499 => ErrorCode::ValidationError,
         _ => ErrorCode::ServerError,
     };

@@ -227,6 +227,7 @@ fn session_token_answers_follow_section_2_4() {
         (403, ErrorCode::AuthenticationError),
         (400, ErrorCode::ValidationError),
         (422, ErrorCode::ValidationError),
+        (429, ErrorCode::UsageLimitReached),
         (500, ErrorCode::ServerError),
         (302, ErrorCode::ServerError),
     ];
