@@ -97,9 +97,9 @@ const earlyTokens = new WeakMap();
 
 const trimmed = (text, fallback) => (text === undefined ? fallback : String(text).replace(/\/+$/, ""));
 
-// The first start-session request, sent while the module loads; `null` when the options make
-// the body or the URL something only the module computes (a persona config, voice detection,
-// the gateway, an unusual URL). The module's client decides whether to use it.
+// Sends the first start-session request while the module loads, unless the options make the
+// body or the URL something only the module computes (a persona config, voice detection, the
+// gateway, an unusual URL). The module's client decides whether to use it.
 function prefetch(client, given, options) {
   const api = (options && options.api) || {};
   const base = trimmed(api.baseUrl, "https://api.anam.ai");

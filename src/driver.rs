@@ -131,7 +131,7 @@ impl Drop for SessionIo {
 }
 
 /// What one connection attempt holds; dropped on teardown and when the session suspends for a
-/// resume. Fields drop in this order: the request is aborted before the transport closes.
+/// resume. (Its start-session request is the client's: see `Io::start_requests`.)
 #[derive(Default)]
 struct Connection {
     frame_callback: Option<FrameCallback>,
