@@ -76,22 +76,23 @@ impl Session {
     /// session is already where it resolves).
     pub fn start_call(&mut self, now: Millis, request: CallRequest) -> Result<Call, CallRefusal> {
         self.now = now;
-        if request.aborted {
+        let refusal = if request.aborted {
+            Some(CallRefusal::Aborted)
+        } else if request.user_audio == Some(false) && !self.config.disable_input_audio {
+            Some(CallRefusal::NoAudioTrack)
+        } else {
+            None
+        };
+        if let Some(refusal) = refusal {
             if !self.is_streaming() {
-                self.release_prefetched();
+                self.release_prefetched(); // no start will use it
             }
-            return Err(CallRefusal::Aborted);
+            return Err(refusal);
         }
         let user_audio = match request.user_audio {
             Some(_) if self.config.disable_input_audio => {
                 self.warn("disableInputAudio is set: the provided input stream is ignored");
                 None
-            }
-            Some(false) => {
-                if !self.is_streaming() {
-                    self.release_prefetched();
-                }
-                return Err(CallRefusal::NoAudioTrack);
             }
             other => other,
         };

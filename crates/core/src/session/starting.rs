@@ -130,14 +130,11 @@ impl Session {
             self.config.base_url, self.config.api_version
         );
         let body = self.start_session_body();
-        let adopted = match self.prefetched.take() {
-            Some(p) if first && p.url == url && p.token == token && p.body == body => Some(p),
-            other => {
-                self.prefetched = other;
-                self.release_prefetched();
-                None
-            }
-        };
+        let adopted = self
+            .prefetched
+            .take_if(|p| first && p.url == url && p.token == token && p.body == body);
+        self.release_prefetched(); // one that differs
+
         let request = match &adopted {
             Some(p) => p.request,
             None => {

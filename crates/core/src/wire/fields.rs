@@ -238,26 +238,9 @@ fn read_u16(value: &Value) -> Option<u16> {
 mod tests {
     use super::*;
 
-    fn n(text: &str) -> Value {
-        Value::Number(Number::from_json_text(text).expect("test number"))
-    }
-
-    fn obj(pairs: &[(&str, Value)]) -> Value {
-        Value::Object(
-            pairs
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), v.clone()))
-                .collect(),
-        )
-    }
-
     #[test]
     fn a_decode_answers_its_first_failed_read_whatever_follows() {
-        let value = obj(&[
-            ("a", Value::Bool(true)),
-            ("c", Value::from("ok")),
-            ("d", n("-1")),
-        ]);
+        let value = crate::json::parse(r#"{"a": true, "c": "ok", "d": -1}"#).expect("test JSON");
         // Four reads, three bad: "a" has the wrong type, "b" is missing, "d" is negative.
         let decoded = decode_with("kind", &value, |f| {
             (f.string("a"), f.string("b"), f.string("c"), f.u64("d"))
