@@ -120,7 +120,7 @@ async function main() {
   // the official one and the floors; the two variants of our driver page only on loopback, where
   // they answer questions about the connection itself.
   // The smoke run keeps every client on loopback and two under its throttled profile.
-  const main = ["ours", "ours-eager", "ours-nohints", "official", "floor", "floor-mic", "floor-sdk-order"];
+  const main = ["ours", "ours-eager", "ours-nohints", "official", "floor", "floor-mic", "floor-sdk-order", "floor-inline"];
   const clientsFor = (p) => opts.clients ?? (!throttled(p) ? [...main, "ours-nomic", "ours-pool2"] : opts.smoke ? ["ours", "official"] : main);
   try {
     if (binaries.backend) {

@@ -13,6 +13,7 @@ export const PLOT_LABEL = {
   "floor-mic": "raw-JS floor + mic",
   floor: "raw-JS floor",
   "floor-sdk-order": "floor, SDK order",
+  "floor-inline": "floor + mic, inline",
   "ours-nomic": "ours (driver), no mic",
   "ours-pool2": "ours (driver), pool 2",
 };

@@ -64,9 +64,21 @@ export function stageWww(pkgDir = path.join(ROOT, "pkg")) {
   const bare = readme.replace(/^<link rel="(module)?preload"[^\n]*\n/gm, "");
   if (bare.split("\n").length !== readme.split("\n").length - 2) throw new Error("bench/pages/readme.html: expected two preload hints");
   writeFileSync(path.join(www, "bench", "readme-nohints.html"), bare);
+  // The floor with its code inline (the `floor-inline` client): no module to fetch before the
+  // token request, so nothing but the protocol's own exchanges on its chain.
+  const floor = (f) => readFileSync(path.join(www, "bench", f), "utf8");
+  writeFileSync(path.join(www, "bench", "floor-inline.html"), inlineFloorPage(floor("floor.html"), floor("floor.js")));
   cpSync(OFFICIAL_BUNDLE, path.join(www, "sdk", "anam.js"));
   symlinkSync(path.resolve(pkgDir), path.join(www, "pkg"));
   return www;
+}
+
+/** bench/pages/floor.html with the code of floor.js in place of its preload hint and import. */
+export function inlineFloorPage(html, code) {
+  const hint = /^<!-- The page's own code is a module[\s\S]*?-->\n<link rel="modulepreload" href="floor.js">\n/m;
+  const imports = /^import \{ runFloor, openMany \} from "\.\/floor\.js";\n/m;
+  if (!hint.test(html) || !imports.test(html)) throw new Error("bench/pages/floor.html: expected one modulepreload hint and one import of floor.js");
+  return html.replace(hint, "").replace(imports, () => code.replace(/^export /gm, ""));
 }
 
 /** The first output line of a command (wrk prints its version and exits non-zero). */

@@ -27,6 +27,9 @@ export const CLIENTS = {
   floor: { page: "floor", sdk: false },
   "floor-mic": { page: "floor", sdk: false, hash: { mic: "1" } },
   "floor-sdk-order": { page: "floor", sdk: false, hash: { order: "sdk" } },
+  // floor-mic with its code inline in the page (bench/lib/setup.mjs writes it): the fastest a
+  // page that speaks the protocol can be, so the bound on every client's ratio.
+  "floor-inline": { page: "floor-inline", sdk: false, hash: { mic: "1" } },
 };
 
 /**

@@ -190,6 +190,8 @@ export function summarizeRuns(runs, clients) {
     officialVsFloorMic: versus("official", "floor-mic"),
     oursVsFloorSdkOrder: versus("ours", "floor-sdk-order"),
     officialVsFloor: versus("official", "floor"),
+    inlineFloorVsOfficial: versus("floor-inline", "official"),
+    oursVsInlineFloor: versus("ours", "floor-inline"),
   };
   const floor = fastestFloor(summary);
   if (floor) {
