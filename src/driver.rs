@@ -586,18 +586,7 @@ impl Driver {
                 ice_transport_policy,
             } => self.create_peer(&ice_servers_json, ice_transport_policy.as_deref()),
             Output::CreateOffer { ice_restart } => {
-                let fut = self.peer_call(|p| {
-                    // Setting the `<video>` up takes the main thread several ms. Done while
-                    // the browser creates the offer, it no longer delays the handling of the
-                    // answer (interleaved runs: the first frame 3 and 8 ms sooner), and the
-                    // element is still ready for the first frame (see Peer::remote_stream).
-                    let weak = self.this.clone();
-                    p.create_offer(ice_restart, move || {
-                        if let Some(d) = weak.upgrade() {
-                            d.show_video();
-                        }
-                    })
-                });
+                let fut = self.peer_call(|p| p.create_offer(ice_restart));
                 match fut {
                     Some(fut) => self.spawn_then(fut, |d, r| match r {
                         Ok(sdp) => {
@@ -608,6 +597,7 @@ impl Driver {
                     None => self.input(Input::OfferFailed("no peer connection".to_owned())),
                 }
             }
+            Output::ShowVideo => self.show_video(),
             Output::ApplyAnswer { sdp } => {
                 let fut = self.peer_call(|p| p.apply_answer(&sdp));
                 if let Some(fut) = fut {

@@ -161,7 +161,6 @@ impl Peer {
     pub fn create_offer(
         &self,
         ice_restart: bool,
-        while_offering: impl FnOnce() + 'static,
     ) -> impl std::future::Future<Output = Result<String, JsValue>> {
         let pc = self.pc.clone();
         async move {
@@ -173,9 +172,7 @@ impl Peer {
             if ice_restart {
                 options.set_ice_restart(true);
             }
-            let offer = pc.create_offer_with_rtc_offer_options(&options);
-            while_offering();
-            let offer = JsFuture::from(offer).await?;
+            let offer = JsFuture::from(pc.create_offer_with_rtc_offer_options(&options)).await?;
             let sdp = get(&offer, "sdp").as_string().unwrap_or_default();
             let desc = RtcSessionDescriptionInit::new(RtcSdpType::Offer);
             desc.set_sdp(&sdp);

@@ -31,6 +31,9 @@ impl Session {
                 live.signalling.on_open(socket, self.now, &mut cmds);
                 self.outputs.extend(cmds.into_iter().map(Output::Socket));
                 if live.signalling.is_open() {
+                    if live.neg.offer_outstanding() {
+                        self.outputs.push_back(Output::ShowVideo); // it was in the flushed queue
+                    }
                     let effects = live.neg.on_socket_open(self.now);
                     self.apply_negotiation(live, effects);
                 }
@@ -58,6 +61,9 @@ impl Session {
                     user_uid: live.info.session_id.clone(),
                 });
                 self.live_signal(live, offer);
+                if live.signalling.is_open() {
+                    self.outputs.push_back(Output::ShowVideo);
+                }
                 self.apply_negotiation(live, effects);
             }
             Input::OfferFailed(why) => {

@@ -153,6 +153,11 @@ impl Negotiation {
         }
     }
 
+    /// Whether a local offer is set and waits for its answer.
+    pub fn offer_outstanding(&self) -> bool {
+        self.sdp == Sdp::HaveLocalOffer
+    }
+
     /// Whether an incoming answer should be applied (only with an outstanding offer).
     pub fn accept_answer(&mut self) -> bool {
         if self.sdp == Sdp::HaveLocalOffer {

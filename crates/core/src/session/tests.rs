@@ -180,6 +180,31 @@ fn sent(out: &[Output]) -> Vec<String> {
         .collect()
 }
 
+#[test]
+fn the_video_is_set_up_once_the_offer_is_on_its_way() {
+    let mut h = H::fixed();
+    assert_eq!(h.s.start(h.now, false, false), StartOutcome::Started);
+    let out = h.drain();
+    let mut out = [
+        out,
+        h.input(Input::StartSessionAnswered {
+            request: h.s.last_request,
+            status: 200,
+            body: start_body(),
+        }),
+    ]
+    .concat();
+    out.extend(h.input(Input::SocketOpened(socket_of(&out))));
+    assert!(!out.contains(&Output::ShowVideo), "no offer yet: {out:?}");
+    // The socket is open when the offer is set: it goes out at once, then the video.
+    let out = h.input(Input::LocalOffer { sdp: "v=0".into() });
+    let offer = out
+        .iter()
+        .position(|o| sent(std::slice::from_ref(o)).len() == 1);
+    let show = out.iter().position(|o| o == &Output::ShowVideo);
+    assert!(offer.is_some() && show > offer, "{out:?}");
+}
+
 fn closed_codes(out: &[Output]) -> Vec<&'static str> {
     out.iter()
         .filter_map(|o| match o {
@@ -235,8 +260,10 @@ fn happy_path_requests_events_and_ordering() {
         if url == &format!("http://127.0.0.1:9/talk?session_id={SID}"))
     );
 
-    // The offer is ready before the socket: it waits in the queue, with its candidates.
-    assert!(sent(&h.input(Input::LocalOffer { sdp: "v=0".into() })).is_empty());
+    // The offer is ready before the socket: it waits in the queue, with its candidates, and
+    // the video waits for it to go out.
+    let out = h.input(Input::LocalOffer { sdp: "v=0".into() });
+    assert!(sent(&out).is_empty() && !out.contains(&Output::ShowVideo));
     let cand = IceCandidate {
         candidate: "candidate:1".into(),
         sdp_mid: Some("0".into()),
@@ -244,7 +271,13 @@ fn happy_path_requests_events_and_ordering() {
         username_fragment: None,
     };
     assert!(sent(&h.input(Input::LocalCandidate(cand.clone()))).is_empty());
-    let flushed = sent(&h.input(Input::SocketOpened(1)));
+    let out = h.input(Input::SocketOpened(1));
+    assert_eq!(
+        out.last(),
+        Some(&Output::ShowVideo),
+        "after the offer went out: {out:?}"
+    );
+    let flushed = sent(&out);
     assert_eq!(flushed.len(), 2);
     assert!(flushed[0].contains(r#""actionType":"offer""#));
     assert!(flushed[0].contains(r#""userUid":"sess-1""#));

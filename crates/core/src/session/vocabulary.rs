@@ -231,6 +231,13 @@ pub enum Output {
         /// Whether this offer restarts ICE (§8.5).
         ice_restart: bool,
     },
+    /// Give the `<video>` the peer connection's remote tracks and watch for its first frame.
+    /// Issued when an offer has gone out on the socket (again after a reconnect; the shell
+    /// does it once per connection): setting the element up holds the main thread for about
+    /// 100 ms in a browser that has not played a WebRTC track yet, which delays nothing while
+    /// the answer travels, and the tracks still reach the element before any media (a frame
+    /// that comes first is dropped).
+    ShowVideo,
     /// `setRemoteDescription(answer)`; report [`Input::AnswerApplied`] / [`Input::AnswerFailed`].
     ApplyAnswer {
         /// The answer SDP received on signalling.
