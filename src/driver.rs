@@ -1009,7 +1009,8 @@ impl Driver {
     }
 
     /// Gives the target `<video>` the peer connection's remote stream (once per connection)
-    /// and watches for its first frame.
+    /// and watches for its first frame. The core says when (`Output::ShowVideo`), or `join`
+    /// does, when the app brings the element to a session under way.
     fn show_video(&self) {
         let (video, stream) = {
             let io = self.io.borrow();

@@ -149,9 +149,7 @@ impl Peer {
         &self.remote_stream
     }
 
-    /// `createOffer` (+ rollback of a pending offer first) and `setLocalDescription`;
-    /// `while_offering` runs once `createOffer` is under way, so that main-thread work done there
-    /// overlaps with the browser's own.
+    /// `createOffer` (+ rollback of a pending offer first) and `setLocalDescription`.
     ///
     /// The offer is sent only once it is applied. Sent earlier, the answer can be applied right
     /// behind it, and Chromium then sometimes gathers no local candidate at all: in back-to-back

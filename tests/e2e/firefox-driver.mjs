@@ -238,8 +238,9 @@ async function wrapPage(page, context, instance) {
   page.on("pageerror", (err) => emit("console", { type: () => "error", text: () => err.message }));
 
   // The network as WebDriver BiDi reports it: every request of the page, documents included.
-  // A request's body comes in a second BiDi round trip; page.evaluate and waitForFunction wait
-  // for the bodies asked for so far, so a test that awaited the page sees them filled in.
+  // A request's or response's body comes in a second BiDi round trip; page.evaluate and
+  // waitForFunction wait for the bodies asked for so far, so a test that awaited the page sees
+  // them filled in.
   const pendingBodies = new Set();
   page.on("request", (req) => {
     const headers = req.headers();
@@ -258,15 +259,18 @@ async function wrapPage(page, context, instance) {
   });
   // Bounded: the body of a request a route holds may only come once the route lets it go.
   const bodiesIn = () => Promise.race([Promise.all(pendingBodies), new Promise((r) => setTimeout(r, 2000))]);
-  page.on("response", async (res) => {
+  page.on("response", (res) => {
     const headers = res.headers();
     const entry = { kind: "response", url: res.url(), status: res.status(), headers, body: "" };
     traffic.push(entry);
-    try {
-      if (!(headers["content-type"] || "").includes("wasm")) entry.body = (await res.buffer()).toString("utf8");
-    } catch {
+    if ((headers["content-type"] || "").includes("wasm")) return;
+    const body = res
+      .buffer()
+      .then((b) => (entry.body = b.toString("utf8")))
       // Bodies of redirects and aborted requests are not available; the headers were recorded.
-    }
+      .catch(() => {})
+      .finally(() => pendingBodies.delete(body));
+    pendingBodies.add(body);
   });
 
   function onWebSocketReport(event, id, url, body, isRouted) {

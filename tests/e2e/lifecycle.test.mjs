@@ -362,7 +362,10 @@ test("abort during negotiation (the session exists on the server)", LIMIT, async
   );
   await waitFor(() => page.evaluate(() => window.peers.length === 1), { what: "the peer connection" });
   // The session is the one start-session created for this page.
-  const created = page.traffic.find((e) => e.kind === "response" && e.url.includes("/v1/engine/session") && e.status === 200);
+  const created = await waitFor(
+    () => page.traffic.find((e) => e.kind === "response" && e.url.includes("/v1/engine/session") && e.status === 200 && e.body),
+    { what: "the start-session answer as the page received it" },
+  );
   assert.equal(id, JSON.parse(created.body).sessionId, "the emulator's session is the page's");
   await page.evaluate(() => window.abort());
   await assertAborted(page);
