@@ -184,16 +184,12 @@ fn sent(out: &[Output]) -> Vec<String> {
 fn the_video_is_set_up_once_the_offer_is_on_its_way() {
     let mut h = H::fixed();
     assert_eq!(h.s.start(h.now, false, false), StartOutcome::Started);
-    let out = h.drain();
-    let mut out = [
-        out,
-        h.input(Input::StartSessionAnswered {
-            request: h.s.last_request,
-            status: 200,
-            body: start_body(),
-        }),
-    ]
-    .concat();
+    let mut out = h.drain();
+    out.extend(h.input(Input::StartSessionAnswered {
+        request: h.s.last_request,
+        status: 200,
+        body: start_body(),
+    }));
     out.extend(h.input(Input::SocketOpened(socket_of(&out))));
     assert!(!out.contains(&Output::ShowVideo), "no offer yet: {out:?}");
     // The socket is open when the offer is set: it goes out at once, then the video.
