@@ -242,6 +242,11 @@ async function wrapPage(page, context, instance) {
   // waitForFunction wait for the bodies asked for so far, so a test that awaited the page sees
   // them filled in.
   const pendingBodies = new Set();
+  // Bodies of redirects and aborted requests are not available; the headers were recorded.
+  const awaitBody = (read) => {
+    const body = read.catch(() => {}).finally(() => pendingBodies.delete(body));
+    pendingBodies.add(body);
+  };
   page.on("request", (req) => {
     const headers = req.headers();
     // WebDriver BiDi reports CORS preflights, which Chromium's DevTools protocol (and so the
@@ -249,13 +254,7 @@ async function wrapPage(page, context, instance) {
     const kind = req.method() === "OPTIONS" && headers["access-control-request-method"] ? "preflight" : "request";
     const entry = { kind, url: req.url(), method: req.method(), headers, body: "" };
     traffic.push(entry);
-    if (!req.hasPostData()) return;
-    const body = req
-      .fetchPostData()
-      .then((b) => (entry.body = b ?? ""))
-      .catch(() => {})
-      .finally(() => pendingBodies.delete(body));
-    pendingBodies.add(body);
+    if (req.hasPostData()) awaitBody(req.fetchPostData().then((b) => (entry.body = b ?? "")));
   });
   // Bounded: the body of a request a route holds may only come once the route lets it go.
   const bodiesIn = () => Promise.race([Promise.all(pendingBodies), new Promise((r) => setTimeout(r, 2000))]);
@@ -263,14 +262,7 @@ async function wrapPage(page, context, instance) {
     const headers = res.headers();
     const entry = { kind: "response", url: res.url(), status: res.status(), headers, body: "" };
     traffic.push(entry);
-    if ((headers["content-type"] || "").includes("wasm")) return;
-    const body = res
-      .buffer()
-      .then((b) => (entry.body = b.toString("utf8")))
-      // Bodies of redirects and aborted requests are not available; the headers were recorded.
-      .catch(() => {})
-      .finally(() => pendingBodies.delete(body));
-    pendingBodies.add(body);
+    if (!(headers["content-type"] || "").includes("wasm")) awaitBody(res.buffer().then((b) => (entry.body = b.toString("utf8"))));
   });
 
   function onWebSocketReport(event, id, url, body, isRouted) {

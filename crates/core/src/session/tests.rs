@@ -94,8 +94,8 @@ impl H {
         out
     }
 
-    /// Starts a session and brings it up to an open socket with the offer sent.
-    fn offered(&mut self) -> Vec<Output> {
+    /// Starts a session and has the Core API accept it (socket and peer connection asked for).
+    fn accepted(&mut self) -> Vec<Output> {
         assert_eq!(self.s.start(self.now, false, false), StartOutcome::Started);
         let mut out = self.drain();
         out.extend(self.input(Input::StartSessionAnswered {
@@ -103,6 +103,12 @@ impl H {
             status: 200,
             body: start_body(),
         }));
+        out
+    }
+
+    /// Starts a session and brings it up to an open socket with the offer sent.
+    fn offered(&mut self) -> Vec<Output> {
+        let mut out = self.accepted();
         out.extend(self.input(Input::LocalOffer { sdp: "o".into() }));
         out.extend(self.input(Input::SocketOpened(socket_of(&out))));
         out
@@ -183,13 +189,7 @@ fn sent(out: &[Output]) -> Vec<String> {
 #[test]
 fn the_video_is_set_up_once_the_offer_is_on_its_way() {
     let mut h = H::fixed();
-    assert_eq!(h.s.start(h.now, false, false), StartOutcome::Started);
-    let mut out = h.drain();
-    out.extend(h.input(Input::StartSessionAnswered {
-        request: h.s.last_request,
-        status: 200,
-        body: start_body(),
-    }));
+    let mut out = h.accepted();
     out.extend(h.input(Input::SocketOpened(socket_of(&out))));
     assert!(!out.contains(&Output::ShowVideo), "no offer yet: {out:?}");
     // The socket is open when the offer is set: it goes out at once, then the video.
